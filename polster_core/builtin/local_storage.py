@@ -1,0 +1,21 @@
+"""Built-in storage backend ``local``: parquet files under the project's ``data/``."""
+
+from polster_core.hookspecs import hookimpl
+from polster_core.specs import StorageBackend
+
+
+def _local(settings):
+    from polster_core.storage import LocalBackend
+
+    return LocalBackend(settings.root / settings.get("LOCAL_DATA_DIR", "data"))
+
+
+@hookimpl
+def polster_storage_backends(register):
+    register(
+        StorageBackend(
+            name="local",
+            description="Parquet files in the project's data/ directory",
+            factory=_local,
+        )
+    )

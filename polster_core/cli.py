@@ -1,0 +1,258 @@
+"""The ``polster`` command line. Thin: it parses, prompts and prints; modules do the work.
+
+Nothing heavy is imported at start: plugins load on first use, Dagster and polars never.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+from typer.core import TyperCommand
+
+from . import __version__
+from .errors import PolsterError
+
+app = typer.Typer(
+    help="Polster: dbt init for Python data engineering (Dagster + Polars, bronze/silver/gold).",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class PluginChoicesCommand(TyperCommand):
+    """Fills ``{storage}`` / ``{platform}`` in option help with the installed plugins' names."""
+
+    def format_help(self, ctx, formatter):
+        from .plugins import get_plugins
+
+        plugins = get_plugins()
+        choices = {
+            "storage": ", ".join(plugins.unique_names(plugins.storage_backends())) or "none",
+            "platform": ", ".join(plugins.unique_names(plugins.ci_platforms())) or "none installed",
+        }
+        for param in self.params:
+            if getattr(param, "help", None) and "{" in param.help:
+                param.help = param.help.format(**choices)
+        super().format_help(ctx, formatter)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"polster {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    pass
+
+
+def _interactive(no_input: bool) -> bool:
+    return not no_input and sys.stdin.isatty()
+
+
+@app.command(cls=PluginChoicesCommand)
+def init(
+    name: Optional[str] = typer.Argument(None, help="Project name, e.g. dna-platform."),
+    git: Optional[bool] = typer.Option(
+        None, "--git/--no-git",
+        help="Initialise a git repository with a first commit "
+        "(default: when git is installed and the target is not inside a repository).",
+    ),
+    platform: Optional[str] = typer.Option(
+        None, "--platform", help="CI/CD platform: {platform}."
+    ),
+    storage: Optional[str] = typer.Option(
+        None, "--storage", help="Storage backend: {storage} (default local)."
+    ),
+    start_dagster: bool = typer.Option(
+        False, "--start-dagster", help="Launch the Dagster UI after creation."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Preview what would be created."),
+    setup: bool = typer.Option(
+        True, "--setup/--no-setup", help="Create .venv and install the project (default on)."
+    ),
+    path: Optional[Path] = typer.Option(
+        None, "--path", help="Directory to create the project in (default: current)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Write into an existing empty directory, or one polster created."
+    ),
+    no_input: bool = typer.Option(
+        False, "--no-input", help="Never prompt (also the default when stdin is not a terminal)."
+    ),
+) -> None:
+    """Create a new Polster project with all the right structure."""
+    from .names import validate_project_name
+    from .plugins import get_plugins
+    from .scaffold import build_context, check_target, git_available, init_plan, inside_git_repo
+
+    interactive = _interactive(no_input)
+    if name is None and interactive:
+        name = typer.prompt("Project name", default="my-project")
+    name = validate_project_name(name)
+    parent = (path or Path.cwd()).expanduser()
+    if not parent.is_dir():
+        raise PolsterError(f"--path {parent} is not a directory: create it first")
+    parent = parent.resolve()
+    target = parent / name
+    check_target(target, force)
+
+    plugins = get_plugins()
+    backends = plugins.unique_names(plugins.storage_backends())
+    if storage is None:
+        storage = "local"
+        if interactive and len(backends) > 1:
+            storage = typer.prompt(
+                "Storage backend", default="local", type=click.Choice(backends)
+            )
+    platforms = plugins.unique_names(plugins.ci_platforms())
+    if platform is None and interactive and platforms:
+        platform = typer.prompt(
+            "CI/CD platform", default="none", type=click.Choice(["none", *platforms])
+        )
+    if platform in (None, "", "none"):
+        platform = ""
+    else:
+        platform = plugins.ci_platform(platform.lower()).name
+    if git is None:
+        default_git = git_available() and not inside_git_repo(parent)
+        git = typer.confirm("Initialise a git repository?", default=default_git) \
+            if interactive else default_git
+    elif git and not git_available():
+        raise PolsterError("--git needs git, which is not installed: install it or pass --no-git")
+
+    context = build_context(name, plugins, storage.lower(), platform)
+    plan = init_plan(target, context, plugins)
+
+    if dry_run:
+        typer.echo(f"Would create {target} ({len(plan.ops)} files, storage {context.storage}"
+                   f"{', platform ' + platform if platform else ''}):")
+        for line in plan.describe():
+            typer.echo(line)
+        if git:
+            typer.echo("Would run: git init, then commit every file (.env, .venv, data/ ignored)")
+        if setup:
+            typer.echo("Would run: polster setup (create .venv and install the project)")
+        typer.echo("Nothing was written (--dry-run).")
+        return
+
+    plan.apply()
+    typer.echo(f"Created {target} ({len(plan.ops)} files)")
+    if git:
+        from .scaffold import git_init
+
+        git_init(target)
+        typer.echo("Initialised a git repository with a first commit")
+    if setup:
+        from .project import load_project
+        from .venv import setup as run_setup
+
+        try:
+            run_setup(load_project(target), echo=typer.echo)
+        except PolsterError as exc:
+            raise PolsterError(
+                f"{exc}. The project was created; run `polster setup` in {target} to retry"
+            ) from None
+    _next_steps(target, parent, setup)
+    if start_dagster:
+        _start_dagster(target, setup)
+
+
+def _next_steps(target: Path, parent: Path, set_up: bool) -> None:
+    shown = target.name if parent == Path.cwd().resolve() else str(target)
+    typer.echo("\nNext steps:")
+    typer.echo(f"  cd {shown}")
+    if not set_up:
+        typer.echo("  polster setup                  # create .venv and install the project")
+    typer.echo("  source .venv/bin/activate")
+    typer.echo("  python src/core/bronze_example.py")
+    typer.echo("  python run_polster.py           # run the whole pipeline")
+    typer.echo("  python run_polster.py --ui      # open the Dagster UI on http://127.0.0.1:3000")
+
+
+def _start_dagster(target: Path, set_up: bool) -> None:
+    from .venv import venv_python
+
+    python = venv_python(target / ".venv")
+    if not python.exists():
+        raise PolsterError("--start-dagster needs the project's .venv: drop --no-setup")
+    typer.echo("Starting the Dagster UI (Ctrl+C stops it)")
+    os.chdir(target)
+    command = [str(python), str(target / "run_polster.py"), "--ui"]
+    os.execv(command[0], command)
+
+
+@app.command()
+def setup(
+    force: bool = typer.Option(False, "--force", help="Recreate .venv even if it exists."),
+) -> None:
+    """Create or repair the project's virtual environment (.venv) and install the project."""
+    from .project import find_project
+    from .venv import setup as run_setup
+
+    run_setup(find_project(), force=force, echo=typer.echo)
+
+
+@app.command()
+def plugins(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List every loaded plugin: name, version, source and the hooks it implements."""
+    import json
+
+    from .plugins import get_plugins
+
+    loaded = get_plugins()
+    # Building the registries also finds duplicate names, reported below.
+    loaded.storage_backends()
+    loaded.ci_platforms()
+    loaded.asset_templates()
+    rows = [
+        {
+            "name": info.name,
+            "version": info.version,
+            "source": info.source,
+            "distribution": info.distribution,
+            "module": info.module,
+            "hooks": info.hooks,
+            "provides": loaded.offers.get(info.name, {}),
+        }
+        for info in loaded.info.values()
+    ]
+    failed = [f.__dict__ for f in loaded.failed]
+    if as_json:
+        typer.echo(json.dumps({"plugins": rows, "failed": failed, "problems": loaded.problems},
+                              indent=2))
+        return
+    for row in rows:
+        hooks = ", ".join(row["hooks"]) or "-"
+        typer.echo(f"{row['name']:<20} {row['version']:<10} {row['source']:<12} "
+                   f"{row['distribution']:<18} {hooks}")
+    for failure in failed:
+        typer.echo(f"{failure['name']:<20} FAILED to load ({failure['distribution']}): "
+                   f"{failure['error']}")
+    for problem in loaded.problems:
+        typer.echo(f"warning: {problem}", err=True)
+
+
+def main() -> None:
+    """Console entry point: user errors are one line on stderr and exit code 1."""
+    try:
+        app()
+    except PolsterError as exc:
+        click.secho(f"Error: {exc}", err=True, fg="red")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)

@@ -1,0 +1,70 @@
+"""The model of a Polster project on disk: its root and its ``[tool.polster]`` settings."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import PolsterError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass
+class Project:
+    root: Path
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)
+    pyproject: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def storage(self) -> str:
+        return self.config.get("storage", "local")
+
+    @property
+    def platform(self) -> str:
+        return self.config.get("platform", "")
+
+
+def read_pyproject(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PolsterError(f"cannot read {path}: {exc}") from None
+
+
+def is_polster_project(directory: Path) -> bool:
+    pyproject = directory / "pyproject.toml"
+    if not pyproject.is_file():
+        return False
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    return isinstance(data.get("tool", {}).get("polster"), dict)
+
+
+def find_project(start: Path | None = None) -> Project:
+    """The project containing ``start`` (default: the working directory), walking upwards."""
+    start = (start or Path.cwd()).resolve()
+    for directory in (start, *start.parents):
+        if is_polster_project(directory):
+            return load_project(directory)
+    raise PolsterError(
+        f"{start} is not inside a Polster project (no pyproject.toml with a [tool.polster] "
+        "table): cd into one, or create one with `polster init NAME`"
+    )
+
+
+def load_project(root: Path) -> Project:
+    data = read_pyproject(root / "pyproject.toml")
+    config = data.get("tool", {}).get("polster")
+    if not isinstance(config, dict):
+        raise PolsterError(f"{root / 'pyproject.toml'} has no [tool.polster] table")
+    name = data.get("project", {}).get("name") or root.name
+    return Project(root=root, name=name, config=config, pyproject=data)

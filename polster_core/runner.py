@@ -1,0 +1,233 @@
+"""``python run_polster.py``: run a project's pipeline, or open the Dagster UI.
+
+No flag materialises every asset in one process and prints a line per asset and a summary;
+``--ui`` starts ``dagster dev`` (UI and daemon) on 127.0.0.1:3000 from ``workspace.yaml``.
+Dagster's home is ``.dagster/`` inside the project (ignored by git), with telemetry off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+JOB_NAME = "polster_pipeline"
+DAGSTER_YAML = """\
+# Dagster instance of this project (run history, schedules). Created by run_polster.py.
+telemetry:
+  enabled: false
+"""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="run_polster.py",
+        description="Run this Polster project's pipeline, or open the Dagster UI.",
+    )
+    parser.add_argument("--materialize", action="store_true",
+                        help="materialise every asset (the default without --ui)")
+    parser.add_argument("--ui", action="store_true",
+                        help="start the Dagster UI and daemon (Ctrl+C stops them)")
+    parser.add_argument("--host", default="127.0.0.1", help="UI host (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=3000, help="UI port (default 3000)")
+    return parser.parse_args(argv)
+
+
+def dagster_home(root: Path) -> Path:
+    """Point DAGSTER_HOME at the project's ``.dagster/`` (unless set) and make sure it exists."""
+    home = Path(os.environ.get("DAGSTER_HOME") or root / ".dagster")
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML, encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    return home
+
+
+def main(root: Path | str, argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    root = Path(root).resolve()
+    os.chdir(root)
+    dagster_home(root)
+    src = str(root / "src")
+    if src not in sys.path:
+        sys.path.insert(0, src)
+    from .settings import load_dotenv
+
+    load_dotenv(root)
+    code = 0
+    if args.materialize or not args.ui:
+        code = materialize(root)
+    if args.ui:
+        ui_code = start_ui(root, args.host, args.port)
+        code = code or ui_code
+    return code
+
+
+def _fmt_seconds(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.2f}s"
+
+
+def materialize(root: Path) -> int:
+    """Run the pipeline job in this process; print a line per asset and a summary."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    started = time.perf_counter()
+    print(f"Running {JOB_NAME} of {root.name} ...", flush=True)
+    try:
+        import dagster as dg
+
+        from .errors import PolsterError
+
+        definitions = __import__("orchestration.definitions", fromlist=["defs"])
+        job = definitions.defs.resolve_job_def(JOB_NAME)
+    except Exception as exc:  # the user's code failed to import: say where, briefly
+        print(f"error: the project's definitions failed to load: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 1
+    instance = dg.DagsterInstance.get()
+    run_id = str(uuid.uuid4())
+    watcher = _Progress(instance, run_id)
+    watcher.start()
+    try:
+        result = job.execute_in_process(
+            instance=instance,
+            run_id=run_id,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        )
+    except PolsterError as exc:
+        watcher.stop()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    watcher.stop()
+    steps = watcher.finish()
+    expected = [node.name for node in job.graph.node_defs]
+    ok = [s for s in steps.values() if s["status"] == "ok"]
+    failed = [s for s in steps.values() if s["status"] == "failed"]
+    skipped = [name for name in expected if name not in steps or steps[name]["status"] == "skipped"]
+    for name in skipped:
+        print(f"  skip  {name:<40} (an upstream asset failed)")
+    total_rows = sum(s["rows"] or 0 for s in ok)
+    print(
+        f"{'Succeeded' if result.success else 'FAILED'}: {len(ok)} materialised, {len(failed)} "
+        f"failed, {len(skipped)} skipped, {total_rows:,} rows in "
+        f"{time.perf_counter() - started:.2f}s (run {run_id[:8]})"
+    )
+    for step in failed:
+        print(f"error in {step['name']}: {step['error']}", file=sys.stderr)
+    return 0 if result.success else 1
+
+
+class _Progress:
+    """Polls the run's event log and prints one line per finished asset as it happens."""
+
+    def __init__(self, instance, run_id: str):
+        self.instance = instance
+        self.run_id = run_id
+        self.steps: dict[str, dict] = {}
+        self._seen = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.2):
+            self.poll()
+
+    def finish(self) -> dict[str, dict]:
+        self.poll()
+        return self.steps
+
+    def poll(self) -> None:
+        try:
+            entries = self.instance.all_logs(self.run_id)
+        except Exception:  # the run may not exist yet
+            return
+        for entry in entries[self._seen :]:
+            self._seen += 1
+            event = entry.dagster_event
+            if event is None or not event.step_key:
+                continue
+            step = self.steps.setdefault(
+                event.step_key,
+                {"name": event.step_key, "status": "running", "start": None, "rows": None,
+                 "seconds": None, "error": None},
+            )
+            kind = event.event_type_value
+            if kind == "STEP_START":
+                step["start"] = entry.timestamp
+            elif kind == "ASSET_MATERIALIZATION":
+                meta = event.event_specific_data.materialization.metadata
+                rows = meta.get("dagster/row_count")
+                step["rows"] = getattr(rows, "value", None)
+            elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
+                if step["start"] is not None:
+                    step["seconds"] = entry.timestamp - step["start"]
+                if kind == "STEP_SUCCESS":
+                    step["status"] = "ok"
+                    rows = "-" if step["rows"] is None else f"{step['rows']:,} rows"
+                    print(f"  ok    {step['name']:<40} {rows:>14} "
+                          f"{_fmt_seconds(step['seconds']):>8}", flush=True)
+                elif kind == "STEP_FAILURE":
+                    step["status"] = "failed"
+                    step["error"] = _error_text(event)
+                    print(f"  FAIL  {step['name']:<40} {step['error']}", flush=True)
+                else:
+                    step["status"] = "skipped"
+
+
+def _error_text(event) -> str:
+    data = event.event_specific_data
+    error = getattr(data, "error", None)
+    # The user's exception is the innermost cause; Dagster wraps it.
+    while error is not None and getattr(error, "cause", None) is not None:
+        error = error.cause
+    if error is None:
+        return "failed"
+    message = (error.message or "").strip().splitlines()
+    return message[0] if message else error.cls_name or "failed"
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def start_ui(root: Path, host: str, port: int) -> int:
+    """``dagster dev`` (UI + daemon) from workspace.yaml until Ctrl+C."""
+    if not port_free(host, port):
+        print(f"error: port {port} on {host} is busy: stop what uses it, or pass --port "
+              f"{port + 1}", file=sys.stderr)
+        return 1
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"),
+               "-h", host, "-p", str(port)]
+    print(f"Dagster UI: http://{host}:{port}  (Ctrl+C stops it)", flush=True)
+    process = subprocess.Popen(command, cwd=root)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        try:
+            return process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            return process.wait()

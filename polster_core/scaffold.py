@@ -1,0 +1,238 @@
+"""``polster init`` as a plan: every file of a new project, rendered before anything is written."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .errors import PolsterError
+from .names import package_name
+from .plan import Plan
+from .project import is_polster_project
+from .specs import Setting
+
+# The files a user edits and that --force never replaces.
+KEEP_ON_FORCE = {".env"}
+
+
+@dataclass
+class ProjectContext:
+    """What plugins know about the project being created (``polster_project_files(context)``)."""
+
+    project_name: str
+    storage: str = "local"
+    platform: str = ""
+    polster_version: str = __version__
+    dependencies: list[str] = field(default_factory=list)
+    settings: list[Setting] = field(default_factory=list)
+
+    @property
+    def package(self) -> str:
+        return package_name(self.project_name)
+
+    def example_upstream(self, layer: str) -> tuple[str, ...]:
+        return {"bronze": (), "silver": ("run_bronze_example",), "gold": ("run_silver_example",)}[
+            layer
+        ]
+
+    def template_values(self) -> dict:
+        return {
+            "project_name": self.project_name,
+            "package": self.package,
+            "storage": self.storage,
+            "platform": self.platform,
+            "polster_version": self.polster_version,
+            "dependencies": self.dependencies,
+            "storage_section": storage_section(self),
+        }
+
+
+def runtime_requirements() -> list[str]:
+    """``polster`` plus its ``runtime`` extra, as a generated project's dependencies."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        reqs = requires("polster") or []
+    except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
+        reqs = []
+    runtime = [r.split(";")[0].strip() for r in reqs if 'extra == "runtime"' in r]
+    return [f"polster>={__version__}", *runtime]
+
+
+def build_context(name: str, plugins, storage: str, platform: str) -> ProjectContext:
+    backend = plugins.storage_backend(storage)
+    deps = runtime_requirements()
+    if backend.requirement:
+        deps.append(backend.requirement)
+    context = ProjectContext(project_name=name, storage=backend.name, platform=platform,
+                             dependencies=deps)
+    settings: list[Setting] = []
+    for result in plugins.pm.hook.polster_env_vars(context=context):
+        settings.extend(result or [])
+    settings.extend(backend.settings)
+    context.settings = _unique_settings(settings)
+    return context
+
+
+def _unique_settings(settings: list[Setting]) -> list[Setting]:
+    seen: dict[str, Setting] = {}
+    for setting in settings:
+        seen.setdefault(setting.name, setting)
+    return list(seen.values())
+
+
+def env_file(context: ProjectContext, example: bool) -> str:
+    """``.env`` (values) or ``.env.example`` (no secret values) for the project's settings."""
+    head = (
+        f"# Settings of {context.project_name}: a copy of .env without secrets, safe to commit.\n"
+        if example
+        else f"# Settings of {context.project_name}, read by the pipeline, the example scripts "
+        "and Dagster.\n# Never commit this file (it is in .gitignore); .env.example is the "
+        "shareable copy.\n"
+    )
+    lines = [head + "# Variables set in the environment win over this file.", ""]
+    for setting in context.settings:
+        value = setting.default
+        if setting.name == "STORAGE_BACKEND":
+            value = context.storage
+        if setting.secret:
+            value = "" if example else setting.default
+        note = " (secret)" if setting.secret else ""
+        lines.append(f"# {setting.description}{note}")
+        lines.append(f"{setting.name}={value}")
+    return "\n".join(lines) + "\n"
+
+
+def settings_table(context: ProjectContext) -> str:
+    rows = ["| Variable | Description | Default |", "|----------|-------------|---------|"]
+    for s in context.settings:
+        default = s.default or "-"
+        rows.append(f"| `{s.name}` | {s.description} | {default} |")
+    return "\n".join(rows)
+
+
+def storage_section(context: ProjectContext) -> str:
+    if context.storage == "local":
+        intro = (
+            "### Cloud Storage\n\n"
+            "This project stores its tables locally. Cloud backends are plugins: for Azure Data "
+            "Lake Storage Gen2 add `polster-adls` to the dependencies in `pyproject.toml` (for "
+            "S3, `polster-s3`), run `polster setup`, then set `STORAGE_BACKEND` and the "
+            "backend's settings in `.env`:\n\n"
+            "```bash\n"
+            "STORAGE_BACKEND=adls\n"
+            "ADLS_ACCOUNT_NAME=your_storage_account\n"
+            "ADLS_CONTAINER=your_container\n"
+            f"ADLS_BASE_PATH={context.project_name}/data\n"
+            "ADLS_ACCOUNT_KEY=your_key_here\n"
+            "```"
+        )
+    else:
+        names = "\n".join(
+            f"{s.name}={'your_value_here' if s.secret else s.default}"
+            for s in context.settings
+            if s.name.startswith(context.storage.upper())
+        )
+        intro = (
+            f"### Cloud Storage ({context.storage})\n\n"
+            f"This project stores its tables with the `{context.storage}` backend. "
+            "Set its settings in `.env`:\n\n"
+            f"```bash\nSTORAGE_BACKEND={context.storage}\n{names}\n```"
+        )
+    return f"{intro}\n\n### Environment Variables\n\n{settings_table(context)}"
+
+
+def project_files(context: ProjectContext, plugins) -> dict[str, str]:
+    """Every file of the new project, from the ``polster_project_files`` hook and the core."""
+    files: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    hook = plugins.pm.hook.polster_project_files
+    for impl in reversed(hook.get_hookimpls()):
+        result = impl.function(context=context) or {}
+        for path, text in result.items():
+            if path in files:
+                raise PolsterError(
+                    f"plugins {owner[path]} and {impl.plugin_name} both write {path}: "
+                    "uninstall one of them"
+                )
+            files[path], owner[path] = text, impl.plugin_name
+    files[".env"] = env_file(context, example=False)
+    files[".env.example"] = env_file(context, example=True)
+    if context.platform:
+        platform = plugins.ci_platform(context.platform)
+        for path, text in platform.render(context).items():
+            if path in files:
+                raise PolsterError(f"CI platform {platform.name} would overwrite {path}")
+            files[path] = text
+    return files
+
+
+def check_target(target: Path, force: bool) -> None:
+    """Refuse a target that exists, unless --force and it is empty or a Polster project."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise PolsterError(f"{target} exists and is not a directory: choose another name")
+    empty = not any(target.iterdir())
+    if not force:
+        what = "an empty directory" if empty else "a directory that is not empty"
+        hint = "pass --force to create the project in it" if empty else "choose another name"
+        if not empty and is_polster_project(target):
+            hint = "pass --force to write the project's files again"
+        raise PolsterError(f"{target} is already {what}: {hint}")
+    if not empty and not is_polster_project(target):
+        raise PolsterError(
+            f"{target} is not empty and is not a Polster project: --force only writes into an "
+            "empty directory or one polster init created; choose another name"
+        )
+
+
+def init_plan(target: Path, context: ProjectContext, plugins) -> Plan:
+    plan = Plan(target)
+    for rel, text in sorted(project_files(context, plugins).items()):
+        path = target / rel
+        executable = rel == "run_polster.py"
+        if not path.exists():
+            plan.create(rel, text, executable=executable)
+        elif rel not in KEEP_ON_FORCE and path.read_text(encoding="utf-8") != text:
+            plan.update(rel, text)
+    return plan
+
+
+def git_available() -> bool:
+    import shutil
+
+    return shutil.which("git") is not None
+
+
+def inside_git_repo(directory: Path) -> bool:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "--is-inside-work-tree"],
+            capture_output=True,
+            text=True,
+        )
+    except OSError:
+        return False
+    return out.returncode == 0 and out.stdout.strip() == "true"
+
+
+def git_init(root: Path) -> None:
+    """``git init``, then a first commit of the generated tree (.env, .venv, data/ ignored)."""
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+
+    steps = [("init", "-q", "-b", "main"), ("add", "-A")]
+    for step in steps:
+        result = git(*step)
+        if result.returncode != 0:
+            raise PolsterError(f"git {step[0]} failed: {result.stderr.strip()}")
+    identity: list[str] = []
+    if git("config", "user.email").returncode != 0:
+        identity = ["-c", "user.name=Polster", "-c", "user.email=polster@localhost"]
+    result = git(*identity, "commit", "-q", "-m", "Initial commit: polster init")
+    if result.returncode != 0:
+        raise PolsterError(f"git commit failed: {result.stderr.strip()}")

@@ -1,0 +1,88 @@
+"""Run-time settings of a generated project: the environment, with ``.env`` loaded beneath it.
+
+Variables already set in the environment win over ``.env`` (so CI secrets and shell exports
+override the file). Values are never printed; errors name the variable only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import PolsterError
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"", "0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings of one project: its root, its name and its environment."""
+
+    root: Path
+    project_name: str
+    env: Mapping[str, str]
+
+    def get(self, name: str, default: str = "") -> str:
+        value = self.env.get(name)
+        return default if value is None or value == "" else value
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.env.get(name)
+        if value is None:
+            return default
+        lowered = value.strip().lower()
+        if lowered in TRUE:
+            return True
+        if lowered in FALSE:
+            return False
+        raise PolsterError(f"{name} must be true or false, not '{value}': fix it in .env")
+
+    def integer(self, name: str, default: int) -> int:
+        value = self.env.get(name)
+        if value is None or value.strip() == "":
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            number = -1
+        if number < 0:
+            raise PolsterError(f"{name} must be a whole number >= 0, not '{value}': fix it in .env")
+        return number
+
+    @property
+    def storage_backend(self) -> str:
+        return self.get("STORAGE_BACKEND", "local").strip().lower()
+
+    @property
+    def sample_size(self) -> int:
+        return self.integer("DUAL_WRITE_SAMPLE_SIZE", 50)
+
+    @property
+    def local_sample_disabled(self) -> bool:
+        return self.flag("DISABLE_LOCAL_SAMPLE")
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+
+def load_dotenv(root: Path) -> None:
+    """Load ``root/.env`` into ``os.environ`` without overriding what is already set."""
+    path = root / ".env"
+    if path.is_file():
+        from dotenv import load_dotenv as _load
+
+        _load(path, override=False)
+
+
+def load_settings(root: Path | str, project_name: str | None = None) -> Settings:
+    root = Path(root).resolve()
+    load_dotenv(root)
+    if project_name is None:
+        from .project import is_polster_project, load_project
+
+        project_name = load_project(root).name if is_polster_project(root) else root.name
+    return Settings(root=root, project_name=project_name, env=os.environ)

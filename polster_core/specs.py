@@ -1,0 +1,97 @@
+"""The objects plugins register through the hooks in :mod:`polster_core.hookspecs`.
+
+They are plain dataclasses so that a plugin needs nothing but ``polster_core`` to build them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable a plugin reads at run time.
+
+    ``secret`` settings are written only to ``.env`` (never to ``.env.example``, CI files, logs
+    or metadata); ``default`` is what the plugin uses when the variable is unset.
+    """
+
+    name: str
+    description: str
+    default: str = ""
+    secret: bool = False
+    example: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class StorageBackend:
+    """A storage backend: where a project's parquet files live.
+
+    ``factory(settings, project)`` returns an object with ``write``, ``read``, ``exists`` and
+    ``uri`` methods (see :class:`polster_core.storage.Backend`). ``settings`` is a mapping of
+    the environment (``.env`` already loaded); ``project`` is a
+    :class:`polster_core.storage.ProjectInfo`.
+    """
+
+    name: str
+    description: str
+    factory: Callable[..., Any]
+    settings: tuple[Setting, ...] = ()
+    # Requirement added to a generated project's dependencies when it uses this backend.
+    requirement: str | None = None
+    # Distribution that provides it, e.g. "polster-adls"; filled in by the plugin manager.
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class CIPlatform:
+    """A CI/CD platform: the files it writes into a project and what its pipeline needs.
+
+    ``render(context)`` returns ``{relative path: file text}``; ``context`` is the
+    :class:`polster_core.scaffold.ProjectContext` of the project. ``create_remote`` returns the
+    argv that creates the remote repository with the platform's CLI, or ``None``.
+    """
+
+    name: str
+    description: str
+    render: Callable[[Any], dict[str, str]]
+    aliases: tuple[str, ...] = ()
+    create_remote: Callable[[Any], list[str] | None] | None = None
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class AssetTemplate:
+    """A starting point for a new asset: renders its core file and its Dagster wrapper.
+
+    ``render_core(context)`` and ``render_wrapper(context)`` return file text; ``context`` is an
+    :class:`AssetContext`.
+    """
+
+    name: str
+    layers: tuple[str, ...]
+    description: str
+    render_core: Callable[[Any], str]
+    render_wrapper: Callable[[Any], str]
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class AssetContext:
+    """What an asset template needs to render one asset."""
+
+    project_name: str
+    layer: str
+    name: str
+    upstream: tuple[str, ...] = ()  # asset keys, e.g. ("run_bronze_example",)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def module(self) -> str:
+        return f"{self.layer}_{self.name}"
+
+    @property
+    def asset_key(self) -> str:
+        return f"run_{self.layer}_{self.name}"
