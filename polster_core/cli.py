@@ -256,3 +256,7 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+
+
+# Command groups that live in their own modules (polster_core/commands/) register themselves
+# on ``app`` when imported; they must import nothing heavy at module level.

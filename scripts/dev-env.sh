@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Create (or refresh) the development environment in .venv: polster, every plugin under
+# plugins/, and the test tools. Safe to run again; prints the venv's path.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if ! command -v uv >/dev/null 2>&1 && ! "$PY" -m uv --version >/dev/null 2>&1; then
+  "$PY" -m pip install --quiet uv
+fi
+UV="uv"
+command -v uv >/dev/null 2>&1 || UV="$PY -m uv"
+[ -x .venv/bin/python ] || $UV venv --quiet --python "$PY" .venv
+# Every plugin of this repository, installed editable like polster itself.
+plugins=()
+for dir in plugins/*/; do
+  [ -f "$dir/pyproject.toml" ] && plugins+=(-e "$dir")
+done
+$UV pip install --quiet --python .venv/bin/python --compile-bytecode -e ".[dev]" "${plugins[@]}"
+echo "$PWD/.venv"
