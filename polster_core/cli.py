@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import click
 import typer
@@ -63,16 +62,15 @@ def _interactive(no_input: bool) -> bool:
 
 @app.command(cls=PluginChoicesCommand)
 def init(
-    name: Optional[str] = typer.Argument(None, help="Project name, e.g. dna-platform."),
-    git: Optional[bool] = typer.Option(
-        None, "--git/--no-git",
+    name: str | None = typer.Argument(None, help="Project name, e.g. dna-platform."),
+    git: bool | None = typer.Option(
+        None,
+        "--git/--no-git",
         help="Initialise a git repository with a first commit "
         "(default: when git is installed and the target is not inside a repository).",
     ),
-    platform: Optional[str] = typer.Option(
-        None, "--platform", help="CI/CD platform: {platform}."
-    ),
-    storage: Optional[str] = typer.Option(
+    platform: str | None = typer.Option(None, "--platform", help="CI/CD platform: {platform}."),
+    storage: str | None = typer.Option(
         None, "--storage", help="Storage backend: {storage} (default local)."
     ),
     start_dagster: bool = typer.Option(
@@ -82,7 +80,7 @@ def init(
     setup: bool = typer.Option(
         True, "--setup/--no-setup", help="Create .venv and install the project (default on)."
     ),
-    path: Optional[Path] = typer.Option(
+    path: Path | None = typer.Option(
         None, "--path", help="Directory to create the project in (default: current)."
     ),
     force: bool = typer.Option(
@@ -113,9 +111,7 @@ def init(
     if storage is None:
         storage = "local"
         if interactive and len(backends) > 1:
-            storage = typer.prompt(
-                "Storage backend", default="local", type=click.Choice(backends)
-            )
+            storage = typer.prompt("Storage backend", default="local", type=click.Choice(backends))
     platforms = plugins.unique_names(plugins.ci_platforms())
     if platform is None and interactive and platforms:
         platform = typer.prompt(
@@ -127,8 +123,11 @@ def init(
         platform = plugins.ci_platform(platform.lower()).name
     if git is None:
         default_git = git_available() and not inside_git_repo(parent)
-        git = typer.confirm("Initialise a git repository?", default=default_git) \
-            if interactive else default_git
+        git = (
+            typer.confirm("Initialise a git repository?", default=default_git)
+            if interactive
+            else default_git
+        )
     elif git and not git_available():
         raise PolsterError("--git needs git, which is not installed: install it or pass --no-git")
 
@@ -136,8 +135,10 @@ def init(
     plan = init_plan(target, context, plugins)
 
     if dry_run:
-        typer.echo(f"Would create {target} ({len(plan.ops)} files, storage {context.storage}"
-                   f"{', platform ' + platform if platform else ''}):")
+        typer.echo(
+            f"Would create {target} ({len(plan.ops)} files, storage {context.storage}"
+            f"{', platform ' + platform if platform else ''}):"
+        )
         for line in plan.describe():
             typer.echo(line)
         if git:
@@ -232,16 +233,20 @@ def plugins(
     ]
     failed = [f.__dict__ for f in loaded.failed]
     if as_json:
-        typer.echo(json.dumps({"plugins": rows, "failed": failed, "problems": loaded.problems},
-                              indent=2))
+        typer.echo(
+            json.dumps({"plugins": rows, "failed": failed, "problems": loaded.problems}, indent=2)
+        )
         return
     for row in rows:
         hooks = ", ".join(row["hooks"]) or "-"
-        typer.echo(f"{row['name']:<20} {row['version']:<10} {row['source']:<12} "
-                   f"{row['distribution']:<18} {hooks}")
+        typer.echo(
+            f"{row['name']:<20} {row['version']:<10} {row['source']:<12} "
+            f"{row['distribution']:<18} {hooks}"
+        )
     for failure in failed:
-        typer.echo(f"{failure['name']:<20} FAILED to load ({failure['distribution']}): "
-                   f"{failure['error']}")
+        typer.echo(
+            f"{failure['name']:<20} FAILED to load ({failure['distribution']}): {failure['error']}"
+        )
     for problem in loaded.problems:
         typer.echo(f"warning: {problem}", err=True)
 
@@ -260,3 +265,4 @@ def main() -> None:
 
 # Command groups that live in their own modules (polster_core/commands/) register themselves
 # on ``app`` when imported; they must import nothing heavy at module level.
+from .commands import enable as _enable  # noqa: E402,F401

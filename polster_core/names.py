@@ -12,8 +12,19 @@ MAX_PROJECT_NAME = 64
 
 # A project with one of these names would shadow a package it depends on.
 RESERVED_PROJECT_NAMES = {
-    "polster", "polster-core", "dagster", "dagster-webserver", "polars", "pyarrow",
-    "python-dotenv", "core", "orchestration", "src", "tests", "test", "data",
+    "polster",
+    "polster-core",
+    "dagster",
+    "dagster-webserver",
+    "polars",
+    "pyarrow",
+    "python-dotenv",
+    "core",
+    "orchestration",
+    "src",
+    "tests",
+    "test",
+    "data",
 }
 
 

@@ -78,7 +78,9 @@ class Plan:
                 os.chmod(tmp, mode)
             for op in self.ops:
                 if op.action in ("update", "delete"):
-                    fd, backup = tempfile.mkstemp(prefix=f".{op.path.name}.bak.", dir=op.path.parent)
+                    fd, backup = tempfile.mkstemp(
+                        prefix=f".{op.path.name}.bak.", dir=op.path.parent
+                    )
                     os.close(fd)
                     shutil.copy2(op.path, backup)
                     backups.append((op.path, Path(backup)))

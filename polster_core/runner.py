@@ -30,10 +30,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         prog="run_polster.py",
         description="Run this Polster project's pipeline, or open the Dagster UI.",
     )
-    parser.add_argument("--materialize", action="store_true",
-                        help="materialise every asset (the default without --ui)")
-    parser.add_argument("--ui", action="store_true",
-                        help="start the Dagster UI and daemon (Ctrl+C stops them)")
+    parser.add_argument(
+        "--materialize",
+        action="store_true",
+        help="materialise every asset (the default without --ui)",
+    )
+    parser.add_argument(
+        "--ui", action="store_true", help="start the Dagster UI and daemon (Ctrl+C stops them)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="UI host (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3000, help="UI port (default 3000)")
     return parser.parse_args(argv)
@@ -90,8 +94,10 @@ def materialize(root: Path) -> int:
         definitions = __import__("orchestration.definitions", fromlist=["defs"])
         job = definitions.defs.resolve_job_def(JOB_NAME)
     except Exception as exc:  # the user's code failed to import: say where, briefly
-        print(f"error: the project's definitions failed to load: {type(exc).__name__}: {exc}",
-              file=sys.stderr)
+        print(
+            f"error: the project's definitions failed to load: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
         return 1
     instance = dg.DagsterInstance.get()
     run_id = str(uuid.uuid4())
@@ -165,8 +171,14 @@ class _Progress:
                 continue
             step = self.steps.setdefault(
                 event.step_key,
-                {"name": event.step_key, "status": "running", "start": None, "rows": None,
-                 "seconds": None, "error": None},
+                {
+                    "name": event.step_key,
+                    "status": "running",
+                    "start": None,
+                    "rows": None,
+                    "seconds": None,
+                    "error": None,
+                },
             )
             kind = event.event_type_value
             if kind == "STEP_START":
@@ -181,8 +193,10 @@ class _Progress:
                 if kind == "STEP_SUCCESS":
                     step["status"] = "ok"
                     rows = "-" if step["rows"] is None else f"{step['rows']:,} rows"
-                    print(f"  ok    {step['name']:<40} {rows:>14} "
-                          f"{_fmt_seconds(step['seconds']):>8}", flush=True)
+                    print(
+                        f"  ok    {step['name']:<40} {rows:>14} {_fmt_seconds(step['seconds']):>8}",
+                        flush=True,
+                    )
                 elif kind == "STEP_FAILURE":
                     step["status"] = "failed"
                     step["error"] = _error_text(event)
@@ -216,11 +230,23 @@ def port_free(host: str, port: int) -> bool:
 def start_ui(root: Path, host: str, port: int) -> int:
     """``dagster dev`` (UI + daemon) from workspace.yaml until Ctrl+C."""
     if not port_free(host, port):
-        print(f"error: port {port} on {host} is busy: stop what uses it, or pass --port "
-              f"{port + 1}", file=sys.stderr)
+        print(
+            f"error: port {port} on {host} is busy: stop what uses it, or pass --port {port + 1}",
+            file=sys.stderr,
+        )
         return 1
-    command = [sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"),
-               "-h", host, "-p", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(root / "workspace.yaml"),
+        "-h",
+        host,
+        "-p",
+        str(port),
+    ]
     print(f"Dagster UI: http://{host}:{port}  (Ctrl+C stops it)", flush=True)
     process = subprocess.Popen(command, cwd=root)
     try:

@@ -62,18 +62,26 @@ def runtime_requirements() -> list[str]:
 
 
 def build_context(name: str, plugins, storage: str, platform: str) -> ProjectContext:
+    """The context of a new project (``polster init``) or of an existing one (``enable``)."""
     backend = plugins.storage_backend(storage)
     deps = runtime_requirements()
     if backend.requirement:
         deps.append(backend.requirement)
-    context = ProjectContext(project_name=name, storage=backend.name, platform=platform,
-                             dependencies=deps)
+    context = ProjectContext(
+        project_name=name, storage=backend.name, platform=platform, dependencies=deps
+    )
+    context.settings = project_settings(context, plugins)
+    return context
+
+
+def project_settings(context: ProjectContext, plugins) -> list[Setting]:
+    """The core's and plugins' settings (``polster_env_vars``), then the backend's own."""
+    backend = plugins.storage_backend(context.storage)
     settings: list[Setting] = []
     for result in plugins.pm.hook.polster_env_vars(context=context):
         settings.extend(result or [])
     settings.extend(backend.settings)
-    context.settings = _unique_settings(settings)
-    return context
+    return _unique_settings(settings)
 
 
 def _unique_settings(settings: list[Setting]) -> list[Setting]:
@@ -105,11 +113,21 @@ def env_file(context: ProjectContext, example: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+TABLE_START = "<!-- polster:settings (polster enable rewrites this table) -->"
+TABLE_END = "<!-- /polster:settings -->"
+
+
 def settings_table(context: ProjectContext) -> str:
-    rows = ["| Variable | Description | Default |", "|----------|-------------|---------|"]
+    """The README's settings table, between markers so ``polster enable`` can rewrite it."""
+    rows = [
+        TABLE_START,
+        "| Variable | Description | Default |",
+        "|----------|-------------|---------|",
+    ]
     for s in context.settings:
         default = s.default or "-"
         rows.append(f"| `{s.name}` | {s.description} | {default} |")
+    rows.append(TABLE_END)
     return "\n".join(rows)
 
 

@@ -5,8 +5,9 @@ They are plain dataclasses so that a plugin needs nothing but ``polster_core`` t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)

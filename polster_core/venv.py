@@ -88,8 +88,7 @@ def install_command(project: Project, python: Path, uv: str | None) -> list[str]
     for dist in plugin_distributions(project):
         requirements += source_requirement(dist)
     if uv:
-        return [uv, "pip", "install", "--python", str(python), "--compile-bytecode",
-                *requirements]
+        return [uv, "pip", "install", "--python", str(python), "--compile-bytecode", *requirements]
     return [str(python), "-m", "pip", "install", "--disable-pip-version-check", *requirements]
 
 

@@ -12,7 +12,9 @@ def polster_project_files(context):
     values = context.template_values()
     files = {out: render(template, **values) for template, out in project_templates()}
     for layer in LAYERS:
-        asset = AssetContext(context.project_name, layer, "example", context.example_upstream(layer))
+        asset = AssetContext(
+            context.project_name, layer, "example", context.example_upstream(layer)
+        )
         files[f"src/orchestration/assets/{layer}/run_{layer}_example.py"] = wrapper(asset)
     return files
 

@@ -1,0 +1,188 @@
+"""``polster enable NAME``: add a storage backend or a CI platform to an existing project.
+
+The same plugins' contributions as ``polster init --storage/--platform``, applied as a plan:
+dependencies and ``[tool.polster]`` in pyproject.toml, the settings in ``.env`` and
+``.env.example``, the README's settings table, and a platform's CI files.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import typer
+
+from ..cli import app
+from ..errors import PolsterError
+
+
+@app.command()
+def enable(
+    name: str = typer.Argument(
+        ...,
+        help="A storage backend (e.g. adls, s3) or CI platform "
+        "(e.g. github, gitlab, azure-devops) from an installed plugin.",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the changes, write nothing."),
+    force: bool = typer.Option(False, "--force", help="Overwrite CI files that exist already."),
+    path: Path | None = typer.Option(None, "--path", help="Project directory (default: here)."),
+) -> None:
+    """Add a storage backend or a CI platform to this project, as init would have."""
+    from ..plugins import KNOWN_PLUGINS, get_plugins
+    from ..project import find_project
+
+    project = find_project(path)
+    plugins = get_plugins()
+    key = name.strip().lower()
+    if key in plugins.storage_backends():
+        plan, notes = storage_plan(project, plugins, key)
+    elif key in plugins.ci_platforms():
+        plan, notes = platform_plan(project, plugins, key, force)
+    else:
+        known = {**KNOWN_PLUGINS["storage"], **KNOWN_PLUGINS["platform"]}
+        if key in known:
+            raise PolsterError(
+                f"'{key}' is not installed: run `pip install {known[key]}`, "
+                f"then `polster enable {key}`"
+            )
+        choices = sorted(
+            set(plugins.unique_names(plugins.storage_backends()))
+            | set(plugins.unique_names(plugins.ci_platforms()))
+        )
+        raise PolsterError(
+            f"unknown storage backend or CI platform '{name}': choose one of {', '.join(choices)}"
+        )
+    if not plan.ops:
+        typer.echo(f"Nothing to change: {project.name} already has everything {key} adds.")
+        return
+    typer.echo(("Would change" if dry_run else "Changing") + f" {project.root}:")
+    for line in plan.describe():
+        typer.echo(line)
+    if dry_run:
+        typer.echo("Nothing was written (--dry-run).")
+        return
+    plan.apply()
+    for note in notes:
+        typer.echo(note)
+
+
+def _context(project, plugins, storage: str, platform: str):
+    from ..scaffold import build_context
+
+    return build_context(project.name, plugins, storage, platform)
+
+
+def storage_plan(project, plugins, name: str):
+    """Switch the project to backend ``name``: dependency, settings, README table."""
+    from ..plan import Plan
+    from ..scaffold import env_file, settings_table
+
+    backend = plugins.storage_backend(name)
+    if project.storage == backend.name:
+        raise PolsterError(f"{project.name} already uses the {backend.name} storage backend")
+    context = _context(project, plugins, backend.name, project.platform)
+    plan = Plan(project.root)
+    pyproject = _pyproject_with(project, backend.requirement, storage=backend.name)
+    plan.update("pyproject.toml", pyproject)
+    for rel, example in ((".env", False), (".env.example", True)):
+        path = project.root / rel
+        if path.exists():
+            text = _merge_env(path.read_text(encoding="utf-8"), context, example)
+            if text != path.read_text(encoding="utf-8"):
+                plan.update(rel, text)
+        else:
+            plan.create(rel, env_file(context, example))
+    readme = project.root / "README.md"
+    notes = []
+    if readme.exists():
+        text = _replace_table(readme.read_text(encoding="utf-8"), settings_table(context))
+        if text is None:
+            notes.append("README.md has no settings table markers: its table was left as is")
+        elif text != readme.read_text(encoding="utf-8"):
+            plan.update("README.md", text)
+    needed = [s.name for s in backend.settings if s.required or s.secret]
+    notes.append(f"{project.name} now stores its tables with {backend.name}.")
+    if needed:
+        notes.append(f"Fill in {', '.join(needed)} in .env (secrets stay there only).")
+    if backend.requirement:
+        notes.append(f"Run `polster setup` to install {backend.requirement} into .venv.")
+    return plan, notes
+
+
+def platform_plan(project, plugins, name: str, force: bool):
+    """Add CI platform ``name``'s files; refuse files that exist unless ``force``."""
+    from ..plan import Plan
+
+    platform = plugins.ci_platform(name)
+    context = _context(project, plugins, project.storage, platform.name)
+    plan = Plan(project.root)
+    existing = []
+    for rel, text in sorted(platform.render(context).items()):
+        path = project.root / rel
+        if not path.exists():
+            plan.create(rel, text)
+        elif path.read_text(encoding="utf-8") != text:
+            if not force:
+                existing.append(rel)
+            else:
+                plan.update(rel, text)
+    if existing:
+        raise PolsterError(f"{', '.join(existing)} already exist: pass --force to overwrite")
+    if project.platform != platform.name:
+        plan.update("pyproject.toml", _pyproject_with(project, None, platform=platform.name))
+    notes = [f"{project.name} now has {platform.name} CI: commit the new files and push."]
+    return plan, notes
+
+
+def _pyproject_with(project, requirement: str | None, **polster_keys: str) -> str:
+    """pyproject.toml with ``requirement`` added and ``[tool.polster]`` keys set, comments kept."""
+    import tomlkit
+
+    doc = tomlkit.parse((project.root / "pyproject.toml").read_text(encoding="utf-8"))
+    if requirement:
+        deps = doc.setdefault("project", {}).setdefault("dependencies", tomlkit.array())
+        wanted = _req_name(requirement)
+        if not any(_req_name(str(d)) == wanted for d in deps):
+            deps.append(requirement)
+            deps.multiline(True)
+    table = doc["tool"]["polster"]
+    for key, value in polster_keys.items():
+        table[key] = value
+    return tomlkit.dumps(doc)
+
+
+def _req_name(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9._-]+)", requirement)
+    return match.group(1).lower().replace("_", "-") if match else requirement
+
+
+def _merge_env(text: str, context, example: bool) -> str:
+    """Set STORAGE_BACKEND and append the settings the file lacks (secret values left empty)."""
+    lines = text.splitlines()
+    present = {}
+    for i, line in enumerate(lines):
+        match = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=", line)
+        if match:
+            present[match.group(1)] = i
+    if "STORAGE_BACKEND" in present:
+        lines[present["STORAGE_BACKEND"]] = f"STORAGE_BACKEND={context.storage}"
+    added = [s for s in context.settings if s.name not in present]
+    if added:
+        lines += ["", f"# Added by `polster enable {context.storage}`"]
+        for setting in added:
+            value = context.storage if setting.name == "STORAGE_BACKEND" else setting.default
+            if setting.secret:
+                value = ""
+            lines.append(f"# {setting.description}{' (secret)' if setting.secret else ''}")
+            lines.append(f"{setting.name}={value}")
+    return "\n".join(lines) + "\n"
+
+
+def _replace_table(text: str, table: str) -> str | None:
+    from ..scaffold import TABLE_END, TABLE_START
+
+    start = text.find(TABLE_START)
+    end = text.find(TABLE_END)
+    if start < 0 or end < start:
+        return None
+    return text[:start] + table + text[end + len(TABLE_END) :]
