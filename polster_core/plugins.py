@@ -118,7 +118,7 @@ class Plugins:
             return self._registries[hook_name]
         found: dict[str, Any] = {}
         hook = getattr(self.pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):  # registration order
+        for impl in hook.get_hookimpls():  # registration order: built-ins first
             plugin_name = impl.plugin_name
             dist = self.info[plugin_name].distribution if plugin_name in self.info else "?"
 

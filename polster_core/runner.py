@@ -119,7 +119,8 @@ def materialize(root: Path) -> int:
     expected = [node.name for node in job.graph.node_defs]
     ok = [s for s in steps.values() if s["status"] == "ok"]
     failed = [s for s in steps.values() if s["status"] == "failed"]
-    skipped = [name for name in expected if name not in steps or steps[name]["status"] == "skipped"]
+    done = {s["name"] for s in ok + failed}
+    skipped = [name for name in expected if name not in done]
     for name in skipped:
         print(f"  skip  {name:<40} (an upstream asset failed)")
     total_rows = sum(s["rows"] or 0 for s in ok)

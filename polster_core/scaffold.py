@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +58,8 @@ def runtime_requirements() -> list[str]:
         reqs = requires("polster") or []
     except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
         reqs = []
-    runtime = [r.split(";")[0].strip() for r in reqs if 'extra == "runtime"' in r]
+    marker = re.compile(r"extra\s*==\s*['\"]runtime['\"]")
+    runtime = [r.split(";")[0].strip() for r in reqs if marker.search(r)]
     return [f"polster>={__version__}", *runtime]
 
 
@@ -167,7 +169,7 @@ def project_files(context: ProjectContext, plugins) -> dict[str, str]:
     files: dict[str, str] = {}
     owner: dict[str, str] = {}
     hook = plugins.pm.hook.polster_project_files
-    for impl in reversed(hook.get_hookimpls()):
+    for impl in hook.get_hookimpls():
         result = impl.function(context=context) or {}
         for path, text in result.items():
             if path in files:

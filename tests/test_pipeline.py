@@ -1,0 +1,199 @@
+"""End to end: a generated project's scripts, pipeline, own tests and UI, with real Dagster."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from .conftest import clean_env, run_polster
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    parent = tmp_path_factory.mktemp("e2e")
+    result = run_polster("init", "dna-platform", "--no-git", "--no-setup", cwd=parent)
+    assert result.returncode == 0, result.stderr
+    return parent / "dna-platform"
+
+
+def python(project: Path, *args: str, env: dict | None = None, timeout: float = 300):
+    """Run the test environment's Python in the project (as an activated venv would)."""
+    env = env or clean_env(PYTHONPATH=str(project / "src"))
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_example_scripts_run_on_their_own_in_order(project):
+    shutil.rmtree(project / "data", ignore_errors=True)
+    for layer in ("bronze", "silver", "gold"):
+        result = python(project, f"src/core/{layer}_example.py")
+        assert result.returncode == 0, result.stderr
+        assert f"{layer}/example: wrote" in result.stdout
+    bronze = pl.read_parquet(project / "data/bronze/example.parquet")
+    silver = pl.read_parquet(project / "data/silver/example.parquet")
+    gold = pl.read_parquet(project / "data/gold/example.parquet")
+    assert bronze.height == 1_025
+    assert silver.height == 980 and silver["event_id"].n_unique() == 980
+    assert silver["email"].null_count() == 0
+    assert gold["total_events"].sum() == silver.height
+    assert gold.columns == ["date", "unique_users", "total_events", "purchases", "revenue"]
+
+
+def test_silver_script_without_bronze_data_says_what_to_run(project, tmp_path):
+    env = clean_env(PYTHONPATH=str(project / "src"), LOCAL_DATA_DIR=str(tmp_path / "empty"))
+    result = python(project, "src/core/silver_example.py", env=env)
+    assert result.returncode != 0
+    assert "no data for bronze/example" in result.stderr
+    assert "python src/core/bronze_example.py" in result.stderr
+
+
+def test_run_polster_materialises_everything_and_prints_a_summary(project):
+    shutil.rmtree(project / "data", ignore_errors=True)
+    result = python(project, "run_polster.py", env=clean_env())
+    assert result.returncode == 0, result.stderr
+    for key, rows in (("run_bronze_example", "1,025"), ("run_silver_example", "980")):
+        line = next(line for line in result.stdout.splitlines() if key in line)
+        assert line.split()[0] == "ok" and rows in line
+    assert "Succeeded: 3 materialised, 0 failed, 0 skipped" in result.stdout
+    assert pl.read_parquet(project / "data/gold/example.parquet").height > 0
+    # Dagster's home is inside the project, with telemetry off; the run is in its history.
+    config = (project / ".dagster" / "dagster.yaml").read_text()
+    assert "enabled: false" in config
+    assert any((project / ".dagster").rglob("*.db"))
+
+
+def test_run_polster_fails_clearly_when_an_asset_raises(project, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(project, broken, ignore=shutil.ignore_patterns("data", ".dagster"))
+    silver = broken / "src/core/silver_example.py"
+    silver.write_text(
+        silver.read_text().replace(
+            "    missing = [", '    raise RuntimeError("bad silver data")\n    missing = [', 1
+        )
+    )
+    result = python(broken, "run_polster.py", env=clean_env())
+    assert result.returncode == 1
+    assert "FAIL  run_silver_example" in result.stdout
+    assert "skip  run_gold_example" in result.stdout
+    assert "error in run_silver_example: RuntimeError: bad silver data" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "1 materialised, 1 failed, 1 skipped" in result.stdout
+    assert (broken / "data/bronze/example.parquet").is_file()
+    assert not (broken / "data/gold/example.parquet").exists()
+
+
+def test_run_polster_without_an_environment_says_how_to_create_one(project):
+    # -S hides site-packages: this Python has no polster and the project has no .venv.
+    result = subprocess.run(
+        [sys.executable, "-S", "run_polster.py"],
+        cwd=project,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "run `polster setup`" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_generated_project_tests_pass(project):
+    result = python(project, "-m", "pytest", "-q", "-p", "no:cacheprovider", env=clean_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 passed" in result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_materialize_then_ui_serves_the_pipeline(project):
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "run_polster.py", "--materialize", "--ui", "--port", str(port)],
+        cwd=project,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+                break
+            except OSError:
+                assert process.poll() is None, process.stdout.read()
+                assert time.monotonic() < deadline, "UI did not start in 120 s"
+                time.sleep(1)
+        query = "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }"
+        deadline = time.monotonic() + 60
+        while True:
+            nodes = _graphql(port, query).get("data", {}).get("assetNodes") or []
+            if len(nodes) == 3 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        graph = {
+            n["assetKey"]["path"][-1]: (
+                n["groupName"],
+                [d["path"][-1] for d in n["dependencyKeys"]],
+            )
+            for n in nodes
+        }
+        assert graph == {
+            "run_bronze_example": ("bronze", []),
+            "run_silver_example": ("silver", ["run_bronze_example"]),
+            "run_gold_example": ("gold", ["run_silver_example"]),
+        }
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    output = process.stdout.read()
+    assert "Succeeded: 3 materialised" in output
+    assert f"Dagster UI: http://127.0.0.1:{port}" in output
+
+
+def test_busy_port_is_a_clear_message(project):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = python(project, "run_polster.py", "--ui", "--port", str(port), env=clean_env())
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is busy" in result.stderr
+    assert "Traceback" not in result.stderr
