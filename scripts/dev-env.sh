@@ -16,4 +16,6 @@ for dir in plugins/*/; do
   [ -f "$dir/pyproject.toml" ] && plugins+=(-e "$dir")
 done
 $UV pip install --quiet --python .venv/bin/python --compile-bytecode -e ".[dev]" "${plugins[@]}"
+# PYTHONDONTWRITEBYTECODE is set on some machines: compile our own sources once, too.
+.venv/bin/python -m compileall -q polster_core plugins >/dev/null 2>&1 || true
 echo "$PWD/.venv"
