@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -40,6 +41,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1", help="UI host (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3000, help="UI port (default 3000)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run independent assets in parallel in N processes (Dagster's multiprocess "
+        "executor); default: one process, fastest for small pipelines",
+    )
     return parser.parse_args(argv)
 
 
@@ -67,8 +76,11 @@ def main(root: Path | str, argv: list[str] | None = None) -> int:
 
     load_dotenv(root)
     code = 0
+    if args.workers < 0:
+        print("error: --workers must be 1 or more", file=sys.stderr)
+        return 2
     if args.materialize or not args.ui:
-        code = materialize(root)
+        code = materialize(root, workers=args.workers)
     if args.ui:
         ui_code = start_ui(root, args.host, args.port)
         code = code or ui_code
@@ -79,8 +91,15 @@ def _fmt_seconds(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.2f}s"
 
 
-def materialize(root: Path) -> int:
-    """Run the pipeline job in this process; print a line per asset and a summary."""
+def pipeline_job():
+    """The project's pipeline job; Dagster's multiprocess executor rebuilds it in each worker."""
+    import importlib
+
+    return importlib.import_module("orchestration.definitions").defs.resolve_job_def(JOB_NAME)
+
+
+def materialize(root: Path, workers: int = 0) -> int:
+    """Run the pipeline job (in this process, or in ``workers`` processes); print progress."""
     import warnings
 
     warnings.filterwarnings("ignore")
@@ -91,8 +110,7 @@ def materialize(root: Path) -> int:
 
         from .errors import PolsterError
 
-        definitions = __import__("orchestration.definitions", fromlist=["defs"])
-        job = definitions.defs.resolve_job_def(JOB_NAME)
+        job = pipeline_job()
     except Exception as exc:  # the user's code failed to import: say where, briefly
         print(
             f"error: the project's definitions failed to load: {type(exc).__name__}: {exc}",
@@ -103,13 +121,22 @@ def materialize(root: Path) -> int:
     run_id = str(uuid.uuid4())
     watcher = _Progress(instance, run_id)
     watcher.start()
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     try:
-        result = job.execute_in_process(
-            instance=instance,
-            run_id=run_id,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        )
+        if workers:
+            # Worker processes import the project too: give them its src/ directory.
+            paths = [str(root / "src"), os.environ.get("PYTHONPATH", "")]
+            os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+            config = {
+                **quiet,
+                "execution": {"config": {"multiprocess": {"max_concurrent": workers}}},
+            }
+            watcher.run_id = None  # found once Dagster has created the run
+            result = dg.execute_job(dg.reconstructable(pipeline_job), instance, run_config=config)
+        else:
+            result = job.execute_in_process(
+                instance=instance, run_id=run_id, raise_on_error=False, run_config=quiet
+            )
     except PolsterError as exc:
         watcher.stop()
         print(f"error: {exc}", file=sys.stderr)
@@ -127,7 +154,7 @@ def materialize(root: Path) -> int:
     print(
         f"{'Succeeded' if result.success else 'FAILED'}: {len(ok)} materialised, {len(failed)} "
         f"failed, {len(skipped)} skipped, {total_rows:,} rows in "
-        f"{time.perf_counter() - started:.2f}s (run {run_id[:8]})"
+        f"{time.perf_counter() - started:.2f}s (run {result.run_id[:8]})"
     )
     for step in failed:
         print(f"error in {step['name']}: {step['error']}", file=sys.stderr)
@@ -137,9 +164,10 @@ def materialize(root: Path) -> int:
 class _Progress:
     """Polls the run's event log and prints one line per finished asset as it happens."""
 
-    def __init__(self, instance, run_id: str):
+    def __init__(self, instance, run_id: str | None):
         self.instance = instance
         self.run_id = run_id
+        self.created_after = time.time()
         self.steps: dict[str, dict] = {}
         self._seen = 0
         self._stop = threading.Event()
@@ -162,6 +190,12 @@ class _Progress:
 
     def poll(self) -> None:
         try:
+            if self.run_id is None:
+                runs = self.instance.get_runs(limit=1)
+                record = self.instance.get_run_record_by_id(runs[0].run_id) if runs else None
+                if record is None or record.create_timestamp.timestamp() < self.created_after:
+                    return
+                self.run_id = runs[0].run_id
             entries = self.instance.all_logs(self.run_id)
         except Exception:  # the run may not exist yet
             return
@@ -249,12 +283,34 @@ def start_ui(root: Path, host: str, port: int) -> int:
         str(port),
     ]
     print(f"Dagster UI: http://{host}:{port}  (Ctrl+C stops it)", flush=True)
-    process = subprocess.Popen(command, cwd=root)
+    preexec = _default_signals if os.name != "nt" else None
+    process = subprocess.Popen(command, cwd=root, preexec_fn=preexec)
+    # SIGTERM (a service manager, `kill`) stops it like Ctrl+C does.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return process.wait()
     except KeyboardInterrupt:
+        # Ctrl+C in a terminal reaches dagster dev too; a signal sent to us alone is forwarded.
+        process.send_signal(signal.SIGINT)
         try:
-            return process.wait(timeout=15)
+            return process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.terminate()
-            return process.wait()
+            try:
+                return process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                return process.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _default_signals() -> None:
+    # A process started in the background of a non-interactive shell inherits an ignored
+    # SIGINT, and Dagster then ignores SIGTERM too: restore the defaults for dagster dev.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -116,3 +116,86 @@ class PolsterIOManager(dg.ConfigurableIOManager):
 def polster_resources(project_root: Path | str) -> dict[str, Any]:
     """The resources every Polster project's Definitions use."""
     return {"io_manager": PolsterIOManager(project_root=str(Path(project_root).resolve()))}
+
+
+# Kinds the Dagster UI has icons for, by storage backend name.
+STORAGE_KINDS = {"adls": "azure", "s3": "s3", "local": "parquet"}
+
+
+def storage_kind(project_root: Path | str) -> str:
+    """The kind tag of the project's storage backend (shown beside ``polars`` in the UI)."""
+    name = get_storage(Path(project_root)).settings.storage_backend
+    return STORAGE_KINDS.get(name, name)
+
+
+def prepare_assets(assets: list, project_root: Path | str) -> list:
+    """Polster's defaults for a project's assets, applied where the asset has not set its own.
+
+    Each asset gets the storage backend as a kind; silver and gold assets get
+    ``AutomationCondition.eager()``, so a new upstream materialisation flows through while the
+    Dagster daemon runs.
+    """
+    kind = storage_kind(project_root)
+
+    def defaults(spec: dg.AssetSpec) -> dg.AssetSpec:
+        spec = spec.merge_attributes(kinds={kind}) if kind not in spec.kinds else spec
+        if spec.group_name in ("silver", "gold") and spec.automation_condition is None:
+            spec = spec.replace_attributes(automation_condition=dg.AutomationCondition.eager())
+        return spec
+
+    return list(dg.map_asset_specs(defaults, assets))
+
+
+QUALITY_CHECKS = {
+    "required_columns_present": "Every required column is present",
+    "key_columns_not_null": "No key column has a null value",
+    "row_count_above_zero": "The table has at least one row",
+}
+
+
+def quality_check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
+    """The specs of :func:`quality_checks` for ``asset_key``, for ``@dg.asset(check_specs=...)``."""
+    return [
+        dg.AssetCheckSpec(name=name, asset=asset_key, description=description)
+        for name, description in QUALITY_CHECKS.items()
+    ]
+
+
+def quality_checks(
+    df: Any, required_columns: list[str], key_columns: list[str], asset_key: str | None = None
+):
+    """Yield the results of the silver layer's standard checks on ``df`` (eager or lazy).
+
+    Required columns present, key columns without nulls, at least one row. The lists come from
+    the core module, where users edit them.
+    """
+    import polars as pl
+
+    frame = df.lazy() if isinstance(df, pl.DataFrame) else df
+    columns = frame.collect_schema().names()
+    missing = [c for c in required_columns if c not in columns]
+    keys = [c for c in key_columns if c in columns]
+    stats = frame.select(
+        pl.len().alias("__rows"), *[pl.col(c).null_count().alias(c) for c in keys]
+    ).collect()
+    rows = stats["__rows"][0]
+    nulls = {c: stats[c][0] for c in keys if stats[c][0]}
+    extra = {"asset_key": asset_key} if asset_key else {}
+    yield dg.AssetCheckResult(
+        check_name="required_columns_present",
+        passed=not missing,
+        metadata={"missing_columns": ", ".join(missing) or "none"},
+        **extra,
+    )
+    yield dg.AssetCheckResult(
+        check_name="key_columns_not_null",
+        passed=not nulls and len(keys) == len(key_columns),
+        metadata={"null_counts": ", ".join(f"{c}={n}" for c, n in nulls.items()) or "none"},
+        **extra,
+    )
+    yield dg.AssetCheckResult(
+        check_name="row_count_above_zero",
+        passed=rows > 0,
+        metadata={"rows": dg.MetadataValue.int(rows)},
+        **extra,
+    )
