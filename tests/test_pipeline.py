@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from .conftest import clean_env, run_polster
+from .ui_server import UIServer, graphql
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +79,11 @@ def test_run_polster_materialises_everything_and_prints_a_summary(project):
 def test_run_polster_fails_clearly_when_an_asset_raises(project, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(project, broken, ignore=shutil.ignore_patterns("data", ".dagster"))
+    assert python(broken, "run_polster.py", env=clean_env()).returncode == 0
+    earlier = {
+        layer: (broken / f"data/{layer}/example.parquet").read_bytes()
+        for layer in ("silver", "gold")
+    }
     silver = broken / "src/core/silver_example.py"
     silver.write_text(
         silver.read_text().replace(
@@ -95,8 +97,9 @@ def test_run_polster_fails_clearly_when_an_asset_raises(project, tmp_path):
     assert "error in run_silver_example: RuntimeError: bad silver data" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "1 materialised, 1 failed, 1 skipped" in result.stdout
-    assert (broken / "data/bronze/example.parquet").is_file()
-    assert not (broken / "data/gold/example.parquet").exists()
+    # The data of the failed asset and of the skipped one is the earlier, complete version.
+    for layer, content in earlier.items():
+        assert (broken / f"data/{layer}/example.parquet").read_bytes() == content
 
 
 def test_run_polster_without_an_environment_says_how_to_create_one(project):
@@ -119,51 +122,12 @@ def test_generated_project_tests_pass(project):
     assert "6 passed" in result.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def test_materialize_then_ui_serves_the_pipeline(project):
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "run_polster.py", "--materialize", "--ui", "--port", str(port)],
-        cwd=project,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+def test_materialize_then_ui_serves_the_pipeline_and_ctrl_c_stops_it(project):
+    server = UIServer(project)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
-                break
-            except OSError:
-                assert process.poll() is None, process.stdout.read()
-                assert time.monotonic() < deadline, "UI did not start in 120 s"
-                time.sleep(1)
+        server.wait_ready()
         query = "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }"
-        deadline = time.monotonic() + 60
-        while True:
-            nodes = _graphql(port, query).get("data", {}).get("assetNodes") or []
-            if len(nodes) == 3 or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+        nodes = graphql(server.port, query)["assetNodes"]
         graph = {
             n["assetKey"]["path"][-1]: (
                 n["groupName"],
@@ -177,15 +141,14 @@ def test_materialize_then_ui_serves_the_pipeline(project):
             "run_gold_example": ("gold", ["run_silver_example"]),
         }
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    output = process.stdout.read()
+        server.stop()
+    output = server.output()
     assert "Succeeded: 3 materialised" in output
-    assert f"Dagster UI: http://127.0.0.1:{port}" in output
+    assert f"Dagster UI: http://127.0.0.1:{server.port}" in output
+    # Ctrl+C stopped everything it started: no process still serves this project.
+    time.sleep(1)
+    left = subprocess.run(["pgrep", "-f", str(project / "workspace.yaml")], capture_output=True)
+    assert left.stdout == b"", left.stdout
 
 
 def test_busy_port_is_a_clear_message(project):
