@@ -119,7 +119,8 @@ def materialize(root: Path, workers: int = 0) -> int:
         return 1
     instance = dg.DagsterInstance.get()
     run_id = str(uuid.uuid4())
-    watcher = _Progress(instance, run_id)
+    # With workers, Dagster creates the run itself: the watcher finds it and polls its events.
+    watcher = _Progress(instance, None if workers else run_id)
     watcher.start()
     quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     try:
@@ -131,7 +132,6 @@ def materialize(root: Path, workers: int = 0) -> int:
                 **quiet,
                 "execution": {"config": {"multiprocess": {"max_concurrent": workers}}},
             }
-            watcher.run_id = None  # found once Dagster has created the run
             result = dg.execute_job(dg.reconstructable(pipeline_job), instance, run_config=config)
         else:
             result = job.execute_in_process(
@@ -162,7 +162,11 @@ def materialize(root: Path, workers: int = 0) -> int:
 
 
 class _Progress:
-    """Polls the run's event log and prints one line per finished asset as it happens."""
+    """Prints one line per finished asset as it happens.
+
+    In one process it listens to the instance's events as they are stored; with ``--workers``
+    (the run is created by Dagster, in other processes) it polls the run's event log.
+    """
 
     def __init__(self, instance, run_id: str | None):
         self.instance = instance
@@ -174,18 +178,23 @@ class _Progress:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        if self.run_id is not None:
+            self.instance.add_event_listener(self.run_id, self.handle)
+        else:
+            self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def _loop(self) -> None:
         while not self._stop.wait(0.2):
             self.poll()
 
     def finish(self) -> dict[str, dict]:
-        self.poll()
+        if self._thread.ident is not None:
+            self.poll()
         return self.steps
 
     def poll(self) -> None:
@@ -201,43 +210,46 @@ class _Progress:
             return
         for entry in entries[self._seen :]:
             self._seen += 1
-            event = entry.dagster_event
-            if event is None or not event.step_key:
-                continue
-            step = self.steps.setdefault(
-                event.step_key,
-                {
-                    "name": event.step_key,
-                    "status": "running",
-                    "start": None,
-                    "rows": None,
-                    "seconds": None,
-                    "error": None,
-                },
-            )
-            kind = event.event_type_value
-            if kind == "STEP_START":
-                step["start"] = entry.timestamp
-            elif kind == "ASSET_MATERIALIZATION":
-                meta = event.event_specific_data.materialization.metadata
-                rows = meta.get("dagster/row_count")
-                step["rows"] = getattr(rows, "value", None)
-            elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
-                if step["start"] is not None:
-                    step["seconds"] = entry.timestamp - step["start"]
-                if kind == "STEP_SUCCESS":
-                    step["status"] = "ok"
-                    rows = "-" if step["rows"] is None else f"{step['rows']:,} rows"
-                    print(
-                        f"  ok    {step['name']:<40} {rows:>14} {_fmt_seconds(step['seconds']):>8}",
-                        flush=True,
-                    )
-                elif kind == "STEP_FAILURE":
-                    step["status"] = "failed"
-                    step["error"] = _error_text(event)
-                    print(f"  FAIL  {step['name']:<40} {step['error']}", flush=True)
-                else:
-                    step["status"] = "skipped"
+            self.handle(entry)
+
+    def handle(self, entry) -> None:
+        event = entry.dagster_event
+        if event is None or not event.step_key:
+            return
+        step = self.steps.setdefault(
+            event.step_key,
+            {
+                "name": event.step_key,
+                "status": "running",
+                "start": None,
+                "rows": None,
+                "seconds": None,
+                "error": None,
+            },
+        )
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            step["start"] = entry.timestamp
+        elif kind == "ASSET_MATERIALIZATION":
+            meta = event.event_specific_data.materialization.metadata
+            rows = meta.get("dagster/row_count")
+            step["rows"] = getattr(rows, "value", None)
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
+            if step["start"] is not None:
+                step["seconds"] = entry.timestamp - step["start"]
+            if kind == "STEP_SUCCESS":
+                step["status"] = "ok"
+                rows = "-" if step["rows"] is None else f"{step['rows']:,} rows"
+                print(
+                    f"  ok    {step['name']:<40} {rows:>14} {_fmt_seconds(step['seconds']):>8}",
+                    flush=True,
+                )
+            elif kind == "STEP_FAILURE":
+                step["status"] = "failed"
+                step["error"] = _error_text(event)
+                print(f"  FAIL  {step['name']:<40} {step['error']}", flush=True)
+            else:
+                step["status"] = "skipped"
 
 
 def _error_text(event) -> str:

@@ -55,8 +55,45 @@ def table_schema(schema: Any) -> dg.TableSchema:
     )
 
 
+class _Handoff:
+    """Frames written in this process during a run, handed to downstream assets of the same run
+    without reading them back from storage. Bounded by ``POLSTER_HANDOFF_MB`` (default 1024;
+    0 turns it off); the oldest frames go first."""
+
+    def __init__(self) -> None:
+        self.frames: dict[tuple[str, str, str], tuple[Any, int]] = {}
+
+    def budget(self) -> int:
+        import os
+
+        return int(os.environ.get("POLSTER_HANDOFF_MB", "1024")) * 1024 * 1024
+
+    def put(self, key: tuple[str, str, str], frame: Any) -> None:
+        size = frame.estimated_size()
+        budget = self.budget()
+        # Frames of other runs are never read again.
+        for old in [k for k in self.frames if k[0] != key[0]]:
+            del self.frames[old]
+        if size > budget:
+            self.frames.pop(key, None)
+            return
+        self.frames[key] = (frame, size)
+        while sum(s for _, s in self.frames.values()) > budget:
+            del self.frames[next(iter(self.frames))]
+
+    def get(self, key: tuple[str, str, str]) -> Any | None:
+        entry = self.frames.get(key)
+        return entry[0] if entry else None
+
+
+HANDOFF = _Handoff()
+
+
 class PolsterIOManager(dg.ConfigurableIOManager):
-    """Stores each asset's polars frame through the project's Storage; loads its inputs back."""
+    """Stores each asset's polars frame through the project's Storage; loads its inputs back.
+
+    An input written earlier in the same run and the same process is handed over in memory.
+    """
 
     project_root: str
 
@@ -76,6 +113,8 @@ class PolsterIOManager(dg.ConfigurableIOManager):
         layer, name = layer_and_name(context.asset_key)
         storage = self._storage()
         result = storage.write(obj, layer, name)
+        if isinstance(obj, pl.DataFrame):
+            HANDOFF.put((context.run_id, layer, name), obj)
         if isinstance(obj, pl.LazyFrame):
             scan = storage.scan(layer, name)
             schema = scan.collect_schema()
@@ -105,11 +144,15 @@ class PolsterIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> Any:
         import polars as pl
 
-        layer, name = layer_and_name(context.upstream_output.asset_key)
+        upstream = context.upstream_output
+        layer, name = layer_and_name(upstream.asset_key)
         storage = self._storage()
         typing_type = getattr(context.dagster_type, "typing_type", None)
         if typing_type is pl.LazyFrame:
             return storage.scan(layer, name)
+        handed = HANDOFF.get((upstream.run_id, layer, name))
+        if handed is not None:
+            return handed
         return storage.read(layer, name)
 
 

@@ -117,17 +117,20 @@ def test_lineage_and_asset_page_in_a_real_browser(ui, tmp_path):
                 page.wait_for_timeout(300)
             for name in ("run_bronze_example", "run_silver_example", "run_gold_example"):
                 page.get_by_text(name, exact=True).first.wait_for(timeout=30_000)
-            edges = page.locator('svg path[stroke="var(--color-lineage-edge)"]')
-            assert edges.count() == 2  # bronze -> silver -> gold
+            edges = 'svg path[stroke="var(--color-lineage-edge)"]'
+            # bronze -> silver -> gold: two edges drawn between the asset nodes.
+            page.wait_for_function(
+                f"document.querySelectorAll('{edges}').length == 2", timeout=30_000
+            )
             page.wait_for_timeout(500)
             page.screenshot(path=str(shots / "ui-lineage.png"))
 
             page.goto(f"{ui.url}/assets/run_silver_example")
             page.get_by_text("Row count").first.wait_for(timeout=60_000)
             page.get_by_text("preview", exact=True).first.wait_for(timeout=30_000)
+            page.get_by_text("user38@example.com").first.wait_for(timeout=30_000)  # preview
             body = page.inner_text("body")
             assert "980" in body.split("Row count", 1)[1][:40]
-            assert "user38@example.com" in body  # a preview row
             page.screenshot(path=str(shots / "ui-asset.png"), full_page=True)
         finally:
             browser.close()
