@@ -42,6 +42,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="UI host (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3000, help="UI port (default 3000)")
     parser.add_argument(
+        "--select",
+        metavar="ASSETS",
+        help="materialise only these assets (comma-separated, e.g. run_silver_example); "
+        "their upstream tables are read from storage",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=0,
@@ -80,7 +86,8 @@ def main(root: Path | str, argv: list[str] | None = None) -> int:
         print("error: --workers must be 1 or more", file=sys.stderr)
         return 2
     if args.materialize or not args.ui:
-        code = materialize(root, workers=args.workers)
+        selection = [a.strip() for a in (args.select or "").split(",") if a.strip()]
+        code = materialize(root, workers=args.workers, select=selection)
     if args.ui:
         ui_code = start_ui(root, args.host, args.port)
         code = code or ui_code
@@ -98,7 +105,7 @@ def pipeline_job():
     return importlib.import_module("orchestration.definitions").defs.resolve_job_def(JOB_NAME)
 
 
-def materialize(root: Path, workers: int = 0) -> int:
+def materialize(root: Path, workers: int = 0, select: list[str] | None = None) -> int:
     """Run the pipeline job (in this process, or in ``workers`` processes); print progress."""
     import warnings
 
@@ -117,6 +124,18 @@ def materialize(root: Path, workers: int = 0) -> int:
             file=sys.stderr,
         )
         return 1
+    keys = None
+    if select:
+        known = {node.name for node in job.graph.node_defs}
+        unknown = [name for name in select if name not in known]
+        if unknown:
+            choices = ", ".join(sorted(known))
+            print(
+                f"error: no asset named {', '.join(unknown)}: choose from {choices}",
+                file=sys.stderr,
+            )
+            return 2
+        keys = [dg.AssetKey(name) for name in select]
     instance = dg.DagsterInstance.get()
     run_id = str(uuid.uuid4())
     # With workers, Dagster creates the run itself: the watcher finds it and polls its events.
@@ -132,10 +151,16 @@ def materialize(root: Path, workers: int = 0) -> int:
                 **quiet,
                 "execution": {"config": {"multiprocess": {"max_concurrent": workers}}},
             }
-            result = dg.execute_job(dg.reconstructable(pipeline_job), instance, run_config=config)
+            result = dg.execute_job(
+                dg.reconstructable(pipeline_job), instance, run_config=config, asset_selection=keys
+            )
         else:
             result = job.execute_in_process(
-                instance=instance, run_id=run_id, raise_on_error=False, run_config=quiet
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+                run_config=quiet,
+                asset_selection=keys,
             )
     except PolsterError as exc:
         watcher.stop()
@@ -143,7 +168,7 @@ def materialize(root: Path, workers: int = 0) -> int:
         return 1
     watcher.stop()
     steps = watcher.finish()
-    expected = [node.name for node in job.graph.node_defs]
+    expected = select or [node.name for node in job.graph.node_defs]
     ok = [s for s in steps.values() if s["status"] == "ok"]
     failed = [s for s in steps.values() if s["status"] == "failed"]
     done = {s["name"] for s in ok + failed}
