@@ -2,7 +2,6 @@
 `polster --help` in bench_cli.py."""
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -11,14 +10,14 @@ app = typer.Typer(help="Baseline.", no_args_is_help=True, add_completion=False)
 
 @app.command()
 def init(
-    name: Optional[str] = typer.Argument(None),  # noqa: UP045
-    git: Optional[bool] = typer.Option(None, "--git/--no-git"),  # noqa: UP045
-    platform: Optional[str] = typer.Option(None),  # noqa: UP045
-    storage: Optional[str] = typer.Option(None),  # noqa: UP045
+    name: str | None = typer.Argument(None),
+    git: bool | None = typer.Option(None, "--git/--no-git"),
+    platform: str | None = typer.Option(None),
+    storage: str | None = typer.Option(None),
     start_dagster: bool = typer.Option(False),
     dry_run: bool = typer.Option(False),
     setup: bool = typer.Option(True, "--setup/--no-setup"),
-    path: Optional[Path] = typer.Option(None),  # noqa: UP045
+    path: Path | None = typer.Option(None),
     force: bool = typer.Option(False),
     no_input: bool = typer.Option(False),
 ) -> None:
@@ -36,8 +35,12 @@ def plugins(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @app.command()
-def enable(name: str, dry_run: bool = typer.Option(False), force: bool = typer.Option(False),
-           path: Optional[Path] = typer.Option(None)) -> None:  # noqa: UP045
+def enable(
+    name: str,
+    dry_run: bool = typer.Option(False),
+    force: bool = typer.Option(False),
+    path: Path | None = typer.Option(None),
+) -> None:
     """Enable."""
 
 

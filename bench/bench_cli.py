@@ -52,8 +52,11 @@ def main() -> None:
         target = work / f"p{i}"
         target.mkdir()
         results["init"].append(
-            measure(polster + ["init", "bench-project", "--no-setup", "--no-git", "--no-input"],
-                    target, env)
+            measure(
+                polster + ["init", "bench-project", "--no-setup", "--no-git", "--no-input"],
+                target,
+                env,
+            )
         )
     shutil.rmtree(work)
 
@@ -62,8 +65,11 @@ def main() -> None:
 
     print(f"runs: {runs} (median), python {sys.version.split()[0]}")
     print(f"{'measure':<42}{'wall s':>10}{'cpu s':>10}")
-    for key, label in (("baseline", "bare typer app --help"), ("polster", "polster --help"),
-                       ("init", "polster init --no-setup --no-git")):
+    for key, label in (
+        ("baseline", "bare typer app --help"),
+        ("polster", "polster --help"),
+        ("init", "polster init --no-setup --no-git"),
+    ):
         print(f"{label:<42}{med(key, 0):>10.3f}{med(key, 1):>10.3f}")
     ratio = med("polster", 1) / med("baseline", 1)
     print(f"polster --help CPU / bare typer CPU: {ratio:.2f}x (goal <= 1.5x)")

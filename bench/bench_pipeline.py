@@ -68,7 +68,7 @@ def aggregate(df: pl.DataFrame) -> pl.DataFrame:
     ).sort("date")
 '''
 
-PLAIN = '''
+PLAIN = """
 import sys
 from pathlib import Path
 
@@ -82,30 +82,47 @@ from core.silver_example import transform
 out = Path(sys.argv[1])
 for layer in ("bronze", "silver", "gold"):
     (out / layer).mkdir(parents=True, exist_ok=True)
-extract().write_parquet(out / "bronze/example.parquet")
-transform(pl.read_parquet(out / "bronze/example.parquet")).write_parquet(out / "silver/example.parquet")
-aggregate(pl.read_parquet(out / "silver/example.parquet")).write_parquet(out / "gold/example.parquet")
-'''
+bronze, silver, gold = (out / f"{layer}/example.parquet" for layer in ("bronze", "silver", "gold"))
+extract().write_parquet(bronze)
+transform(pl.read_parquet(bronze)).write_parquet(silver)
+aggregate(pl.read_parquet(silver)).write_parquet(gold)
+"""
 
 
 def make_csv(path: Path, rows: int) -> None:
     import polars as pl
 
     ids = pl.int_range(0, rows, eager=True)
-    df = pl.DataFrame({"event_id": ids}).with_columns(
-        user_id=(pl.col("event_id") * 7919) % 100_003,
-        event_type=pl.col("event_id").mod(4).replace_strict(
-            {0: "view", 1: "click", 2: "signup", 3: "purchase"}
-        ),
-        amount=(pl.col("event_id") % 97).cast(pl.Float64) * 1.5,
-        timestamp=pl.datetime(2026, 1, 1) + pl.duration(seconds=pl.col("event_id") * 7),
-    ).with_columns(pl.col("timestamp").dt.strftime("%Y-%m-%d %H:%M:%S"))
+    df = (
+        pl.DataFrame({"event_id": ids})
+        .with_columns(
+            user_id=(pl.col("event_id") * 7919) % 100_003,
+            event_type=pl.col("event_id")
+            .mod(4)
+            .replace_strict({0: "view", 1: "click", 2: "signup", 3: "purchase"}),
+            amount=(pl.col("event_id") % 97).cast(pl.Float64) * 1.5,
+            timestamp=pl.datetime(2026, 1, 1) + pl.duration(seconds=pl.col("event_id") * 7),
+        )
+        .with_columns(pl.col("timestamp").dt.strftime("%Y-%m-%d %H:%M:%S"))
+    )
     df.write_csv(path)
 
 
 def make_project(where: Path) -> Path:
-    subprocess.run([str(BIN / "polster"), "init", "bench-pipe", "--no-setup", "--no-git",
-                    "--no-input", "--path", str(where)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            str(BIN / "polster"),
+            "init",
+            "bench-pipe",
+            "--no-setup",
+            "--no-git",
+            "--no-input",
+            "--path",
+            str(where),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     project = where / "bench-pipe"
     (project / "src/core/bronze_example.py").write_text(BRONZE)
     (project / "src/core/silver_example.py").write_text(SILVER)
@@ -135,8 +152,10 @@ def main() -> None:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("POLSTER_")}
     figures = []
     print(f"python {sys.version.split()[0]}, {args.runs} runs each (median wall seconds)")
-    print(f"{'rows':>10} {'plain polars':>13} {'run_polster':>12} {'dagster CLI':>12} "
-          f"{'polster/plain':>14} {'cli/plain':>10}")
+    print(
+        f"{'rows':>10} {'plain polars':>13} {'run_polster':>12} {'dagster CLI':>12} "
+        f"{'polster/plain':>14} {'cli/plain':>10}"
+    )
     for rows in args.rows:
         csv = work / f"events_{rows}.csv"
         make_csv(csv, rows)
@@ -149,8 +168,17 @@ def main() -> None:
             "polster": [sys.executable, "run_polster.py"],
         }
         if not args.skip_dagster_cli:
-            ways["cli"] = [str(BIN / "dagster"), "asset", "materialize", "--select", "*",
-                           "-m", "orchestration.definitions", "-d", "src"]
+            ways["cli"] = [
+                str(BIN / "dagster"),
+                "asset",
+                "materialize",
+                "--select",
+                "*",
+                "-m",
+                "orchestration.definitions",
+                "-d",
+                "src",
+            ]
         times: dict[str, list[float]] = {k: [] for k in ways}
         for argv in ways.values():  # warm-up: page cache, bytecode
             timed(argv, project, cli_env)
@@ -159,14 +187,19 @@ def main() -> None:
                 times[key].append(timed(argv, project, cli_env))
         med = {k: statistics.median(v) for k, v in times.items()}
         cli = med.get("cli")
-        row = {"rows": rows, **{f"{k}_s": round(v, 3) for k, v in med.items()},
-               "polster_over_plain": round(med["polster"] / med["plain"], 2)}
+        row = {
+            "rows": rows,
+            **{f"{k}_s": round(v, 3) for k, v in med.items()},
+            "polster_over_plain": round(med["polster"] / med["plain"], 2),
+        }
         if cli:
             row["cli_over_plain"] = round(cli / med["plain"], 2)
         figures.append(row)
-        print(f"{rows:>10,} {med['plain']:>13.2f} {med['polster']:>12.2f} "
-              f"{(f'{cli:.2f}' if cli else '-'):>12} {row['polster_over_plain']:>13.2f}x "
-              f"{(str(row.get('cli_over_plain')) + 'x') if cli else '-':>10}")
+        print(
+            f"{rows:>10,} {med['plain']:>13.2f} {med['polster']:>12.2f} "
+            f"{(f'{cli:.2f}' if cli else '-'):>12} {row['polster_over_plain']:>13.2f}x "
+            f"{(str(row.get('cli_over_plain')) + 'x') if cli else '-':>10}"
+        )
     shutil.rmtree(work, ignore_errors=True)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
