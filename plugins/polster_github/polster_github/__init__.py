@@ -129,11 +129,13 @@ def readme_section(context) -> str:
         "(Settings > Secrets and variables > Actions); secrets never appear in the workflow "
         "file:\n\n"
         f"{table}\n\n"
-        "Set them with the GitHub CLI (`gh secret set` asks for the value, so it stays out of "
-        "your shell history):\n\n"
-        "```bash\n"
-        + "\n".join(commands or ["# nothing to set for this storage backend"])
-        + "\n```"
+        + (
+            "Set them with the GitHub CLI (`gh secret set` asks for the value, so it stays out "
+            "of your shell history):\n\n```bash\n" + "\n".join(commands) + "\n```"
+            if commands
+            else "Nothing needs setting for this storage backend; set an optional variable "
+            'with `gh variable set NAME --body "value"`.'
+        )
         + (
             "\n\nWith local storage the run's tables are kept for a week as the workflow "
             "run's `data` artifact."

@@ -141,11 +141,14 @@ def readme_section(context) -> str:
         "Variables), which GitLab exports to the job; secrets never appear in the file. Mark "
         "secrets masked and protected (the schedule runs on the protected default branch):\n\n"
         f"{table}\n\n"
-        "With the GitLab CLI, the values in your shell (`set -a; . ./.env; set +a`); secrets "
-        "go in on standard input, so they stay out of your shell history:\n\n"
-        "```bash\n"
-        + "\n".join(commands or ["# nothing to set for this storage backend"])
-        + "\n```"
+        + (
+            "With the GitLab CLI, the values in your shell (`set -a; . ./.env; set +a`); "
+            "secrets go in on standard input, so they stay out of your shell history:\n\n"
+            "```bash\n" + "\n".join(commands) + "\n```"
+            if commands
+            else "Nothing needs setting for this storage backend; set an optional variable "
+            'with `glab variable set NAME --value "value"`.'
+        )
         + (
             "\n\nWith local storage the run's tables are kept for a week as the job's `data` "
             "artifact."
