@@ -124,7 +124,5 @@ def actionlint(files: dict[str, str]) -> list[dict]:
         raise RuntimeError(f"actionlint failed: {result.stderr.strip()}")
     findings = json.loads(result.stdout)
     return [
-        f
-        for f in findings
-        if not any(stale in f["message"] for stale in STALE_ACTIONLINT_MESSAGES)
+        f for f in findings if not any(stale in f["message"] for stale in STALE_ACTIONLINT_MESSAGES)
     ]
