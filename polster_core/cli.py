@@ -92,6 +92,7 @@ def init(
     remote_url: str | None = typer.Option(
         None,
         "--remote-url",
+        metavar="URL",
         help="Add URL as the 'origin' remote and push main to it (needs --git).",
     ),
     create_remote: bool = typer.Option(

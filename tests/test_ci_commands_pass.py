@@ -77,7 +77,15 @@ def test_a_new_project_passes_its_ci_checks(tmp_path):
             command, shell=True, cwd=root, env=env, capture_output=True, text=True, timeout=600
         )
         assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
-    # The CI's commands leave nothing behind that git would pick up.
+    # The scheduled job's command runs too (local storage), and like the checks it leaves
+    # nothing git would pick up: data and Dagster's run history are never committed.
+    run = workflow["jobs"]["run"]["steps"]
+    assert [step["run"] for step in run if "run" in step][-1] == ci.RUN.command
+    result = subprocess.run(
+        ci.RUN.command, shell=True, cwd=root, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (root / "data" / "gold" / "example.parquet").is_file()
     status = subprocess.run(
         ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True
     )
