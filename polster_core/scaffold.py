@@ -140,12 +140,13 @@ def settings_table(context: ProjectContext) -> str:
     return "\n".join(rows)
 
 
-PLATFORM_START = "<!-- polster:ci (polster enable rewrites this section) -->"
+PLATFORM_START = "<!-- polster:ci -->"
 PLATFORM_END = "<!-- /polster:ci -->"
 
 
 def platform_section(context: ProjectContext) -> str:
-    """The README's CI section, between markers (empty without a platform) for ``enable``."""
+    """The README's CI section between markers (empty without a platform), so a later
+    ``polster enable PLATFORM`` can fill it in place."""
     body = f"{context.platform_readme}\n" if context.platform_readme else ""
     return f"{PLATFORM_START}\n{body}{PLATFORM_END}"
 
