@@ -89,6 +89,18 @@ def init(
     no_input: bool = typer.Option(
         False, "--no-input", help="Never prompt (also the default when stdin is not a terminal)."
     ),
+    remote_url: str | None = typer.Option(
+        None,
+        "--remote-url",
+        metavar="URL",
+        help="Add URL as the 'origin' remote and push main to it (needs --git).",
+    ),
+    create_remote: bool = typer.Option(
+        False,
+        "--create-remote",
+        help="Create the remote repository with the platform's CLI (gh, glab, az) and push "
+        "main to it (needs --git and --platform).",
+    ),
 ) -> None:
     """Create a new Polster project with all the right structure."""
     from .names import validate_project_name
@@ -130,9 +142,16 @@ def init(
         )
     elif git and not git_available():
         raise PolsterError("--git needs git, which is not installed: install it or pass --no-git")
+    if remote_url is not None or create_remote:
+        remote_url = _check_remote_options(remote_url, create_remote, git, platform, parent)
 
     context = build_context(name, plugins, storage.lower(), platform)
     plan = init_plan(target, context, plugins)
+    remote = None
+    if create_remote:
+        from .git import remote_plan
+
+        remote = remote_plan(plugins.ci_platform(platform), context)
 
     if dry_run:
         typer.echo(
@@ -145,6 +164,14 @@ def init(
             typer.echo("Would run: git init, then commit every file (.env, .venv, data/ ignored)")
         if setup:
             typer.echo("Would run: polster setup (create .venv and install the project)")
+        if remote_url:
+            from .git import push_commands
+
+            typer.echo(f"Would run in {target}: {' && '.join(push_commands(remote_url))}")
+        if remote:
+            typer.echo(f"Would create the remote repository with {remote.cli}, in {target}:")
+            for line in remote.commands():
+                typer.echo(f"  {line}")
         typer.echo("Nothing was written (--dry-run).")
         return
 
@@ -165,9 +192,61 @@ def init(
             raise PolsterError(
                 f"{exc}. The project was created; run `polster setup` in {target} to retry"
             ) from None
+    if remote_url:
+        from .git import add_origin_and_push
+
+        add_origin_and_push(target, remote_url, interactive)
+        typer.echo(f"Pushed {target.name} to {remote_url} (origin)")
+    if remote:
+        _create_remote(remote, target, interactive)
     _next_steps(target, parent, setup)
     if start_dagster:
         _start_dagster(target, setup)
+
+
+def _check_remote_options(
+    remote_url: str | None, create_remote: bool, git: bool, platform: str, parent: Path
+) -> str | None:
+    """Refuse remote options that cannot work, before anything is written."""
+    from .git import check_remote_url
+    from .scaffold import git_available, inside_git_repo
+
+    flag = "--create-remote" if create_remote else "--remote-url"
+    if create_remote and remote_url is not None:
+        raise PolsterError(
+            "--create-remote and --remote-url exclude each other: create the repository with "
+            "the platform's CLI, or push to one that exists"
+        )
+    if not git:
+        if not git_available():
+            why = "git is not installed"
+        elif inside_git_repo(parent):
+            why = f"git is off by default here because {parent} is inside a git repository"
+        else:
+            why = "--no-git was given"
+        raise PolsterError(f"{flag} needs --git ({why}): pass --git, or drop {flag}")
+    if create_remote and not platform:
+        raise PolsterError(
+            "--create-remote needs --platform: the platform's CLI creates the repository "
+            "(github: gh, gitlab: glab, azure-devops: az)"
+        )
+    return check_remote_url(remote_url) if remote_url is not None else None
+
+
+def _create_remote(remote, target: Path, interactive: bool) -> None:
+    """Run the platform's CLI; when it cannot, print the commands and exit non-zero."""
+    from .git import RemoteNotCreated, create_remote
+
+    try:
+        url = create_remote(remote, target, interactive)
+    except RemoteNotCreated as exc:
+        typer.echo("Create the remote repository with these commands:", err=True)
+        for line in exc.commands:
+            typer.echo(f"  {line}", err=True)
+        raise PolsterError(
+            f"{exc}; the project is complete in {target}: run the commands above"
+        ) from None
+    typer.echo(f"Created the remote repository with {remote.cli} and pushed main to {url}")
 
 
 def _next_steps(target: Path, parent: Path, set_up: bool) -> None:

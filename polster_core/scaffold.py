@@ -28,6 +28,8 @@ class ProjectContext:
     polster_version: str = __version__
     dependencies: list[str] = field(default_factory=list)
     settings: list[Setting] = field(default_factory=list)
+    # The CI platform's README section (CIPlatform.readme_section), filled in by build_context.
+    platform_readme: str = ""
 
     @property
     def package(self) -> str:
@@ -47,6 +49,7 @@ class ProjectContext:
             "polster_version": self.polster_version,
             "dependencies": self.dependencies,
             "storage_section": storage_section(self),
+            "platform_section": platform_section(self),
         }
 
 
@@ -73,6 +76,10 @@ def build_context(name: str, plugins, storage: str, platform: str) -> ProjectCon
         project_name=name, storage=backend.name, platform=platform, dependencies=deps
     )
     context.settings = project_settings(context, plugins)
+    if platform:
+        ci_platform = plugins.ci_platform(platform)
+        if ci_platform.readme_section is not None:
+            context.platform_readme = ci_platform.readme_section(context).strip()
     return context
 
 
@@ -131,6 +138,17 @@ def settings_table(context: ProjectContext) -> str:
         rows.append(f"| `{s.name}` | {s.description} | {default} |")
     rows.append(TABLE_END)
     return "\n".join(rows)
+
+
+PLATFORM_START = "<!-- polster:ci -->"
+PLATFORM_END = "<!-- /polster:ci -->"
+
+
+def platform_section(context: ProjectContext) -> str:
+    """The README's CI section between markers (empty without a platform), so a later
+    ``polster enable PLATFORM`` can fill it in place."""
+    body = f"{context.platform_readme}\n" if context.platform_readme else ""
+    return f"{PLATFORM_START}\n{body}{PLATFORM_END}"
 
 
 def storage_section(context: ProjectContext) -> str:

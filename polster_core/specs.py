@@ -51,8 +51,18 @@ class CIPlatform:
     """A CI/CD platform: the files it writes into a project and what its pipeline needs.
 
     ``render(context)`` returns ``{relative path: file text}``; ``context`` is the
-    :class:`polster_core.scaffold.ProjectContext` of the project. ``create_remote`` returns the
-    argv that creates the remote repository with the platform's CLI, or ``None``.
+    :class:`polster_core.scaffold.ProjectContext` of the project (``polster init`` and
+    ``polster enable`` both call it, so it must depend on the context only). The pipeline's
+    secrets and variables come from ``context.settings`` (see :mod:`polster_core.ci`), never
+    from names hard-coded in the plugin, and a secret's value never appears in a rendered file.
+
+    ``polster init --create-remote`` runs ``create_remote(context)`` (an argv, run in the
+    project's root) with the platform's CLI ``cli``, after ``login_check`` exits 0. The command
+    either adds the ``origin`` remote itself (``gh repo create --source . --remote origin``) or,
+    with ``remote_url_on_stdout``, prints the new repository's clone URL as its last line of
+    output; polster then adds ``origin`` and pushes. ``login_hint`` are the shell lines printed
+    for a user whose CLI is missing or logged out. ``readme_section(context)`` returns Markdown
+    for the generated README (what the pipeline does, which secrets to set), or is ``None``.
     """
 
     name: str
@@ -61,6 +71,11 @@ class CIPlatform:
     aliases: tuple[str, ...] = ()
     create_remote: Callable[[Any], list[str] | None] | None = None
     plugin: str = ""
+    cli: str = ""
+    login_check: tuple[str, ...] = ()
+    login_hint: tuple[str, ...] = ()
+    remote_url_on_stdout: bool = False
+    readme_section: Callable[[Any], str] | None = None
 
 
 @dataclass(frozen=True)

