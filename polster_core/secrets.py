@@ -45,6 +45,7 @@ def secret_fragments(values: Iterable[str]) -> list[str]:
             if sep and key.strip().lower() in _CREDENTIAL_KEYS and len(inner) >= MIN_SECRET_LENGTH:
                 found.add(inner)
     for fragment in list(found):
+        found.add(quote(fragment))
         found.add(quote(fragment, safe=""))
         found.add(quote_plus(fragment))
     return sorted(found, key=len, reverse=True)

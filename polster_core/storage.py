@@ -153,12 +153,13 @@ class Storage:
         try:
             return spec.factory(self.settings)
         except PolsterError as exc:
-            raise PolsterError(self.redact(str(exc))) from None
+            failure = PolsterError(self.redact(str(exc)))
         except Exception as exc:
-            raise PolsterError(
+            failure = PolsterError(
                 f"storage backend '{name}' ({spec.plugin or 'plugin'}) could not start: "
                 f"{self._describe(exc)}"
-            ) from None
+            )
+        raise failure
 
     @property
     def is_remote(self) -> bool:
@@ -198,6 +199,7 @@ class Storage:
         backend = self.backend
         fell_back = False
         error = None
+        failure = None
         try:
             backend.write(frame, layer, name)
             target = backend
@@ -208,12 +210,19 @@ class Storage:
                     if self.is_remote
                     else ""
                 )
-                raise self._failure(
+                failure = self._failure(
                     f"writing {layer}/{name} to {backend.name} at {backend.uri(layer, name)} "
                     f"failed: {self._describe(exc)}{hint}",
                     exc,
-                ) from None
-            error = self._describe(exc)
+                )
+            else:
+                error = self._describe(exc)
+        else:
+            self._after_remote_write(layer, name)
+        if failure is not None:
+            # Raised here, outside the except block, so the unmasked original is not chained.
+            raise failure
+        if error is not None:
             _warn(
                 f"WARNING: writing {layer}/{name} to {backend.name} at {backend.uri(layer, name)} "
                 f"failed ({error}); the full data was written locally to "
@@ -222,8 +231,6 @@ class Storage:
             self.local.write(frame, layer, name)
             self._fallback_marker(layer, name).write_text(backend.name, encoding="utf-8")
             target, fell_back = self.local, True
-        else:
-            self._after_remote_write(layer, name)
         if isinstance(frame, pl.LazyFrame):
             rows = target.scan(layer, name).select(pl.len()).collect().item()
         else:
@@ -254,19 +261,20 @@ class Storage:
 
     def read(self, layer: str, name: str) -> Any:
         """The table as a polars DataFrame, from wherever its newest version is."""
-        backend = self._where(layer, name)
-        try:
-            return backend.read(layer, name)
-        except Exception as exc:
-            raise self._read_error(exc, backend, layer, name) from None
+        return self._reading("read", layer, name)
 
     def scan(self, layer: str, name: str) -> Any:
         """The table as a polars LazyFrame (nothing is read until it is collected)."""
+        return self._reading("scan", layer, name)
+
+    def _reading(self, method: str, layer: str, name: str) -> Any:
         backend = self._where(layer, name)
+        failure = None
         try:
-            return backend.scan(layer, name)
+            return getattr(backend, method)(layer, name)
         except Exception as exc:
-            raise self._read_error(exc, backend, layer, name) from None
+            failure = self._read_error(exc, backend, layer, name)
+        raise failure  # outside the except block: the unmasked original is not chained
 
     def _read_error(self, exc: Exception, backend: Backend, layer: str, name: str) -> Exception:
         if isinstance(exc, PolsterError):

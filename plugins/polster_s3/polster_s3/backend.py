@@ -79,7 +79,11 @@ class S3Config:
 
     def s3fs_options(self) -> dict[str, Any]:
         """Keyword arguments of ``s3fs.S3FileSystem``."""
-        options: dict[str, Any] = {"skip_instance_cache": True, "use_listings_cache": False}
+        options: dict[str, Any] = {
+            "skip_instance_cache": True,
+            "use_listings_cache": False,
+            "max_concurrency": 4,  # parts of a multipart upload sent at once
+        }
         if self.access_key_id:
             options["key"] = self.access_key_id
             options["secret"] = self.secret_access_key
