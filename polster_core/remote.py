@@ -62,6 +62,10 @@ class FsspecBackend:
         """Keyword arguments for polars' cloud I/O: ``storage_options``, ``credential_provider``."""
         return {}
 
+    def upload_options(self) -> dict[str, Any]:
+        """Extra keyword arguments of ``fs.pipe_file`` / ``fs.put_file`` (e.g. retries)."""
+        return {}
+
     # The Backend protocol -----------------------------------------------------------------
 
     @property
@@ -116,13 +120,13 @@ class FsspecBackend:
         if not isinstance(frame, pl.LazyFrame):
             buffer = io.BytesIO()
             frame.write_parquet(buffer)
-            self.fs.pipe_file(path, buffer.getvalue())
+            self.fs.pipe_file(path, buffer.getvalue(), **self.upload_options())
             return
         fd, tmp = tempfile.mkstemp(prefix="polster-", suffix=".parquet")
         os.close(fd)
         try:
             frame.sink_parquet(tmp)
-            self.fs.put_file(tmp, path)
+            self.fs.put_file(tmp, path, **self.upload_options())
         finally:
             os.unlink(tmp)
 

@@ -178,12 +178,12 @@ class Storage:
         return self.redact(f"{type(exc).__name__}: {_first_line(exc)}")
 
     def _failure(self, message: str, exc: BaseException) -> PolsterError:
-        """A PolsterError whose cause keeps the original traceback but only a masked message."""
-        cause = StorageFailure(self.redact(f"{type(exc).__name__}: {exc}"))
-        error = PolsterError(message)
-        error.__cause__ = cause.with_traceback(exc.__traceback__)
-        error.__suppress_context__ = True
-        return error
+        """The error a user sees: one line with the masked cause, and nothing chained.
+
+        The original exception is not attached: its message (and those of its own causes)
+        may carry a credential, and Dagster stores and shows every chained exception.
+        """
+        return PolsterError(message)
 
     def fallback_setting(self) -> str:
         return f"{self.settings.storage_backend.upper().replace('-', '_')}_FALLBACK_TO_LOCAL"
@@ -330,10 +330,6 @@ class Storage:
         if marker.is_file():
             self.local.path(layer, name).unlink(missing_ok=True)
             marker.unlink(missing_ok=True)
-
-
-class StorageFailure(Exception):
-    """The cause of a storage error, with secrets masked (the original is not kept)."""
 
 
 def _warn(message: str) -> None:

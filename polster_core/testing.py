@@ -162,7 +162,8 @@ class StorageContract:
             storage.write(failing_frame(batches=2, message=f"boom {storage.secrets}"),
                           self.layer, name)
         except PolsterError as exc:
-            texts = [str(exc), repr(exc), str(exc.__cause__), repr(storage.backend)]
+            texts = [str(exc), repr(exc), str(exc.__cause__), str(exc.__context__),
+                     repr(storage.backend)]
         else:  # pragma: no cover
             raise AssertionError("the write must fail")
         for secret in storage.secrets:

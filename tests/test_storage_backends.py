@@ -130,10 +130,9 @@ def test_without_fallback_a_failed_write_names_backend_path_and_cause(flaky, tmp
     assert message.startswith("writing bronze/t to flaky at flaky://bronze/t.parquet failed: ")
     assert "OSError: connection reset" in message
     assert "set FLAKY_FALLBACK_TO_LOCAL=true" in message
-    assert TOKEN not in message and TOKEN not in str(info.value.__cause__)
-    assert "sig=***" in message
-    assert info.value.__cause__.__traceback__ is not None  # the stack is kept, masked
-    assert info.value.__context__ is None  # the unmasked original is not chained
+    assert TOKEN not in message and "sig=***" in message
+    # The unmasked original is not chained (Dagster would store and show it).
+    assert info.value.__cause__ is None and info.value.__context__ is None
     assert not (tmp_path / "data" / "bronze" / "t.parquet").exists()
 
 

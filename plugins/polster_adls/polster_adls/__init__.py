@@ -53,7 +53,8 @@ SETTINGS = (
     ),
     Setting(
         "ADLS_MAX_RETRIES",
-        "Retries of a failed request before a write fails (empty: 8)",
+        "Retries of a failed request before a write fails or falls back (empty: the Azure "
+        "SDK's 3, after 15 s and more each; 0 fails at once)",
     ),
     Setting("ADLS_FALLBACK_TO_LOCAL", "Fallback on ADLS failure", default="false"),
 )

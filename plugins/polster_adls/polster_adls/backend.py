@@ -207,5 +207,11 @@ class AdlsBackend(FsspecBackend):
             self._polars = self.config.polars_options()
         return self._polars
 
+    def upload_options(self) -> dict[str, Any]:
+        if self.config.max_retries is None:
+            return {}
+        retries = self.config.max_retries
+        return {"retry_total": retries, "retry_connect": retries, "retry_read": retries}
+
     def __repr__(self) -> str:  # never the credentials
         return f"AdlsBackend({self.uri('{layer}', '{name}')!r}, auth={self.config.auth!r})"

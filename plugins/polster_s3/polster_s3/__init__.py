@@ -30,7 +30,10 @@ SETTINGS = (
     Setting("S3_SECRET_ACCESS_KEY", "Secret access key that goes with S3_ACCESS_KEY_ID",
             secret=True),
     Setting("S3_SESSION_TOKEN", "Session token of temporary credentials", secret=True),
-    Setting("S3_MAX_RETRIES", "Retries of a failed request before a write fails (empty: 8)"),
+    Setting(
+        "S3_MAX_RETRIES",
+        "Retries of a failed request before a write fails or falls back (empty: s3fs's 5)",
+    ),
     Setting("S3_FALLBACK_TO_LOCAL", "Fallback on S3 failure", default="false"),
 )
 

@@ -93,6 +93,12 @@ class S3Config:
             options["endpoint_url"] = self.endpoint
         if self.region:
             options["client_kwargs"] = {"region_name": self.region}
+        if self.max_retries is not None:
+            options["retries"] = max(self.max_retries, 1)
+            options["config_kwargs"] = {
+                "retries": {"max_attempts": self.max_retries + 1, "mode": "standard"},
+                "connect_timeout": 5,
+            }
         return options
 
     def polars_options(self) -> dict[str, Any]:
