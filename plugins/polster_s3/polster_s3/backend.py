@@ -94,7 +94,6 @@ class S3Config:
         if self.region:
             options["client_kwargs"] = {"region_name": self.region}
         if self.max_retries is not None:
-            options["retries"] = max(self.max_retries, 1)
             options["config_kwargs"] = {
                 "retries": {"max_attempts": self.max_retries + 1, "mode": "standard"},
                 "connect_timeout": 5,
@@ -142,7 +141,10 @@ class S3Backend(FsspecBackend):
     def filesystem(self) -> Any:
         from s3fs import S3FileSystem
 
-        return S3FileSystem(**self.config.s3fs_options())
+        fs = S3FileSystem(**self.config.s3fs_options())
+        if self.config.max_retries is not None:
+            fs.retries = self.config.max_retries + 1  # s3fs counts attempts, not retries
+        return fs
 
     def polars_options(self) -> dict[str, Any]:
         return self.config.polars_options()
