@@ -145,9 +145,11 @@ class AdlsConfig:
     def polars_options(self) -> dict[str, Any]:
         """Keyword arguments of polars' cloud I/O (``storage_options``, ``credential_provider``)."""
         storage: dict[str, Any] = {"account_name": self.account()}
-        parts = parse_connection_string(self.connection_string)
-        key = parts.get("accountkey", "") or self.account_key
-        sas = parts.get("sharedaccesssignature", "") or self.sas_token
+        if self.connection_string:  # it wins over the separate settings, as for adlfs
+            parts = parse_connection_string(self.connection_string)
+            key, sas = parts.get("accountkey", ""), parts.get("sharedaccesssignature", "")
+        else:
+            key, sas = self.account_key, self.sas_token
         if self.connection_string and not (key or sas):
             raise PolsterError(
                 "ADLS_CONNECTION_STRING has neither an AccountKey nor a SharedAccessSignature: "

@@ -182,3 +182,15 @@ def test_a_killed_write_leaves_the_previous_version(azurite, tmp_path):
     kill_mid_write(tmp_path, env, lambda: azurite.uncommitted_blocks(container, blob) > 0)
     assert storage.read("bronze", "big").equals(table(10))
     assert azurite.blob_names(container) == [blob]
+
+
+def test_setup_installs_the_same_plugin_into_the_project_venv(project):
+    from pathlib import Path
+
+    from polster_core.project import load_project
+    from polster_core.venv import install_command
+
+    command = install_command(load_project(project), Path("/venv/bin/python"), "uv")
+    plugin_dir = Path(__file__).resolve().parents[1]
+    assert str(plugin_dir) in command  # from its local path, as polster itself
+    assert command[command.index(str(plugin_dir)) - 1] == "-e"
