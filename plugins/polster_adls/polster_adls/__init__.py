@@ -53,8 +53,8 @@ SETTINGS = (
     ),
     Setting(
         "ADLS_MAX_RETRIES",
-        "Retries of a failed request before a write fails or falls back (empty: the Azure "
-        "SDK's 3, after 15 s and more each; 0 fails at once)",
+        "Retries of a failed request before a write fails or falls back, 1 s, 3 s, 5 s ... "
+        "apart (empty: the Azure SDK's 3, 15 s and more apart; 0 fails at once)",
     ),
     Setting("ADLS_FALLBACK_TO_LOCAL", "Fallback on ADLS failure", default="false"),
 )
