@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl  # module level: Dagster resolves the assets' annotations here
+
 from tests.conftest import clean_env, run_polster
 
 LAYERS = ("bronze", "silver", "gold")
@@ -109,3 +111,44 @@ def grep_secrets(places: list[Path], texts: list[str], secrets: list[str]) -> li
     for i, text in enumerate(texts):
         hits += [f"text #{i}" for needle in needles if needle in text.encode()]
     return hits
+
+
+def run_lazy_assets(root: Path, env: dict[str, str], monkeypatch) -> dict:
+    """Materialise two assets in this process that return and take ``pl.LazyFrame``s.
+
+    Returns the type the downstream asset was given, the rows it saw, and the metadata.
+    """
+    import dagster as dg
+
+    from polster_core import storage as storage_module
+    from polster_core.plugins import reset_plugins
+    from polster_core.runtime import polster_resources
+    from polster_core.testing import table
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("POLSTER_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    reset_plugins()
+    storage_module._storages.pop(root.resolve(), None)
+    seen: dict = {}
+
+    @dg.asset(name="run_bronze_lazy")
+    def bronze() -> pl.LazyFrame:
+        return table(30_000).lazy().filter(pl.col("id") % 3 == 0)
+
+    @dg.asset(name="run_silver_lazy")
+    def silver(run_bronze_lazy: pl.LazyFrame) -> pl.LazyFrame:
+        seen["type"] = type(run_bronze_lazy)
+        seen["rows"] = run_bronze_lazy.select(pl.len()).collect().item()
+        return run_bronze_lazy.with_columns(double=pl.col("value") * 2)
+
+    try:
+        result = dg.materialize([bronze, silver], resources=polster_resources(root))
+    finally:
+        storage_module._storages.pop(root.resolve(), None)
+        reset_plugins()
+    assert result.success
+    for key in ("run_bronze_lazy", "run_silver_lazy"):
+        events = result.asset_materializations_for_node(key)
+        seen[key] = {name: value.value for name, value in events[0].metadata.items()}
+    return seen

@@ -199,3 +199,18 @@ def test_setup_installs_the_same_plugin_into_the_project_venv(project):
     plugin_dir = Path(__file__).resolve().parents[1]
     assert str(plugin_dir) in command  # from its local path, as polster itself
     assert command[command.index(str(plugin_dir)) - 1] == "-e"
+
+
+def test_lazy_frames_stream_to_adls_and_come_back_as_scans(azurite, tmp_path, monkeypatch):
+    from tests.remote_pipeline import run_lazy_assets
+
+    container = new_container(azurite)
+    env = {"STORAGE_BACKEND": "adls", "ADLS_CONTAINER": container, "ADLS_BASE_PATH": "lazy",
+           "ADLS_CONNECTION_STRING": azurite.connection_string,
+           "LOCAL_DATA_DIR": str(tmp_path / "data")}
+    seen = run_lazy_assets(tmp_path, env, monkeypatch)
+    assert seen["type"] is pl.LazyFrame and seen["rows"] == 10_000
+    assert seen["run_silver_lazy"]["uri"] == f"az://{container}/lazy/silver/lazy.parquet"
+    assert seen["run_silver_lazy"]["dagster/row_count"] == 10_000
+    assert azurite.blob_names(container) == ["lazy/bronze/lazy.parquet", "lazy/silver/lazy.parquet"]
+    assert blob_table(azurite, container, "lazy/silver/lazy.parquet").columns[-1] == "double"

@@ -160,3 +160,17 @@ def test_a_killed_write_leaves_the_previous_version(moto, tmp_path):
     kill_mid_write(tmp_path, env, lambda: moto.multipart_uploads(bucket) > 0)
     assert storage.read("bronze", "big").equals(table(10))
     assert moto.keys(bucket) == ["kill/bronze/big.parquet"]
+
+
+def test_lazy_frames_stream_to_s3_and_come_back_as_scans(moto, tmp_path, monkeypatch):
+    from tests.remote_pipeline import run_lazy_assets
+
+    bucket = moto.create_bucket(f"lazy-{uuid.uuid4().hex[:10]}")
+    env = {"STORAGE_BACKEND": "s3", **s3_env(moto, bucket), "S3_BASE_PATH": "lazy",
+           "LOCAL_DATA_DIR": str(tmp_path / "data")}
+    seen = run_lazy_assets(tmp_path, env, monkeypatch)
+    assert seen["type"] is pl.LazyFrame and seen["rows"] == 10_000
+    assert seen["run_silver_lazy"]["uri"] == f"s3://{bucket}/lazy/silver/lazy.parquet"
+    assert seen["run_silver_lazy"]["dagster/row_count"] == 10_000
+    assert moto.keys(bucket) == ["lazy/bronze/lazy.parquet", "lazy/silver/lazy.parquet"]
+    assert object_table(moto, bucket, "lazy/silver/lazy.parquet").columns[-1] == "double"
