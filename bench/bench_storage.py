@@ -89,7 +89,7 @@ def bench_backend(name: str, df, root: Path, servers: dict, repeat: int) -> dict
 
     times: dict[str, list[float]] = {k: [] for k in
                                      ("polars write", "storage write", "storage write, no sample",
-                                      "polars read", "storage read")}
+                                      "polars read", "storage read", "local sample alone")}
     for _ in range(repeat):
         times["polars write"].append(timed(lambda: df.write_parquet(target, **options)))
         times["storage write"].append(timed(lambda: storage.write(df, "bronze", "table")))
@@ -98,6 +98,9 @@ def bench_backend(name: str, df, root: Path, servers: dict, repeat: int) -> dict
         )
         times["polars read"].append(timed(lambda: pl.read_parquet(target, **options)))
         times["storage read"].append(timed(lambda: storage.read("bronze", "table")))
+        times["local sample alone"].append(
+            timed(lambda: storage._write_sample(df, backend, "bronze", "table"))
+        )
     assert storage.read("bronze", "table").equals(df)
     return times
 
@@ -133,14 +136,21 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {key:<26} {best[key]:7.3f} s  ({median[key]:.3f})")
                 write = best["storage write"] / best["polars write"]
                 read = best["storage read"] / best["polars read"]
-                sample = best["storage write"] / best["storage write, no sample"] - 1
+                # The sample's own cost, measured alone (the difference of two writes of
+                # ~1 s is mostly noise on a shared 2-core machine), and that difference.
+                sample = median["local sample alone"] / median["storage write, no sample"]
+                difference = (
+                    median["storage write"] / median["storage write, no sample"] - 1
+                )
                 goal = GOALS.get(name, 1.2)
-                verdict = "ok" if write <= goal and read <= goal else "OVER GOAL"
+                within = write <= goal and read <= goal and (name == "local" or sample < 0.05)
+                verdict = "ok" if within else "OVER GOAL"
                 failed |= verdict != "ok"
                 print(f"  write {write:.2f}x, read {read:.2f}x polars' own (goal {goal}x): "
                       f"{verdict}")
                 if name != "local":
-                    print(f"  local sample adds {sample * 100:+.1f} % to a write (goal < 5 %)")
+                    print(f"  local sample adds {sample * 100:.1f} % to a write (goal < 5 %; "
+                          f"difference of the write medians {difference * 100:+.1f} %)")
     finally:
         for server in servers.values():
             server.stop()
