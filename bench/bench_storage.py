@@ -87,9 +87,17 @@ def bench_backend(name: str, df, root: Path, servers: dict, repeat: int) -> dict
         target = backend.uri("baseline", "table")
         options = backend.polars_options()
 
-    times: dict[str, list[float]] = {k: [] for k in
-                                     ("polars write", "storage write", "storage write, no sample",
-                                      "polars read", "storage read", "local sample alone")}
+    times: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "polars write",
+            "storage write",
+            "storage write, no sample",
+            "polars read",
+            "storage read",
+            "local sample alone",
+        )
+    }
     for _ in range(repeat):
         times["polars write"].append(timed(lambda: df.write_parquet(target, **options)))
         times["storage write"].append(timed(lambda: storage.write(df, "bronze", "table")))
@@ -117,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     from tests import storage_servers
 
     df = frame(args.rows)
-    print(f"{args.rows:,} rows, {df.estimated_size('mb'):.0f} MB in memory; best of "
-          f"{args.repeat} (median in brackets)")
+    print(
+        f"{args.rows:,} rows, {df.estimated_size('mb'):.0f} MB in memory; best of "
+        f"{args.repeat} (median in brackets)"
+    )
     servers: dict = {}
     failed = False
     try:
@@ -139,18 +149,19 @@ def main(argv: list[str] | None = None) -> int:
                 # The sample's own cost, measured alone (the difference of two writes of
                 # ~1 s is mostly noise on a shared 2-core machine), and that difference.
                 sample = median["local sample alone"] / median["storage write, no sample"]
-                difference = (
-                    median["storage write"] / median["storage write, no sample"] - 1
-                )
+                difference = median["storage write"] / median["storage write, no sample"] - 1
                 goal = GOALS.get(name, 1.2)
                 within = write <= goal and read <= goal and (name == "local" or sample < 0.05)
                 verdict = "ok" if within else "OVER GOAL"
                 failed |= verdict != "ok"
-                print(f"  write {write:.2f}x, read {read:.2f}x polars' own (goal {goal}x): "
-                      f"{verdict}")
+                print(
+                    f"  write {write:.2f}x, read {read:.2f}x polars' own (goal {goal}x): {verdict}"
+                )
                 if name != "local":
-                    print(f"  local sample adds {sample * 100:.1f} % to a write (goal < 5 %; "
-                          f"difference of the write medians {difference * 100:+.1f} %)")
+                    print(
+                        f"  local sample adds {sample * 100:.1f} % to a write (goal < 5 %; "
+                        f"difference of the write medians {difference * 100:+.1f} %)"
+                    )
     finally:
         for server in servers.values():
             server.stop()

@@ -314,8 +314,10 @@ class Storage:
             path = self.sample_path(layer, name)
             LocalBackend(path.parent.parent).write(sample, layer, f"{name}.sample")
         except Exception as exc:  # a sample is a convenience: never fail the write for it
-            _warn(f"WARNING: the local sample of {layer}/{name} was not written: "
-                  f"{self._describe(exc)}")
+            _warn(
+                f"WARNING: the local sample of {layer}/{name} was not written: "
+                f"{self._describe(exc)}"
+            )
             return None
         return str(path)
 

@@ -159,11 +159,17 @@ class StorageContract:
         storage = make_storage()
         name = self._name(request)
         try:
-            storage.write(failing_frame(batches=2, message=f"boom {storage.secrets}"),
-                          self.layer, name)
+            storage.write(
+                failing_frame(batches=2, message=f"boom {storage.secrets}"), self.layer, name
+            )
         except PolsterError as exc:
-            texts = [str(exc), repr(exc), str(exc.__cause__), str(exc.__context__),
-                     repr(storage.backend)]
+            texts = [
+                str(exc),
+                repr(exc),
+                str(exc.__cause__),
+                str(exc.__context__),
+                repr(storage.backend),
+            ]
         else:  # pragma: no cover
             raise AssertionError("the write must fail")
         for secret in storage.secrets:

@@ -19,7 +19,7 @@ from tests.conftest import clean_env, run_polster
 LAYERS = ("bronze", "silver", "gold")
 ASSETS = {layer: f"run_{layer}_example" for layer in LAYERS}
 
-KILL_SWITCH = '''
+KILL_SWITCH = """
 
 # Added by the test suite: the storage server dies while the pipeline runs.
 _extract = extract
@@ -31,7 +31,7 @@ def extract():
 
     os.kill(int(os.environ["POLSTER_TEST_KILL_PID"]), signal.SIGKILL)
     return _extract()
-'''
+"""
 
 
 def plugin_env(**extra: str) -> dict[str, str]:

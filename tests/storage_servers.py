@@ -196,8 +196,8 @@ class Moto(Server):
         return name
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
-        pages = self.client().get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=prefix
+        pages = (
+            self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         )
         return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
 
@@ -216,8 +216,16 @@ def start_azurite(location: Path | None = None) -> Azurite:
     location = Path(location or tempfile.mkdtemp(prefix="azurite-"))
     port = free_port()
     argv = [
-        command, "--blobHost", HOST, "--blobPort", str(port), "--location", str(location),
-        "--skipApiVersionCheck", "--disableTelemetry", "--silent",
+        command,
+        "--blobHost",
+        HOST,
+        "--blobPort",
+        str(port),
+        "--location",
+        str(location),
+        "--skipApiVersionCheck",
+        "--disableTelemetry",
+        "--silent",
     ]
     process = _spawn(argv)
     server = Azurite("azurite", port, process, location, argv)

@@ -25,7 +25,7 @@ def hook_specs() -> dict[str, str]:
 
 def reference() -> str:
     text = DOC.read_text(encoding="utf-8")
-    return text[text.index("## Hook reference"):]
+    return text[text.index("## Hook reference") :]
 
 
 def test_every_hook_is_documented_with_its_arguments_and_nothing_else():

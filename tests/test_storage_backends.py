@@ -208,8 +208,16 @@ def folder_site(tmp_path_factory) -> Path:
     """``uv pip install tests/plugins/polster_folder`` into a directory of its own."""
     target = tmp_path_factory.mktemp("folder-site")
     subprocess.run(
-        [str(BIN / "uv"), "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         str(HERE / "plugins" / "polster_folder")],
+        [
+            str(BIN / "uv"),
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(HERE / "plugins" / "polster_folder"),
+        ],
         check=True,
     )
     return target
@@ -260,8 +268,10 @@ def test_a_whole_pipeline_runs_on_a_third_party_backend(tmp_path, folder_site):
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Succeeded: 3 materialised" in run.stdout
-    tables = {layer: shared / "shop" / "data" / layer / "example.parquet" for layer in
-              ("bronze", "silver", "gold")}
+    tables = {
+        layer: shared / "shop" / "data" / layer / "example.parquet"
+        for layer in ("bronze", "silver", "gold")
+    }
     assert pl.read_parquet(tables["bronze"]).height == 1_025
     assert pl.read_parquet(tables["silver"]).height == 980
     assert pl.read_parquet(tables["gold"]).height > 0

@@ -21,8 +21,13 @@ IN_FLIGHT = 4
 class BlockBlobWriter(io.RawIOBase):
     """``write()`` bytes, then ``commit()``; anything else leaves the blob as it was."""
 
-    def __init__(self, blob_client: Any, block_size: int = BLOCK_SIZE, in_flight: int = IN_FLIGHT,
-                 **request_options: Any):
+    def __init__(
+        self,
+        blob_client: Any,
+        block_size: int = BLOCK_SIZE,
+        in_flight: int = IN_FLIGHT,
+        **request_options: Any,
+    ):
         super().__init__()
         self.client = blob_client
         self.block_size = block_size
@@ -53,8 +58,9 @@ class BlockBlobWriter(io.RawIOBase):
     def _stage(self, chunk: bytes) -> None:
         block_id = base64.b64encode(f"{self.prefix}-{len(self.block_ids):06d}".encode()).decode()
         self.block_ids.append(block_id)
-        self.pending.append(self.pool.submit(self.client.stage_block, block_id, chunk,
-                                             **self.options))
+        self.pending.append(
+            self.pool.submit(self.client.stage_block, block_id, chunk, **self.options)
+        )
         while len(self.pending) > self.in_flight:  # bound the memory held by queued blocks
             self.pending.pop(0).result()
 

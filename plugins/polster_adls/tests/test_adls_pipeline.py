@@ -40,8 +40,15 @@ def test_init_adds_the_plugin_and_its_settings_with_secrets_only_in_dotenv(proje
     assert '"polster-adls>=0.1.1"' in pyproject and 'storage = "adls"' in pyproject
     env = (project / ".env").read_text()
     example = (project / ".env.example").read_text()
-    for name in ("ADLS_ACCOUNT_NAME", "ADLS_ACCOUNT_KEY", "ADLS_CONTAINER", "ADLS_BASE_PATH",
-                 "ADLS_SAS_TOKEN", "ADLS_CONNECTION_STRING", "ADLS_FALLBACK_TO_LOCAL"):
+    for name in (
+        "ADLS_ACCOUNT_NAME",
+        "ADLS_ACCOUNT_KEY",
+        "ADLS_CONTAINER",
+        "ADLS_BASE_PATH",
+        "ADLS_SAS_TOKEN",
+        "ADLS_CONNECTION_STRING",
+        "ADLS_FALLBACK_TO_LOCAL",
+    ):
         assert f"\n{name}=" in env and f"\n{name}=" in example
     assert "STORAGE_BACKEND=adls" in env and "ADLS_FALLBACK_TO_LOCAL=false" in env
     assert "ADLS_ACCOUNT_KEY=\n" in example and "ADLS_CONNECTION_STRING=\n" in example
@@ -85,8 +92,11 @@ def test_disable_local_sample_is_honoured(project, azurite, tmp_path):
     container = new_container(azurite)
     set_env(project, ADLS_CONTAINER=container, ADLS_CONNECTION_STRING=azurite.connection_string)
     result = run_pipeline(
-        project, tmp_path / "dagster", LOCAL_DATA_DIR=str(tmp_path / "data"),
-        DISABLE_LOCAL_SAMPLE="true", ADLS_BASE_PATH="nosample",
+        project,
+        tmp_path / "dagster",
+        LOCAL_DATA_DIR=str(tmp_path / "data"),
+        DISABLE_LOCAL_SAMPLE="true",
+        ADLS_BASE_PATH="nosample",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(azurite.blob_names(container, "nosample/")) == 3
@@ -111,8 +121,12 @@ def test_fallback_when_azurite_dies_mid_run(project, azurite_factory, tmp_path):
     env = sas_env(server, container)
     data = tmp_path / "data"
     result = run_pipeline(
-        project, tmp_path / "dagster", LOCAL_DATA_DIR=str(data), ADLS_FALLBACK_TO_LOCAL="true",
-        POLSTER_TEST_KILL_PID=str(server.pid), **env,
+        project,
+        tmp_path / "dagster",
+        LOCAL_DATA_DIR=str(data),
+        ADLS_FALLBACK_TO_LOCAL="true",
+        POLSTER_TEST_KILL_PID=str(server.pid),
+        **env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert not server.running
@@ -144,8 +158,11 @@ def test_without_fallback_the_run_fails_clearly_and_leaves_no_object(
     env = sas_env(server, container)
     data = tmp_path / "data"
     result = run_pipeline(
-        project, tmp_path / "dagster", LOCAL_DATA_DIR=str(data),
-        POLSTER_TEST_KILL_PID=str(server.pid), **env,
+        project,
+        tmp_path / "dagster",
+        LOCAL_DATA_DIR=str(data),
+        POLSTER_TEST_KILL_PID=str(server.pid),
+        **env,
     )
     assert result.returncode == 1
     assert "FAILED: 0 materialised, 1 failed, 2 skipped" in result.stdout
@@ -205,9 +222,13 @@ def test_lazy_frames_stream_to_adls_and_come_back_as_scans(azurite, tmp_path, mo
     from tests.remote_pipeline import run_lazy_assets
 
     container = new_container(azurite)
-    env = {"STORAGE_BACKEND": "adls", "ADLS_CONTAINER": container, "ADLS_BASE_PATH": "lazy",
-           "ADLS_CONNECTION_STRING": azurite.connection_string,
-           "LOCAL_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        "STORAGE_BACKEND": "adls",
+        "ADLS_CONTAINER": container,
+        "ADLS_BASE_PATH": "lazy",
+        "ADLS_CONNECTION_STRING": azurite.connection_string,
+        "LOCAL_DATA_DIR": str(tmp_path / "data"),
+    }
     seen = run_lazy_assets(tmp_path, env, monkeypatch)
     assert seen["type"] is pl.LazyFrame and seen["rows"] == 10_000
     assert seen["run_silver_lazy"]["uri"] == f"az://{container}/lazy/silver/lazy.parquet"

@@ -13,8 +13,9 @@ from polster_core.specs import Setting, StorageBackend
 __version__ = "0.1.1"
 
 SETTINGS = (
-    Setting("S3_BUCKET", "Bucket name (the bucket must exist)", example="your-bucket",
-            required=True),
+    Setting(
+        "S3_BUCKET", "Bucket name (the bucket must exist)", example="your-bucket", required=True
+    ),
     Setting("S3_BASE_PATH", "Path within bucket (empty: <project name>/data)"),
     Setting("S3_REGION", "Region of the bucket (empty: AWS_REGION or your AWS profile's)"),
     Setting(
@@ -27,8 +28,9 @@ SETTINGS = (
         "(AWS_* variables, AWS_PROFILE, SSO, instance or container role)",
         secret=True,
     ),
-    Setting("S3_SECRET_ACCESS_KEY", "Secret access key that goes with S3_ACCESS_KEY_ID",
-            secret=True),
+    Setting(
+        "S3_SECRET_ACCESS_KEY", "Secret access key that goes with S3_ACCESS_KEY_ID", secret=True
+    ),
     Setting("S3_SESSION_TOKEN", "Session token of temporary credentials", secret=True),
     Setting(
         "S3_MAX_RETRIES",

@@ -46,8 +46,9 @@ class S3Config:
                 "digits, dots and hyphens): fix it in .env"
             )
         endpoint = settings.get("S3_ENDPOINT_URL").strip().rstrip("/")
-        if endpoint and (urlsplit(endpoint).scheme not in ("http", "https")
-                         or urlsplit(endpoint).username):
+        if endpoint and (
+            urlsplit(endpoint).scheme not in ("http", "https") or urlsplit(endpoint).username
+        ):
             raise PolsterError(
                 "S3_ENDPOINT_URL must be a plain http:// or https:// URL without credentials: "
                 "fix it in .env"

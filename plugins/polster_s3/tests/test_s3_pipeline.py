@@ -49,8 +49,15 @@ def test_init_adds_the_plugin_and_its_settings_with_secrets_only_in_dotenv(proje
     assert '"polster-s3>=0.1.1"' in pyproject and 'storage = "s3"' in pyproject
     env = (project / ".env").read_text()
     example = (project / ".env.example").read_text()
-    for name in ("S3_BUCKET", "S3_BASE_PATH", "S3_REGION", "S3_ENDPOINT_URL", "S3_ACCESS_KEY_ID",
-                 "S3_SECRET_ACCESS_KEY", "S3_FALLBACK_TO_LOCAL"):
+    for name in (
+        "S3_BUCKET",
+        "S3_BASE_PATH",
+        "S3_REGION",
+        "S3_ENDPOINT_URL",
+        "S3_ACCESS_KEY_ID",
+        "S3_SECRET_ACCESS_KEY",
+        "S3_FALLBACK_TO_LOCAL",
+    ):
         assert f"\n{name}=" in env and f"\n{name}=" in example
     assert "STORAGE_BACKEND=s3" in env and "S3_SECRET_ACCESS_KEY=\n" in example
     assert "| `S3_BUCKET` |" in (project / "README.md").read_text()
@@ -88,8 +95,12 @@ def test_pipeline_writes_the_documented_paths_and_local_samples(project, moto, t
 def test_disable_local_sample_is_honoured(project, moto, tmp_path):
     bucket = moto.create_bucket(f"pipe-{uuid.uuid4().hex[:10]}")
     result = run_pipeline(
-        project, tmp_path / "dagster", LOCAL_DATA_DIR=str(tmp_path / "data"),
-        DISABLE_LOCAL_SAMPLE="true", S3_BASE_PATH="nosample", **s3_env(moto, bucket),
+        project,
+        tmp_path / "dagster",
+        LOCAL_DATA_DIR=str(tmp_path / "data"),
+        DISABLE_LOCAL_SAMPLE="true",
+        S3_BASE_PATH="nosample",
+        **s3_env(moto, bucket),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(moto.keys(bucket, "nosample/")) == 3
@@ -102,8 +113,12 @@ def test_fallback_when_s3_dies_mid_run(project, moto_factory, tmp_path):
     add_kill_switch(project)
     data = tmp_path / "data"
     result = run_pipeline(
-        project, tmp_path / "dagster", LOCAL_DATA_DIR=str(data), S3_FALLBACK_TO_LOCAL="true",
-        POLSTER_TEST_KILL_PID=str(server.pid), **s3_env(server, bucket),
+        project,
+        tmp_path / "dagster",
+        LOCAL_DATA_DIR=str(data),
+        S3_FALLBACK_TO_LOCAL="true",
+        POLSTER_TEST_KILL_PID=str(server.pid),
+        **s3_env(server, bucket),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert not server.running
@@ -125,8 +140,11 @@ def test_without_fallback_the_run_fails_clearly(project, moto_factory, tmp_path)
     add_kill_switch(project)
     data = tmp_path / "data"
     result = run_pipeline(
-        project, tmp_path / "dagster", LOCAL_DATA_DIR=str(data),
-        POLSTER_TEST_KILL_PID=str(server.pid), **s3_env(server, bucket),
+        project,
+        tmp_path / "dagster",
+        LOCAL_DATA_DIR=str(data),
+        POLSTER_TEST_KILL_PID=str(server.pid),
+        **s3_env(server, bucket),
     )
     assert result.returncode == 1
     assert "FAILED: 0 materialised, 1 failed, 2 skipped" in result.stdout
@@ -166,8 +184,12 @@ def test_lazy_frames_stream_to_s3_and_come_back_as_scans(moto, tmp_path, monkeyp
     from tests.remote_pipeline import run_lazy_assets
 
     bucket = moto.create_bucket(f"lazy-{uuid.uuid4().hex[:10]}")
-    env = {"STORAGE_BACKEND": "s3", **s3_env(moto, bucket), "S3_BASE_PATH": "lazy",
-           "LOCAL_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        "STORAGE_BACKEND": "s3",
+        **s3_env(moto, bucket),
+        "S3_BASE_PATH": "lazy",
+        "LOCAL_DATA_DIR": str(tmp_path / "data"),
+    }
     seen = run_lazy_assets(tmp_path, env, monkeypatch)
     assert seen["type"] is pl.LazyFrame and seen["rows"] == 10_000
     assert seen["run_silver_lazy"]["uri"] == f"s3://{bucket}/lazy/silver/lazy.parquet"

@@ -27,8 +27,12 @@ def test_without_keys_the_standard_aws_chain_is_used():
 
 
 def test_keys_and_an_endpoint_reach_s3fs_and_polars():
-    cfg = config(S3_ACCESS_KEY_ID="AKIAEXAMPLE", S3_SECRET_ACCESS_KEY=SECRET,
-                 S3_ENDPOINT_URL="http://127.0.0.1:9000/", S3_MAX_RETRIES="2")
+    cfg = config(
+        S3_ACCESS_KEY_ID="AKIAEXAMPLE",
+        S3_SECRET_ACCESS_KEY=SECRET,
+        S3_ENDPOINT_URL="http://127.0.0.1:9000/",
+        S3_MAX_RETRIES="2",
+    )
     assert cfg.s3fs_options()["endpoint_url"] == "http://127.0.0.1:9000"
     assert cfg.s3fs_options()["secret"] == SECRET
     storage = cfg.polars_options()["storage_options"]
