@@ -135,6 +135,7 @@ class PolsterIOManager(dg.ConfigurableIOManager):
         if result.sample_path:
             metadata["local_sample"] = dg.MetadataValue.path(result.sample_path)
         if result.fell_back:
+            metadata["fallback_reason"] = dg.MetadataValue.text(result.error or "")
             context.log.warning(
                 f"{layer}/{name}: remote write failed ({result.error}); full data is at "
                 f"{result.uri}"

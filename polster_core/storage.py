@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import PolsterError
+from .secrets import redact
 from .settings import Settings, load_settings
 
 SAMPLES_DIR = "_samples"
@@ -112,12 +113,19 @@ class LocalBackend:
 
 
 class Storage:
-    """Read and write a project's tables on the backend that ``STORAGE_BACKEND`` names."""
+    """Read and write a project's tables on the backend that ``STORAGE_BACKEND`` names.
+
+    What every backend gets from here: one clear error for an unknown backend or missing
+    settings; errors that name the backend, the table's URI and the cause, with secrets
+    masked; a local sample of each remote write; and the fallback to local storage when
+    ``{BACKEND}_FALLBACK_TO_LOCAL`` is true.
+    """
 
     def __init__(self, settings: Settings, plugins=None):
         self.settings = settings
         self._plugins = plugins
         self._backend = None
+        self._secrets: tuple[str, ...] = ()
         self.local = LocalBackend(settings.root / settings.get("LOCAL_DATA_DIR", "data"))
 
     @property
@@ -127,27 +135,61 @@ class Storage:
             if name == "local":
                 self._backend = self.local
             else:
-                from .plugins import get_plugins
-
-                plugins = self._plugins or get_plugins()
-                spec = plugins.storage_backend(name)
-                missing = [
-                    s.name for s in spec.settings if s.required and not self.settings.get(s.name)
-                ]
-                if missing:
-                    raise PolsterError(
-                        f"storage backend '{name}' needs {', '.join(missing)}: set them in .env"
-                    )
-                self._backend = spec.factory(self.settings)
+                self._backend = self._make_backend(name)
         return self._backend
+
+    def _make_backend(self, name: str) -> Backend:
+        from .plugins import get_plugins
+
+        plugins = self._plugins or get_plugins()
+        spec = plugins.storage_backend(name)
+        missing = [s.name for s in spec.settings if s.required and not self.settings.get(s.name)]
+        if missing:
+            raise PolsterError(
+                f"storage backend '{name}' needs {', '.join(missing)}: set them in .env"
+            )
+        values = (self.settings.get(s.name) for s in spec.settings if s.secret)
+        self._secrets = tuple(value for value in values if value)
+        try:
+            return spec.factory(self.settings)
+        except PolsterError as exc:
+            failure = PolsterError(self.redact(str(exc)))
+        except Exception as exc:
+            failure = PolsterError(
+                f"storage backend '{name}' ({spec.plugin or 'plugin'}) could not start: "
+                f"{self._describe(exc)}"
+            )
+        raise failure
 
     @property
     def is_remote(self) -> bool:
         return self.backend is not self.local
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values of the backend's secret settings (to mask, never to show)."""
+        _ = self.backend
+        return self._secrets
+
+    def redact(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    def _describe(self, exc: BaseException) -> str:
+        return self.redact(f"{type(exc).__name__}: {_first_line(exc)}")
+
+    def _failure(self, message: str, exc: BaseException) -> PolsterError:
+        """The error a user sees: one line with the masked cause, and nothing chained.
+
+        The original exception is not attached: its message (and those of its own causes)
+        may carry a credential, and Dagster stores and shows every chained exception.
+        """
+        return PolsterError(message)
+
+    def fallback_setting(self) -> str:
+        return f"{self.settings.storage_backend.upper().replace('-', '_')}_FALLBACK_TO_LOCAL"
+
     def fallback_enabled(self) -> bool:
-        prefix = self.settings.storage_backend.upper().replace("-", "_")
-        return self.settings.flag(f"{prefix}_FALLBACK_TO_LOCAL")
+        return self.settings.flag(self.fallback_setting())
 
     def write(self, frame: Any, layer: str, name: str) -> WriteResult:
         """Write a table; returns where it went and how many rows it has."""
@@ -157,21 +199,34 @@ class Storage:
         backend = self.backend
         fell_back = False
         error = None
+        failure = None
         try:
             backend.write(frame, layer, name)
             target = backend
-            self._clear_fallback_marker(layer, name)
         except Exception as exc:
             if not self.is_remote or not self.fallback_enabled():
-                raise PolsterError(
+                hint = (
+                    f" (set {self.fallback_setting()}=true to write locally when it fails)"
+                    if self.is_remote
+                    else ""
+                )
+                failure = self._failure(
                     f"writing {layer}/{name} to {backend.name} at {backend.uri(layer, name)} "
-                    f"failed: {type(exc).__name__}: {_first_line(exc)}"
-                ) from exc
-            error = f"{type(exc).__name__}: {_first_line(exc)}"
-            print(
-                f"WARNING: writing {layer}/{name} to {backend.name} failed ({error}); "
-                f"the full data was written locally to {self.local.uri(layer, name)} instead",
-                file=sys.stderr,
+                    f"failed: {self._describe(exc)}{hint}",
+                    exc,
+                )
+            else:
+                error = self._describe(exc)
+        else:
+            self._after_remote_write(layer, name)
+        if failure is not None:
+            # Raised here, outside the except block, so the unmasked original is not chained.
+            raise failure
+        if error is not None:
+            _warn(
+                f"WARNING: writing {layer}/{name} to {backend.name} at {backend.uri(layer, name)} "
+                f"failed ({error}); the full data was written locally to "
+                f"{self.local.uri(layer, name)} instead ({self.fallback_setting()}=true)"
             )
             self.local.write(frame, layer, name)
             self._fallback_marker(layer, name).write_text(backend.name, encoding="utf-8")
@@ -181,8 +236,8 @@ class Storage:
         else:
             rows = frame.height
         sample_path = None
-        if target is not self.local and not self.settings.local_sample_disabled:
-            sample_path = self._write_sample(frame, layer, name)
+        if target is not self.local and self.sample_enabled():
+            sample_path = self._write_sample(frame, target, layer, name)
         return WriteResult(
             uri=target.uri(layer, name),
             backend=target.name,
@@ -193,39 +248,94 @@ class Storage:
             error=error,
         )
 
+    def sample_enabled(self) -> bool:
+        return not self.settings.local_sample_disabled and self.settings.sample_size > 0
+
     def _where(self, layer: str, name: str) -> Backend:
         """The backend that holds the newest version (the local one after a fallback)."""
-        if self.is_remote and self._fallback_marker(layer, name).is_file():
-            return self.local
+        if self.is_remote:
+            marker = self._fallback_marker(layer, name)
+            if marker.is_file() and marker.read_text(encoding="utf-8").strip() == self.backend.name:
+                return self.local
         return self.backend
 
     def read(self, layer: str, name: str) -> Any:
-        return self._where(layer, name).read(layer, name)
+        """The table as a polars DataFrame, from wherever its newest version is."""
+        return self._reading("read", layer, name)
 
     def scan(self, layer: str, name: str) -> Any:
-        return self._where(layer, name).scan(layer, name)
+        """The table as a polars LazyFrame (nothing is read until it is collected)."""
+        return self._reading("scan", layer, name)
+
+    def _reading(self, method: str, layer: str, name: str) -> Any:
+        backend = self._where(layer, name)
+        failure = None
+        try:
+            return getattr(backend, method)(layer, name)
+        except Exception as exc:
+            failure = self._read_error(exc, backend, layer, name)
+        raise failure  # outside the except block: the unmasked original is not chained
+
+    def _read_error(self, exc: Exception, backend: Backend, layer: str, name: str) -> Exception:
+        if isinstance(exc, PolsterError):
+            return exc
+        if isinstance(exc, FileNotFoundError):
+            return PolsterError(
+                f"no data for {layer}/{name} at {backend.uri(layer, name)} ({backend.name}): "
+                f"materialise that asset first (python src/core/{layer}_{name}.py or "
+                "python run_polster.py)"
+            )
+        return self._failure(
+            f"reading {layer}/{name} from {backend.name} at {backend.uri(layer, name)} failed: "
+            f"{self._describe(exc)}",
+            exc,
+        )
+
+    def exists(self, layer: str, name: str) -> bool:
+        return self._where(layer, name).exists(layer, name)
 
     def uri(self, layer: str, name: str) -> str:
         return self._where(layer, name).uri(layer, name)
 
     def sample_path(self, layer: str, name: str) -> Path:
+        """Where the local sample of a remote table goes: apart from the full local tables."""
         return self.local.base / SAMPLES_DIR / layer / f"{name}.sample.parquet"
 
-    def _write_sample(self, frame: Any, layer: str, name: str) -> str:
+    def _write_sample(self, frame: Any, target: Backend, layer: str, name: str) -> str | None:
+        import polars as pl
+
         size = self.settings.sample_size
-        sample = frame.head(size)
-        if hasattr(sample, "collect"):
-            sample = sample.collect()
-        path = self.sample_path(layer, name)
-        LocalBackend(path.parent.parent).write(sample, layer, f"{name}.sample")
+        try:
+            if isinstance(frame, pl.LazyFrame):
+                # Read the head back rather than run the query a second time.
+                sample = target.scan(layer, name).head(size).collect()
+            else:
+                sample = frame.head(size)
+            path = self.sample_path(layer, name)
+            LocalBackend(path.parent.parent).write(sample, layer, f"{name}.sample")
+        except Exception as exc:  # a sample is a convenience: never fail the write for it
+            _warn(
+                f"WARNING: the local sample of {layer}/{name} was not written: "
+                f"{self._describe(exc)}"
+            )
+            return None
         return str(path)
 
     def _fallback_marker(self, layer: str, name: str) -> Path:
         return self.local.base / layer / f".{name}.fallback"
 
-    def _clear_fallback_marker(self, layer: str, name: str) -> None:
-        if self.is_remote:
-            self._fallback_marker(layer, name).unlink(missing_ok=True)
+    def _after_remote_write(self, layer: str, name: str) -> None:
+        """After a fallback, the next remote write makes the local full copy stale: remove it."""
+        if not self.is_remote:
+            return
+        marker = self._fallback_marker(layer, name)
+        if marker.is_file():
+            self.local.path(layer, name).unlink(missing_ok=True)
+            marker.unlink(missing_ok=True)
+
+
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _first_line(exc: BaseException) -> str:

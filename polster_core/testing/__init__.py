@@ -1,0 +1,33 @@
+"""Test helpers for plugin authors, Polster's own and third parties' alike.
+
+- :mod:`.storage`: :class:`StorageContract`, the suite every storage backend should pass;
+- :mod:`.ci`: rendering and validating CI platform files (check-jsonschema, actionlint).
+
+Nothing here is imported by the CLI.
+"""
+
+from .ci import (
+    ACTIONLINT_VERSION,
+    SCHEMAS,
+    STALE_ACTIONLINT_MESSAGES,
+    VAULT_SETTINGS,
+    actionlint,
+    actionlint_dir,
+    ci_context,
+    schema_errors,
+)
+from .storage import StorageContract, failing_frame, table
+
+__all__ = [
+    "ACTIONLINT_VERSION",
+    "SCHEMAS",
+    "STALE_ACTIONLINT_MESSAGES",
+    "VAULT_SETTINGS",
+    "StorageContract",
+    "actionlint",
+    "actionlint_dir",
+    "ci_context",
+    "failing_frame",
+    "schema_errors",
+    "table",
+]

@@ -1,0 +1,295 @@
+"""Real storage servers for the tests and benchmarks: Azurite (Azure Blob) and moto (S3).
+
+Each runs on 127.0.0.1 on a free port, in its own process group, and is stopped by its PID.
+Fixtures: ``azurite`` and ``moto`` (one per test session), and ``azurite_factory`` /
+``moto_factory`` for a test that needs a server of its own (to stop it mid-run).
+
+Azurite comes from npm (``npm install -g azurite``: ``.ci/run`` does it). Without it the
+Azure tests are skipped on a developer's machine and fail in CI (``CI=true``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+# The Azure Storage emulator's published development account: public, not a secret.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+MOTO_KEY_ID = "AKIAPOLSTERTEST00001"
+MOTO_SECRET = "polster-moto-secret-do-not-print-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before listening")
+        try:
+            with socket.create_connection((HOST, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {HOST}:{port} after {timeout}s")
+
+
+def azurite_command() -> str | None:
+    found = shutil.which("azurite-blob")
+    if found:
+        return found
+    local = REPO / ".ci" / "node_modules" / ".bin" / "azurite-blob"
+    return str(local) if local.exists() else None
+
+
+def moto_command() -> str | None:
+    beside = Path(sys.executable).parent / "moto_server"
+    return str(beside) if beside.exists() else shutil.which("moto_server")
+
+
+def missing(tool: str, how: str):
+    message = f"{tool} is not installed: {how}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@dataclass
+class Server:
+    """A server process; ``stop()`` kills it (and only it) by its PID."""
+
+    kind: str
+    port: int
+    process: subprocess.Popen
+    location: Path | None = None
+    argv: list[str] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def restart(self) -> None:
+        """Start the same server again on the same port (and, for Azurite, the same data)."""
+        self.stop()
+        self.process = _spawn(self.argv)
+        wait_for_port(self.port, self.process)
+
+
+def _spawn(argv: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+@dataclass
+class Azurite(Server):
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}/{AZURITE_ACCOUNT}"
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+            f"AccountKey={AZURITE_KEY};BlobEndpoint={self.endpoint};"
+        )
+
+    def service(self):
+        from azure.storage.blob import BlobServiceClient
+
+        return BlobServiceClient.from_connection_string(self.connection_string)
+
+    def create_container(self, name: str) -> str:
+        from azure.core.exceptions import ResourceExistsError
+
+        try:
+            self.service().create_container(name)
+        except ResourceExistsError:
+            pass
+        return name
+
+    def blob_names(self, container: str, prefix: str = "") -> list[str]:
+        client = self.service().get_container_client(container)
+        return sorted(blob.name for blob in client.list_blobs(name_starts_with=prefix or None))
+
+    def uncommitted_blocks(self, container: str, blob: str) -> int:
+        client = self.service().get_blob_client(container, blob)
+        try:
+            _, uncommitted = client.get_block_list("uncommitted")
+        except Exception:  # the blob may not exist yet
+            return 0
+        return len(uncommitted)
+
+    def sas_token(self, container: str) -> str:
+        """A container SAS (read, add, create, write, delete, list) valid for an hour."""
+        from datetime import datetime, timedelta, timezone
+
+        from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+        return generate_container_sas(
+            AZURITE_ACCOUNT,
+            container,
+            account_key=AZURITE_KEY,
+            permission=ContainerSasPermissions(
+                read=True, add=True, create=True, write=True, delete=True, list=True
+            ),
+            expiry=datetime.now(timezone.utc) + timedelta(hours=1),
+        )
+
+
+@dataclass
+class Moto(Server):
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=MOTO_KEY_ID,
+            aws_secret_access_key=MOTO_SECRET,
+            region_name="us-east-1",
+        )
+
+    def create_bucket(self, name: str) -> str:
+        client = self.client()
+        try:
+            client.create_bucket(Bucket=name)
+        except client.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        return name
+
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        pages = (
+            self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        )
+        return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+    def multipart_uploads(self, bucket: str) -> int:
+        return len(self.client().list_multipart_uploads(Bucket=bucket).get("Uploads", []))
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=10).close()
+
+
+def start_azurite(location: Path | None = None) -> Azurite:
+    command = azurite_command()
+    if command is None:
+        missing("Azurite", "run `npm install -g azurite` (.ci/run does)")
+    location = Path(location or tempfile.mkdtemp(prefix="azurite-"))
+    port = free_port()
+    argv = [
+        command,
+        "--blobHost",
+        HOST,
+        "--blobPort",
+        str(port),
+        "--location",
+        str(location),
+        "--skipApiVersionCheck",
+        "--disableTelemetry",
+        "--silent",
+    ]
+    process = _spawn(argv)
+    server = Azurite("azurite", port, process, location, argv)
+    try:
+        wait_for_port(port, process)
+    except RuntimeError:
+        server.stop()
+        raise
+    return server
+
+
+def start_moto() -> Moto:
+    command = moto_command()
+    if command is None:
+        missing("moto", "install the dev extra: pip install -e '.[dev]'")
+    port = free_port()
+    argv = [command, "-H", HOST, "-p", str(port)]
+    process = _spawn(argv)
+    server = Moto("moto", port, process, None, argv)
+    try:
+        wait_for_port(port, process)
+    except RuntimeError:
+        server.stop()
+        raise
+    return server
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory):
+    server = start_azurite(tmp_path_factory.mktemp("azurite"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto():
+    server = start_moto()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def azurite_factory(tmp_path):
+    started: list[Server] = []
+
+    def start() -> Azurite:
+        server = start_azurite(tmp_path / f"azurite-{len(started)}")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def moto_factory():
+    started: list[Server] = []
+
+    def start() -> Moto:
+        server = start_moto()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
