@@ -217,17 +217,25 @@ class ProjectAssets:
         for layer in LAYERS:
             found.extend(self._registry_problems(layer))
         for rel in self.orphan_cores:
-            found.append(Problem(rel, "core file without an asset wrapper: add the wrapper "
-                                 "(see AGENTS.md) or delete the file"))
+            found.append(
+                Problem(
+                    rel,
+                    "core file without an asset wrapper: add the wrapper "
+                    "(see AGENTS.md) or delete the file",
+                )
+            )
         for asset in self.sorted_assets():
             found.extend(self._asset_problems(asset))
         for cycle in self.cycles():
             first = self.assets[cycle[0]]
-            found.append(Problem(
-                first.wrapper or registry_path(first.layer),
-                "dependency cycle: " + " -> ".join([*cycle, cycle[0]])
-                + ": remove one of these dependencies",
-            ))
+            found.append(
+                Problem(
+                    first.wrapper or registry_path(first.layer),
+                    "dependency cycle: "
+                    + " -> ".join([*cycle, cycle[0]])
+                    + ": remove one of these dependencies",
+                )
+            )
         return found
 
     def _registry_problems(self, layer: str) -> list[Problem]:
@@ -248,17 +256,29 @@ class ProjectAssets:
             seen.add(name)
             parts = split_asset_key(name)
             if parts is None or parts[0] != layer or asset_name_problem(parts[1]):
-                found.append(Problem(rel, f"registers {name}, which is not a {layer} asset name "
-                                     f"(run_{layer}_{{name}})"))
+                found.append(
+                    Problem(
+                        rel,
+                        f"registers {name}, which is not a {layer} asset name "
+                        f"(run_{layer}_{{name}})",
+                    )
+                )
                 continue
             if not registry.is_conventional(registration):
-                found.append(Problem(
-                    rel, f"registers {name} unconventionally: write "
-                    f"`from .{name} import {name}`"))
+                found.append(
+                    Problem(
+                        rel,
+                        f"registers {name} unconventionally: write `from .{name} import {name}`",
+                    )
+                )
             if not (self.root / wrapper_path(layer, parts[1])).is_file():
-                found.append(Problem(
-                    rel, f"registers {name}, but {wrapper_path(layer, parts[1])} does not exist: "
-                    "remove the registration or restore the file"))
+                found.append(
+                    Problem(
+                        rel,
+                        f"registers {name}, but {wrapper_path(layer, parts[1])} does not exist: "
+                        "remove the registration or restore the file",
+                    )
+                )
         if registry.all_is_dynamic:
             found.append(Problem(rel, "`__all__` is not a plain list of names"))
         elif registry.all_names is None:
@@ -276,12 +296,20 @@ class ProjectAssets:
         found = []
         where = asset.wrapper or registry_path(asset.layer)
         if asset.wrapper and not asset.registered:
-            found.append(Problem(asset.wrapper, f"not registered in {registry_path(asset.layer)}: "
-                                 f"add `from .{asset.key} import {asset.key}` and list it in "
-                                 "`__all__`"))
+            found.append(
+                Problem(
+                    asset.wrapper,
+                    f"not registered in {registry_path(asset.layer)}: "
+                    f"add `from .{asset.key} import {asset.key}` and list it in "
+                    "`__all__`",
+                )
+            )
         if asset.wrapper and not asset.core:
-            found.append(Problem(asset.wrapper, f"its core file {core_path(asset.layer, asset.name)}"
-                                 " is missing"))
+            found.append(
+                Problem(
+                    asset.wrapper, f"its core file {core_path(asset.layer, asset.name)} is missing"
+                )
+            )
         if asset.error:
             found.append(Problem(asset.wrapper, asset.error))
             return found
@@ -293,14 +321,24 @@ class ProjectAssets:
             if up == asset.key:
                 found.append(Problem(where, f"{asset.key} depends on itself"))
             elif up not in self.assets:
-                found.append(Problem(where, f"depends on {up}, which does not exist: add it, or "
-                                     "remove the parameter"))
+                found.append(
+                    Problem(
+                        where,
+                        f"depends on {up}, which does not exist: add it, or remove the parameter",
+                    )
+                )
             elif parts and parts[0] not in allowed:
-                found.append(Problem(where, f"depends on {up}: "
-                                     f"{rule(asset.layer, self.allow_same_layer)}"))
+                found.append(
+                    Problem(where, f"depends on {up}: {rule(asset.layer, self.allow_same_layer)}")
+                )
         if asset.layer != "bronze" and not asset.upstream:
-            found.append(Problem(where, f"has no upstream assets: {asset.layer} assets "
-                                 f"transform {UPSTREAM_LAYERS[asset.layer][0]} data"))
+            found.append(
+                Problem(
+                    where,
+                    f"has no upstream assets: {asset.layer} assets "
+                    f"transform {UPSTREAM_LAYERS[asset.layer][0]} data",
+                )
+            )
         return found
 
     def cycles(self) -> list[list[str]]:
@@ -386,8 +424,10 @@ def _naming_hint(stem: str, layer: str) -> str:
     parts = split_asset_key(stem)
     if parts and parts[0] != layer:
         return f"a {parts[0]} asset in the {layer} layer: move it to {ASSETS_DIR}/{parts[0]}/"
-    return (f"not a valid asset file name: use run_{layer}_{{name}}.py with a lowercase name "
-            "(letters, digits, '_')")
+    return (
+        f"not a valid asset file name: use run_{layer}_{{name}}.py with a lowercase name "
+        "(letters, digits, '_')"
+    )
 
 
 def _is_asset_decorator(node: ast.expr) -> bool:
@@ -399,9 +439,7 @@ def _is_asset_decorator(node: ast.expr) -> bool:
 
 
 def _asset_function(tree: ast.Module, key: str):
-    functions = [
-        n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-    ]
+    functions = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     for function in functions:
         if function.name == key and any(_is_asset_decorator(d) for d in function.decorator_list):
             return function
@@ -437,7 +475,7 @@ def _upstream(function) -> list[str]:
     if isinstance(decorator, ast.Call):
         for keyword in decorator.keywords:
             if keyword.arg == "ins" and isinstance(keyword.value, ast.Dict):
-                for k, v in zip(keyword.value.keys, keyword.value.values):
+                for k, v in zip(keyword.value.keys, keyword.value.values, strict=True):
                     if isinstance(k, ast.Constant) and isinstance(k.value, str):
                         target = _key_of(v)
                         if target:
@@ -459,7 +497,7 @@ def _upstream(function) -> list[str]:
 def _is_context(annotation: ast.expr | None) -> bool:
     if annotation is None:
         return False
-    name = annotation.attr if isinstance(annotation, ast.Attribute) else getattr(
-        annotation, "id", ""
+    name = (
+        annotation.attr if isinstance(annotation, ast.Attribute) else getattr(annotation, "id", "")
     )
     return name.endswith("Context")

@@ -202,9 +202,13 @@ def remove_registration(text: str, key: str, line_length: int = 100) -> str:
             names = ", ".join(a.name + (f" as {a.asname}" if a.asname else "") for a in others)
             line = f"from .{node.module} import {names}"
             if len(line) > line_length:
-                line = f"from .{node.module} import (\n" + "".join(
-                    f"    {a.name}{f' as {a.asname}' if a.asname else ''},\n" for a in others
-                ) + ")"
+                line = (
+                    f"from .{node.module} import (\n"
+                    + "".join(
+                        f"    {a.name}{f' as {a.asname}' if a.asname else ''},\n" for a in others
+                    )
+                    + ")"
+                )
             lines.lines[start:end] = [line + "\n"]
         else:
             del lines.lines[start:end]
@@ -304,9 +308,7 @@ def _edit_all(
     value = node.value
     names = [n for n in registry.all_names if n != remove]
     if add is not None:
-        position = next(
-            (i for i, n in enumerate(names) if _natural_cmp(n, add) > 0), len(names)
-        )
+        position = next((i for i, n in enumerate(names) if _natural_cmp(n, add) > 0), len(names))
         names.insert(position, add)
     lines = _Lines(registry.text)
     elts = value.elts
@@ -358,8 +360,10 @@ def _collapse_blank(lines: list[str], index: int) -> None:
 
 
 def _fail(key: str, why: str, adding: bool) -> PolsterError:
-    what = f"add `from .{key} import {key}` and \"{key}\" to `__all__`" if adding else (
-        f"remove `from .{key} import {key}` and \"{key}\" from `__all__`"
+    what = (
+        f'add `from .{key} import {key}` and "{key}" to `__all__`'
+        if adding
+        else (f'remove `from .{key} import {key}` and "{key}" from `__all__`')
     )
     return PolsterError(f"{why}: {what} by hand")
 

@@ -25,55 +25,89 @@ def _core(kind: str):
 
 def _csv_settings(c: AssetContext) -> tuple[Setting, ...]:
     return (
-        Setting(f"{c.env_prefix}_CSV_PATH", "The CSV file, relative to the project",
-                default=f"data/sources/{c.name}.csv"),
+        Setting(
+            f"{c.env_prefix}_CSV_PATH",
+            "The CSV file, relative to the project",
+            default=f"data/sources/{c.name}.csv",
+        ),
     )
 
 
 def _parquet_settings(c: AssetContext) -> tuple[Setting, ...]:
     return (
-        Setting(f"{c.env_prefix}_PARQUET_PATH", "The Parquet file or glob, relative to the project",
-                default=f"data/sources/{c.name}.parquet"),
+        Setting(
+            f"{c.env_prefix}_PARQUET_PATH",
+            "The Parquet file or glob, relative to the project",
+            default=f"data/sources/{c.name}.parquet",
+        ),
     )
 
 
 def _excel_settings(c: AssetContext) -> tuple[Setting, ...]:
     return (
-        Setting(f"{c.env_prefix}_EXCEL_PATH", "The workbook (.xlsx), relative to the project",
-                default=f"data/sources/{c.name}.xlsx"),
-        Setting(f"{c.env_prefix}_EXCEL_SHEET", "The worksheet (default: the first one)",
-                example="Q4 Sales"),
+        Setting(
+            f"{c.env_prefix}_EXCEL_PATH",
+            "The workbook (.xlsx), relative to the project",
+            default=f"data/sources/{c.name}.xlsx",
+        ),
+        Setting(
+            f"{c.env_prefix}_EXCEL_SHEET",
+            "The worksheet (default: the first one)",
+            example="Q4 Sales",
+        ),
     )
 
 
 def _api_settings(c: AssetContext) -> tuple[Setting, ...]:
     return (
-        Setting(f"{c.env_prefix}_API_URL", "The URL that returns JSON", required=True,
-                example="https://api.example.com/orders"),
-        Setting(f"{c.env_prefix}_API_TOKEN", "Bearer token sent with each request",
-                secret=True),
-        Setting(f"{c.env_prefix}_API_RECORDS_KEY",
-                "Key of the list of records in a JSON object response", example="data"),
+        Setting(
+            f"{c.env_prefix}_API_URL",
+            "The URL that returns JSON",
+            required=True,
+            example="https://api.example.com/orders",
+        ),
+        Setting(f"{c.env_prefix}_API_TOKEN", "Bearer token sent with each request", secret=True),
+        Setting(
+            f"{c.env_prefix}_API_RECORDS_KEY",
+            "Key of the list of records in a JSON object response",
+            example="data",
+        ),
     )
 
 
 def _database_settings(c: AssetContext) -> tuple[Setting, ...]:
     return (
-        Setting(f"{c.env_prefix}_DATABASE_URI", "Connection URI of the database", secret=True,
-                required=True, example="postgresql://user:password@localhost:5432/db"),
-        Setting(f"{c.env_prefix}_DATABASE_QUERY", "The SQL query to run",
-                default=f"SELECT * FROM {c.name}"),
+        Setting(
+            f"{c.env_prefix}_DATABASE_URI",
+            "Connection URI of the database",
+            secret=True,
+            required=True,
+            example="postgresql://user:password@localhost:5432/db",
+        ),
+        Setting(
+            f"{c.env_prefix}_DATABASE_QUERY",
+            "The SQL query to run",
+            default=f"SELECT * FROM {c.name}",
+        ),
     )
 
 
 TEMPLATES = (
     ("csv", "A CSV file (path from settings), every column as text", _csv_settings, ()),
     ("parquet", "A Parquet file or glob (path from settings)", _parquet_settings, ()),
-    ("excel", "An Excel worksheet (needs fastexcel, added to the project)", _excel_settings,
-     ("fastexcel>=0.11",)),
+    (
+        "excel",
+        "An Excel worksheet (needs fastexcel, added to the project)",
+        _excel_settings,
+        ("fastexcel>=0.11",),
+    ),
     ("api", "An HTTP JSON API (URL and token from settings)", _api_settings, ()),
-    ("database", "A SQL query through a connection URI (needs connectorx, added to the project)",
-     _database_settings, ("connectorx>=0.3.2",)),
+    (
+        "database",
+        "A SQL query through a connection URI (needs connectorx, added to the project)",
+        _database_settings,
+        ("connectorx>=0.3.2",),
+    ),
 )
 
 
