@@ -98,7 +98,7 @@ def resolve_dependency(assets: ProjectAssets, ref: str, layer: str, name: str) -
             f"'{ref}' is not an asset name: name dependencies like run_bronze_api_users, or "
             "api_users when that is unambiguous"
         )
-    if ref in (new_key, name) and (parts is not None or layer in allowed):
+    if ref == new_key:
         raise PolsterError(f"{new_key} cannot depend on itself: drop it from --deps")
     if parts is not None:
         key = ref
@@ -157,6 +157,7 @@ class AddPlan:
     settings: list[Setting] = field(default_factory=list)
     requirements: list[str] = field(default_factory=list)  # added to pyproject.toml
     manual_requirements: list[str] = field(default_factory=list)  # to add by hand
+    example_updated: bool = False  # the settings were added to .env.example
 
 
 def add_asset_plan(
@@ -196,6 +197,7 @@ def add_asset_plan(
         if result.settings and example.is_file():
             text = example.read_text(encoding="utf-8")
             plan.update(".env.example", add_settings_block(text, key, template, result.settings))
+            result.example_updated = True
     missing = missing_requirements(project, template.requirements)
     if missing:
         pyproject = project.root / "pyproject.toml"

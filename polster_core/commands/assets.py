@@ -6,6 +6,7 @@ a plan (see :mod:`polster_core.plan`) shown by ``--dry-run`` and applied all-or-
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -25,11 +26,40 @@ class TemplateChoicesCommand(TyperCommand):
         from ..plugins import get_plugins
 
         plugins = get_plugins()
-        names = ", ".join(plugins.unique_names(plugins.asset_templates())) or "none"
+        templates = plugins.asset_templates()
+        names = plugins.unique_names(templates)
         for param in self.params:
             if getattr(param, "help", None) and "{templates}" in param.help:
-                param.help = param.help.replace("{templates}", names)
+                param.help = param.help.replace("{templates}", ", ".join(names) or "none")
+        described = [
+            f"{name} ({', '.join(templates[name].layers)}): {templates[name].description}"
+            for name in names
+            if hasattr(templates[name], "layers")
+        ]
+        if described:
+            self.epilog = "Templates installed:\n\n" + "\n\n".join(described)
         super().format_help(ctx, formatter)
+
+
+def _file_errors(command):
+    """Report a file that cannot be read or written as one line (plans roll back first)."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise PolsterError(
+                f"{where}{exc.strerror or exc}: nothing was changed; fix that and try again"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise PolsterError(
+                f"a file is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8; "
+                "nothing was changed"
+            ) from None
+
+    return run
 
 
 def _interactive(no_input: bool) -> bool:
@@ -52,6 +82,7 @@ NO_INPUT_OPTION = typer.Option(
 
 
 @app.command("add-asset", cls=TemplateChoicesCommand)
+@_file_errors
 def add_asset(
     layer: str | None = typer.Option(None, "--layer", "-l", help="bronze, silver or gold."),
     name: str | None = typer.Option(
@@ -93,7 +124,7 @@ def add_asset(
     if layer is None:
         if not interactive:
             raise PolsterError("--layer is required: pass --layer bronze, silver or gold")
-        layer = typer.prompt("Layer", default="bronze", type=click.Choice(LAYERS))
+        layer = click.prompt("Layer", default="bronze", type=click.Choice(LAYERS))
     layer = validate_layer(layer)
 
     if name is None and interactive:
@@ -112,7 +143,7 @@ def add_asset(
         typer.echo(f"Templates for {layer}:")
         for option in serving:
             typer.echo(f"  {option:<10} {templates[option].description}")
-        template = typer.prompt("Template", default="default", type=click.Choice(serving))
+        template = click.prompt("Template", default="default", type=click.Choice(serving))
     spec = _template(templates, (template or "default").strip().lower(), layer, serving)
 
     allowed = allowed_layers(layer, allow)
@@ -189,7 +220,7 @@ def _ask(text: str, convert, default):
     """Prompt until ``convert`` accepts the answer; its error is shown and the question asked
     again."""
     while True:
-        value = typer.prompt(text, default=default, show_default=default is not None)
+        value = click.prompt(text, default=default, show_default=default is not None)
         try:
             return convert(value)
         except PolsterError as exc:
@@ -217,7 +248,8 @@ def _template(templates: dict, name: str, layer: str, serving: list[str]):
 
 def _settings_notes(result, would: bool) -> None:
     if result.settings:
-        typer.echo("Settings it reads (set them in .env; .env.example lists them):")
+        where = "; .env.example lists them" if result.example_updated else ""
+        typer.echo(f"Settings it reads (set them in .env{where}):")
         width = max(len(s.name) for s in result.settings)
         for setting in result.settings:
             extra = []
@@ -244,6 +276,7 @@ def _settings_notes(result, would: bool) -> None:
 
 
 @app.command("remove-asset")
+@_file_errors
 def remove_asset(
     layer: str | None = typer.Option(None, "--layer", "-l", help="bronze, silver or gold."),
     name: str | None = typer.Option(None, "--name", "-n", help="The asset's name."),
@@ -274,7 +307,7 @@ def remove_asset(
         present = [lay for lay in LAYERS if assets.in_layers((lay,))]
         if not present:
             raise PolsterError("this project has no assets to remove")
-        layer = typer.prompt("Layer", default=present[0], type=click.Choice(present))
+        layer = click.prompt("Layer", default=present[0], type=click.Choice(present))
         asked = True
     layer = validate_layer(layer)
     if name is None:
@@ -284,7 +317,7 @@ def remove_asset(
         if not choices:
             raise PolsterError(f"there are no {layer} assets to remove")
         typer.echo(f"{layer.capitalize()} assets: {', '.join(choices)}")
-        name = typer.prompt("Asset to remove", type=click.Choice(choices))
+        name = click.prompt("Asset to remove", type=click.Choice(choices))
         asked = True
     name = (name or "").strip()
     problem = asset_name_problem(name)
@@ -294,7 +327,7 @@ def remove_asset(
     result = remove_asset_plan(project, assets, layer, name, purge_data, force)
     if asked and result.data_files and not purge_data:
         shown = ", ".join(_shown(project.root, p) for p in result.data_files)
-        if typer.confirm(f"Also delete its stored data ({shown})?", default=False):
+        if click.confirm(f"Also delete its stored data ({shown})?", default=False):
             result = remove_asset_plan(project, assets, layer, name, True, force)
     key = asset_key(layer, name)
     lines = result.plan.describe()
@@ -308,7 +341,7 @@ def remove_asset(
         _remove_notes(project, result, purge_data)
         typer.echo("Nothing was written (--dry-run).")
         return
-    if asked and not typer.confirm(f"Remove {key}?", default=False):
+    if asked and not click.confirm(f"Remove {key}?", default=False):
         raise typer.Exit(1)
     result.plan.apply()
     if not asked:
@@ -341,6 +374,7 @@ def _remove_notes(project, result, purge_data: bool) -> None:
 
 
 @app.command("list")
+@_file_errors
 def list_assets(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     graph: bool = typer.Option(False, "--graph", help="Print the lineage as a tree."),
@@ -448,6 +482,7 @@ def lineage_tree(assets) -> list[str]:
 
 
 @app.command()
+@_file_errors
 def check(path: Path | None = PATH_OPTION) -> None:
     """Report layer-rule breaks, cycles, drift between files and registrations, bad names."""
     from ..asset_plans import load_assets
