@@ -381,9 +381,15 @@ def remove_asset_plan(
         )
     dependents = [k for k in (asset.downstream if asset else []) if k != key]
     if dependents:
+        first = split_asset_key(dependents[0])
+        hint = (
+            f" (`polster remove-asset --layer {first[0]} --name {first[1]}`)"
+            if len(dependents) == 1
+            else ""
+        )
         raise PolsterError(
-            f"{key} is used by {names_list(dependents)}: remove or edit those first "
-            "(remove-asset never edits or deletes other assets, even with --force)"
+            f"{key} is used by {names_list(dependents)}: remove those first{hint} or edit "
+            "them (remove-asset never edits or deletes other assets, even with --force)"
         )
 
     plan = Plan(project.root)
@@ -410,6 +416,10 @@ def remove_asset_plan(
         edited = remove_settings_block(example.read_text(encoding="utf-8"), key)
         if edited is not None:
             plan.update(".env.example", edited)
+    for rel in _users_in_tests(project.root, layer, name):
+        result.notes.append(
+            f"{rel} still uses core.{layer}_{name} or {key}: update or delete those tests"
+        )
     for note in unreadable:
         result.notes.append(f"{note} could not be read; --force removed {key} anyway")
     result.data_files, backend = stored_data(project, layer, name)
@@ -422,6 +432,28 @@ def remove_asset_plan(
                 f"{layer}/{name}.parquet is still there; delete it with your storage tools"
             )
     return result
+
+
+def _users_in_tests(root: Path, layer: str, name: str) -> list[str]:
+    """Test files that import the asset's core module or wrapper (found with ``ast``)."""
+    module = f"{layer}_{name}"
+    key = asset_key(layer, name)
+    found = []
+    for path in sorted((root / "tests").rglob("*.py")) if (root / "tests").is_dir() else []:
+        try:
+            tree = ast.parse(path.read_bytes())
+        except (SyntaxError, ValueError, OSError):
+            continue
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(n.split(".")[-1] in (module, key) or f".{module}." in f".{n}." for n in names):
+                found.append(path.relative_to(root).as_posix())
+                break
+    return found
 
 
 def env_setting(project: Project, name: str, default: str) -> str:

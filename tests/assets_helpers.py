@@ -50,10 +50,10 @@ def ruff(project: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def assert_ruff_clean(project: Path) -> None:
-    lint = ruff(project, "check", "--no-cache", ".")
+def assert_ruff_clean(project: Path, where: str = ".") -> None:
+    lint = ruff(project, "check", "--no-cache", where)
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    fmt = ruff(project, "format", "--no-cache", "--check", "--diff", ".")
+    fmt = ruff(project, "format", "--no-cache", "--check", "--diff", where)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 
