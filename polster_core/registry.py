@@ -247,10 +247,13 @@ def _insert_import(registry: Registry, key: str, line_length: int) -> str:
         node = min((r.node for r in after), key=lambda n: n.lineno)
         _guard(registry.text, node)
         index = node.lineno - 1
-        # Keep a comment that sits right above that import attached to it.
+        # Keep a comment that sits right above that import attached to it; isort wants a
+        # blank line before such a comment.
+        block = [statement]
         while index > 0 and lines.lines[index - 1].lstrip().startswith("#"):
             index -= 1
-        lines.lines[index:index] = [statement]
+            block = [statement, "\n"]
+        lines.lines[index:index] = block
         return lines.text()
     if relative:
         node = max((r.node for r in relative), key=lambda n: n.end_lineno)
