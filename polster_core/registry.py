@@ -11,35 +11,26 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from functools import cmp_to_key
 
 from .errors import PolsterError
 
+_RUNS = re.compile(r"\d+|\D")
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key of ruff's isort order: case-insensitive, runs of digits compared as numbers.
+
+    A run of digits sorts where its first digit would among other characters (digits sit
+    together in ASCII), and against another run by its value: ``cust9 < cust10 < cust_2``.
+    """
+    return tuple(
+        (48, int(run)) if run[0].isdigit() else (ord(run),) for run in _RUNS.findall(text.lower())
+    )
+
 
 def _natural_cmp(a: str, b: str) -> int:
-    """Compare like ruff's isort: case-insensitive, runs of digits compared as numbers."""
-    a, b = a.lower(), b.lower()
-    i = j = 0
-    while i < len(a) and j < len(b):
-        if a[i].isdigit() and b[j].isdigit():
-            i2, j2 = i, j
-            while i2 < len(a) and a[i2].isdigit():
-                i2 += 1
-            while j2 < len(b) and b[j2].isdigit():
-                j2 += 1
-            na, nb = int(a[i:i2]), int(b[j:j2])
-            if na != nb:
-                return -1 if na < nb else 1
-            i, j = i2, j2
-            continue
-        if a[i] != b[j]:
-            return -1 if a[i] < b[j] else 1
-        i += 1
-        j += 1
-    return (len(a) - i > 0) - (len(b) - j > 0)
-
-
-natural_key = cmp_to_key(_natural_cmp)
+    ka, kb = natural_key(a), natural_key(b)
+    return (ka > kb) - (ka < kb)
 
 
 @dataclass
