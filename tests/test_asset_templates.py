@@ -94,7 +94,8 @@ def pipeline(tmp_path_factory) -> Path:
     add(project, "bronze", "budget", "--template", "excel")
     add(project, "bronze", "users", "--template", "api")
     add(project, "bronze", "accounts", "--template", "database")
-    add(project, "silver", "combined", "--deps", "orders,payments,budget,users,accounts")
+    add(project, "bronze", "manual")  # the default template
+    add(project, "silver", "combined", "--deps", "orders,payments,budget,users,accounts,manual")
     add(project, "gold", "report", "--deps", "combined")
     return project
 
@@ -111,7 +112,7 @@ def table(project: Path, layer: str, name: str) -> pl.DataFrame:
 
 def test_new_assets_run_before_any_source_is_set_up(pipeline):
     result = run_pipeline(pipeline)
-    assert "Succeeded: 10 materialised, 0 failed, 0 skipped" in result.stdout
+    assert "Succeeded: 11 materialised, 0 failed, 0 skipped" in result.stdout
     for setting in ("BRONZE_USERS_API_URL", "BRONZE_ACCOUNTS_DATABASE_URI"):
         assert f"{setting} is not set" in result.stderr
     assert "data/sources/orders.csv does not exist yet" in result.stderr
@@ -163,7 +164,7 @@ def test_every_template_reads_its_real_source(pipeline, tmp_path, api_url):
     )
     result = run_pipeline(pipeline, BRONZE_ACCOUNTS_DATABASE_URI=f"sqlite://{database}")
     assert "returning sample rows" not in result.stderr, result.stderr
-    assert "Succeeded: 10 materialised" in result.stdout
+    assert "Succeeded: 11 materialised" in result.stdout
 
     orders = table(pipeline, "bronze", "orders")
     assert orders.to_dict(as_series=False) == {"order_id": ["007", "008"], "amount": ["12.50", "3"]}
@@ -178,8 +179,8 @@ def test_every_template_reads_its_real_source(pipeline, tmp_path, api_url):
     assert users["address.city"].to_list() == ["London", "Helsinki"]
     accounts = table(pipeline, "bronze", "accounts").sort("id")
     assert accounts.to_dict(as_series=False) == {"id": [1, 2], "owner": ["ada", "linus"]}
-    # The silver asset received every one of its five upstream tables.
-    assert table(pipeline, "silver", "combined").height == 2 + 3 + 1 + 2 + 2
+    # The silver asset received every one of its six upstream tables.
+    assert table(pipeline, "silver", "combined").height == 2 + 3 + 1 + 2 + 2 + 3
     assert table(pipeline, "gold", "report").height > 0
 
 
@@ -219,3 +220,9 @@ def test_database_errors_never_show_the_uri_or_password(pipeline, tmp_path):
     assert redacted.stdout.strip() == (
         "cannot reach $BRONZE_ACCOUNTS_DATABASE_URI; auth for bob with *** failed"
     )
+
+
+def test_the_projects_own_tests_still_pass(pipeline):
+    result = run_python(pipeline, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout
