@@ -120,6 +120,13 @@ def test_new_assets_run_before_any_source_is_set_up(pipeline):
     assert table(pipeline, "gold", "report").height > 0
 
 
+def test_the_projects_own_tests_still_pass(pipeline):
+    # (before the sources below are set up: this module's tests share one project, in order)
+    result = run_python(pipeline, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout
+
+
 def test_added_dependencies_and_settings_are_recorded(pipeline):
     pyproject = (pipeline / "pyproject.toml").read_text()
     assert '"fastexcel>=0.11",' in pyproject and '"connectorx>=0.3.2",' in pyproject
@@ -220,9 +227,3 @@ def test_database_errors_never_show_the_uri_or_password(pipeline, tmp_path):
     assert redacted.stdout.strip() == (
         "cannot reach $BRONZE_ACCOUNTS_DATABASE_URI; auth for bob with *** failed"
     )
-
-
-def test_the_projects_own_tests_still_pass(pipeline):
-    result = run_python(pipeline, "-m", "pytest", "-q", "-p", "no:cacheprovider")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert " passed" in result.stdout
