@@ -19,9 +19,11 @@ from .errors import PolsterError
 from .graph import (
     ProjectAssets,
     allowed_layers,
+    asset_function,
     core_path,
     registry_path,
     rule,
+    upstream_of,
     wrapper_path,
 )
 from .names import asset_key, asset_name_problem, split_asset_key
@@ -222,11 +224,9 @@ def _check_rendered(template: AssetTemplate, rel: str, text: str) -> ast.Module:
 
 
 def _check_wrapper(template, rel, text, key, upstream) -> None:
-    from .graph import _asset_function, _upstream
-
     tree = _check_rendered(template, rel, text)
-    function = _asset_function(tree, key)
-    if function is None or _upstream(function) != list(upstream):
+    function = asset_function(tree, key)
+    if function is None or upstream_of(function) != list(upstream):
         raise PolsterError(
             f"asset template '{template.name}' ({template.plugin or 'built-in'}) rendered a "
             f"wrapper without an @dg.asset function {key}({', '.join(upstream)}): report it to "

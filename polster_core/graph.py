@@ -194,12 +194,12 @@ class ProjectAssets:
         except (OSError, ValueError) as exc:
             asset.error = f"cannot read it: {exc}"
             return
-        function = _asset_function(tree, asset.key)
+        function = asset_function(tree, asset.key)
         if function is None:
             asset.error = f"defines no @dg.asset function named {asset.key}"
             return
         asset.function = function.name
-        asset.upstream = _upstream(function)
+        asset.upstream = upstream_of(function)
 
     # Questions -----------------------------------------------------------------------------
 
@@ -438,7 +438,7 @@ def _is_asset_decorator(node: ast.expr) -> bool:
     return isinstance(node, ast.Name) and node.id == "asset"
 
 
-def _asset_function(tree: ast.Module, key: str):
+def asset_function(tree: ast.Module, key: str):
     functions = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     for function in functions:
         if function.name == key and any(_is_asset_decorator(d) for d in function.decorator_list):
@@ -467,7 +467,7 @@ def _key_of(node: ast.expr) -> str | None:
     return None
 
 
-def _upstream(function) -> list[str]:
+def upstream_of(function) -> list[str]:
     """The upstream asset keys of an ``@asset`` function, in parameter order."""
     decorator = next(d for d in function.decorator_list if _is_asset_decorator(d))
     ins: dict[str, str] = {}

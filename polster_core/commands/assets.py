@@ -342,6 +342,7 @@ def remove_asset(
         typer.echo("Nothing was written (--dry-run).")
         return
     if asked and not click.confirm(f"Remove {key}?", default=False):
+        typer.echo("Nothing was removed.")
         raise typer.Exit(1)
     result.plan.apply()
     if not asked:
