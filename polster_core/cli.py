@@ -344,4 +344,5 @@ def main() -> None:
 
 # Command groups that live in their own modules (polster_core/commands/) register themselves
 # on ``app`` when imported; they must import nothing heavy at module level.
+from .commands import assets as _assets  # noqa: E402,F401
 from .commands import enable as _enable  # noqa: E402,F401

@@ -22,6 +22,7 @@ from .specs import AssetTemplate, CIPlatform, StorageBackend
 DEFAULT_PLUGINS = (
     "polster_core.builtin.local_storage",
     "polster_core.builtin.asset_templates",
+    "polster_core.builtin.bronze_templates",
     "polster_core.builtin.project_template",
 )
 

@@ -83,7 +83,11 @@ class AssetTemplate:
     """A starting point for a new asset: renders its core file and its Dagster wrapper.
 
     ``render_core(context)`` and ``render_wrapper(context)`` return file text; ``context`` is an
-    :class:`AssetContext`.
+    :class:`AssetContext`. The wrapper's ``@dg.asset`` function is named ``context.asset_key``
+    and takes one parameter per key in ``context.upstream``, in that order.
+    ``settings(context)`` lists the environment variables the generated code reads (added,
+    commented out, to the project's ``.env.example``); ``requirements`` are packages the
+    generated code needs, added to the project's dependencies.
     """
 
     name: str
@@ -91,6 +95,8 @@ class AssetTemplate:
     description: str
     render_core: Callable[[Any], str]
     render_wrapper: Callable[[Any], str]
+    settings: Callable[[Any], tuple[Setting, ...]] | None = None
+    requirements: tuple[str, ...] = ()
     plugin: str = ""
 
 
@@ -111,3 +117,8 @@ class AssetContext:
     @property
     def asset_key(self) -> str:
         return f"run_{self.layer}_{self.name}"
+
+    @property
+    def env_prefix(self) -> str:
+        """Prefix of the asset's own settings: ``BRONZE_ORDERS`` for bronze ``orders``."""
+        return f"{self.layer}_{self.name}".upper()

@@ -45,7 +45,12 @@ def test_builtin_plugins_are_listed_with_their_hooks(tmp_path):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     by_name = {p["name"]: p for p in data["plugins"]}
-    assert set(by_name) == {"local_storage", "asset_templates", "project_template"}
+    assert set(by_name) == {
+        "local_storage",
+        "asset_templates",
+        "bronze_templates",
+        "project_template",
+    }
     assert by_name["local_storage"]["source"] == "builtin"
     assert by_name["local_storage"]["hooks"] == ["polster_storage_backends"]
     assert by_name["local_storage"]["provides"] == {"polster_storage_backends": ["local"]}

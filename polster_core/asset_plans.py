@@ -1,0 +1,494 @@
+"""``polster add-asset`` and ``polster remove-asset`` as plans of file operations.
+
+Everything is validated and rendered before anything is written: names, layer rules,
+dependencies, the template's output (it must parse, and its wrapper must take exactly the
+upstream assets asked for) and the registry edit. The plan is then applied all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import LAYERS
+from .errors import PolsterError
+from .graph import (
+    ProjectAssets,
+    allowed_layers,
+    asset_function,
+    core_path,
+    registry_path,
+    rule,
+    upstream_of,
+    wrapper_path,
+)
+from .names import asset_key, asset_name_problem, split_asset_key
+from .plan import Plan
+from .project import Project
+from .registry import add_registration, new_registry, remove_registration
+from .specs import AssetContext, AssetTemplate, Setting
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SHOWN = 8  # names listed in a message before "and N more"
+
+
+def line_length(project: Project) -> int:
+    """The project's ruff line length (ruff's default, 88, when it sets none)."""
+    value = project.pyproject.get("tool", {}).get("ruff", {}).get("line-length", 88)
+    return value if isinstance(value, int) and value > 0 else 88
+
+
+def allow_same_layer(project: Project) -> bool:
+    value = project.config.get("allow_same_layer_deps", False)
+    if not isinstance(value, bool):
+        raise PolsterError(
+            "[tool.polster] allow_same_layer_deps in pyproject.toml must be true or false, "
+            f"not {value!r}: fix it"
+        )
+    return value
+
+
+def load_assets(project: Project) -> ProjectAssets:
+    return ProjectAssets(project.root, allow_same_layer(project))
+
+
+def validate_layer(layer: str | None) -> str:
+    value = (layer or "").strip().lower()
+    if value not in LAYERS:
+        shown = f"'{layer}'" if layer else "(none)"
+        raise PolsterError(f"unknown layer {shown}: use --layer bronze, silver or gold")
+    return value
+
+
+def names_list(names: list[str]) -> str:
+    """``a, b, c`` (and N more), for messages."""
+    if not names:
+        return "none"
+    shown = ", ".join(names[:SHOWN])
+    return shown + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
+
+
+# add-asset ----------------------------------------------------------------------------------
+
+
+def parse_deps(text: str | None) -> list[str]:
+    """``"a, run_bronze_b"`` -> ``["a", "run_bronze_b"]`` (empty items and repeats dropped)."""
+    found: list[str] = []
+    for item in (text or "").split(","):
+        item = item.strip()
+        if item and item not in found:
+            found.append(item)
+    return found
+
+
+def resolve_dependency(assets: ProjectAssets, ref: str, layer: str, name: str) -> str:
+    """The asset key ``ref`` names (full key or short name), checked against the layer rules."""
+    allow = assets.allow_same_layer
+    allowed = allowed_layers(layer, allow)
+    new_key = asset_key(layer, name)
+    parts = split_asset_key(ref)
+    if parts is None and asset_name_problem(ref):
+        raise PolsterError(
+            f"'{ref}' is not an asset name: name dependencies like run_bronze_api_users, or "
+            "api_users when that is unambiguous"
+        )
+    if ref == new_key:
+        raise PolsterError(f"{new_key} cannot depend on itself: drop it from --deps")
+    if parts is not None:
+        key = ref
+        if key not in assets.assets:
+            raise PolsterError(
+                f"unknown dependency {key}: no such asset in this project; "
+                f"{_choices_hint(assets, allowed)}"
+            )
+    else:
+        candidates = [a for a in assets.sorted_assets() if a.name == ref]
+        fitting = [a for a in candidates if a.layer in allowed]
+        if len(fitting) > 1:
+            keys = " or ".join(a.key for a in fitting)
+            raise PolsterError(f"dependency '{ref}' is ambiguous ({keys}): name it in full")
+        if fitting:
+            key = fitting[0].key
+        elif candidates:
+            key = candidates[0].key
+        else:
+            raise PolsterError(
+                f"unknown dependency '{ref}': no asset of that name; "
+                f"{_choices_hint(assets, allowed)}"
+            )
+    if split_asset_key(key)[0] not in allowed:
+        raise PolsterError(f"{new_key} cannot depend on {key}: {rule(layer, allow)}")
+    return key
+
+
+def _choices_hint(assets: ProjectAssets, allowed: tuple[str, ...]) -> str:
+    keys = [a.key for a in assets.in_layers(allowed)]
+    layers = " or ".join(allowed)
+    return f"{layers} assets: {names_list(keys)}"
+
+
+def check_new_asset(assets: ProjectAssets, layer: str, name: str) -> None:
+    key = asset_key(layer, name)
+    existing = assets.assets.get(key)
+    root = assets.root
+    taken = [
+        rel for rel in (wrapper_path(layer, name), core_path(layer, name)) if (root / rel).exists()
+    ]
+    if existing is not None or taken:
+        where = ", ".join(taken) or registry_path(layer)
+        raise PolsterError(
+            f"asset {key} already exists ({where}): choose another name, or remove it first "
+            f"with `polster remove-asset --layer {layer} --name {name}`"
+        )
+
+
+@dataclass
+class AddPlan:
+    plan: Plan
+    key: str
+    template: AssetTemplate
+    upstream: list[str]
+    settings: list[Setting] = field(default_factory=list)
+    requirements: list[str] = field(default_factory=list)  # added to pyproject.toml
+    manual_requirements: list[str] = field(default_factory=list)  # to add by hand
+    example_updated: bool = False  # the settings were added to .env.example
+
+
+def add_asset_plan(
+    project: Project,
+    assets: ProjectAssets,
+    layer: str,
+    name: str,
+    template: AssetTemplate,
+    upstream: list[str],
+) -> AddPlan:
+    """Render the new asset and plan its files; raises :class:`PolsterError` on any problem."""
+    key = asset_key(layer, name)
+    context = AssetContext(project.name, layer, name, tuple(upstream))
+    core = template.render_core(context)
+    wrapper = template.render_wrapper(context)
+    _check_rendered(template, core_path(layer, name), core)
+    _check_wrapper(template, wrapper_path(layer, name), wrapper, key, upstream)
+
+    plan = Plan(project.root)
+    plan.create(core_path(layer, name), core)
+    plan.create(wrapper_path(layer, name), wrapper)
+    width = line_length(project)
+    init = project.root / registry_path(layer)
+    if init.is_file():
+        try:
+            text = add_registration(init.read_text(encoding="utf-8"), key, width)
+        except PolsterError as exc:
+            raise PolsterError(f"cannot register {key} in {registry_path(layer)}: {exc}") from None
+        plan.update(registry_path(layer), text)
+    else:
+        plan.create(registry_path(layer), new_registry(layer, project.name, [key], width))
+
+    result = AddPlan(plan, key, template, list(upstream))
+    if template.settings:
+        result.settings = list(template.settings(context))
+        example = project.root / ".env.example"
+        if result.settings and example.is_file():
+            text = example.read_text(encoding="utf-8")
+            plan.update(".env.example", add_settings_block(text, key, template, result.settings))
+            result.example_updated = True
+    missing = missing_requirements(project, template.requirements)
+    if missing:
+        pyproject = project.root / "pyproject.toml"
+        text = pyproject.read_text(encoding="utf-8")
+        edited = add_dependencies(text, missing)
+        if edited is None:
+            result.manual_requirements = missing
+        else:
+            plan.update("pyproject.toml", edited)
+            result.requirements = missing
+    return result
+
+
+def _check_rendered(template: AssetTemplate, rel: str, text: str) -> ast.Module:
+    try:
+        return ast.parse(text)
+    except SyntaxError as exc:
+        raise PolsterError(
+            f"asset template '{template.name}' ({template.plugin or 'built-in'}) rendered "
+            f"invalid Python for {rel} (line {exc.lineno}: {exc.msg}): report it to its authors"
+        ) from None
+
+
+def _check_wrapper(template, rel, text, key, upstream) -> None:
+    tree = _check_rendered(template, rel, text)
+    function = asset_function(tree, key)
+    if function is None or upstream_of(function) != list(upstream):
+        raise PolsterError(
+            f"asset template '{template.name}' ({template.plugin or 'built-in'}) rendered a "
+            f"wrapper without an @dg.asset function {key}({', '.join(upstream)}): report it to "
+            "its authors"
+        )
+
+
+# Settings blocks in .env.example ------------------------------------------------------------
+
+
+def _block_markers(key: str) -> tuple[str, str]:
+    return f"# >>> asset {key}", f"# <<< asset {key}"
+
+
+def add_settings_block(text: str, key: str, template: AssetTemplate, settings) -> str:
+    """``.env.example`` with the asset's settings appended, commented out, between markers."""
+    start, end = _block_markers(key)
+    lines = [f"{start} (template {template.name}): uncomment and set in .env to use"]
+    for setting in settings:
+        note = " (secret)" if setting.secret else ""
+        lines.append(f"# {setting.description}{note}")
+        value = "" if setting.secret else (setting.default or setting.example)
+        lines.append(f"# {setting.name}={value}")
+    lines.append(end)
+    body = text.rstrip("\n")
+    return (body + "\n\n" if body else "") + "\n".join(lines) + "\n"
+
+
+def remove_settings_block(text: str, key: str) -> str | None:
+    """``.env.example`` without the asset's block, or ``None`` when it has none."""
+    start, end = _block_markers(key)
+    lines = text.splitlines(keepends=True)
+    first = next((i for i, line in enumerate(lines) if line.startswith(start)), None)
+    if first is None:
+        return None
+    last = next((i for i in range(first, len(lines)) if lines[i].rstrip("\n") == end), None)
+    if last is None:
+        return None
+    if first > 0 and not lines[first - 1].strip():
+        first -= 1
+    del lines[first : last + 1]
+    return "".join(lines)
+
+
+# Requirements in pyproject.toml -------------------------------------------------------------
+
+
+def _dist(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else requirement
+
+
+def missing_requirements(project: Project, requirements) -> list[str]:
+    present = {_dist(r) for r in project.pyproject.get("project", {}).get("dependencies", [])}
+    return [r for r in requirements if _dist(r) not in present]
+
+
+def add_dependencies(text: str, requirements: list[str]) -> str | None:
+    """``pyproject.toml`` text with ``requirements`` appended to ``[project] dependencies``.
+
+    Only the array's lines change; the result is parsed again and must differ from the input
+    by exactly those requirements, or ``None`` is returned (the caller asks the user to add
+    them by hand).
+    """
+    try:
+        before = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None
+    lines = text.splitlines(keepends=True)
+    in_project = False
+    start = None
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_project = stripped == "[project]"
+            continue
+        if in_project and re.match(r"dependencies\s*=\s*\[", stripped):
+            start = i
+            break
+    if start is None:
+        return None
+    new = [f'"{r}"' for r in requirements]
+    first = lines[start]
+    if first.rstrip().endswith("]") and first.count("[") == 1:  # dependencies = ["a", "b"]
+        head, _, _ = first.rstrip().rpartition("]")
+        inner = head.split("[", 1)[1].strip().rstrip(",")
+        items = ([inner] if inner else []) + new
+        lines[start] = head.split("[", 1)[0] + "[" + ", ".join(items) + "]\n"
+    else:
+        end = next(
+            (j for j in range(start + 1, len(lines)) if lines[j].strip().startswith("]")), None
+        )
+        if end is None:
+            return None
+        previous = end - 1
+        while previous > start and (
+            not lines[previous].strip() or lines[previous].strip().startswith("#")
+        ):
+            previous -= 1
+        if previous > start:
+            code = lines[previous].rstrip("\n")
+            if not code.split("#")[0].rstrip().endswith(","):
+                lines[previous] = code.split("#")[0].rstrip() + ",\n"
+        lines[end:end] = [f"    {item},\n" for item in new]
+    result = "".join(lines)
+    try:
+        after = tomllib.loads(result)
+    except tomllib.TOMLDecodeError:
+        return None
+    expected = before.get("project", {}).get("dependencies", []) + list(requirements)
+    if after.get("project", {}).get("dependencies") != expected:
+        return None
+    after["project"]["dependencies"] = before["project"]["dependencies"]
+    return result if after == before else None
+
+
+# remove-asset -------------------------------------------------------------------------------
+
+
+@dataclass
+class RemovePlan:
+    plan: Plan
+    key: str
+    notes: list[str] = field(default_factory=list)
+    data_files: list[Path] = field(default_factory=list)  # stored data that --purge-data deletes
+
+
+def remove_asset_plan(
+    project: Project,
+    assets: ProjectAssets,
+    layer: str,
+    name: str,
+    purge_data: bool,
+    force: bool,
+) -> RemovePlan:
+    key = asset_key(layer, name)
+    asset = assets.assets.get(key)
+    core_file = project.root / core_path(layer, name)
+    if asset is None and not core_file.exists():
+        here = [a.key for a in assets.in_layers((layer,))]
+        raise PolsterError(
+            f"there is no asset {key} in this project ({layer} assets: {names_list(here)})"
+        )
+    assets.load_dependencies()
+    unreadable = sorted(
+        a.wrapper for a in assets.assets.values() if a.error and a.key != key and a.wrapper
+    )
+    if unreadable and not force:
+        raise PolsterError(
+            f"cannot tell whether other assets depend on {key}: {names_list(unreadable)} "
+            "cannot be read (run `polster check`); fix them, or pass --force"
+        )
+    dependents = [k for k in (asset.downstream if asset else []) if k != key]
+    if dependents:
+        first = split_asset_key(dependents[0])
+        hint = (
+            f" (`polster remove-asset --layer {first[0]} --name {first[1]}`)"
+            if len(dependents) == 1
+            else ""
+        )
+        raise PolsterError(
+            f"{key} is used by {names_list(dependents)}: remove those first{hint} or edit "
+            "them (remove-asset never edits or deletes other assets, even with --force)"
+        )
+
+    plan = Plan(project.root)
+    result = RemovePlan(plan, key)
+    for rel in (core_path(layer, name), wrapper_path(layer, name)):
+        if (project.root / rel).exists():
+            plan.delete(rel)
+    init = project.root / registry_path(layer)
+    if init.is_file():
+        text = init.read_text(encoding="utf-8")
+        try:
+            edited = remove_registration(text, key, line_length(project))
+        except PolsterError as exc:
+            if not force:
+                raise PolsterError(
+                    f"cannot unregister {key} in {registry_path(layer)}: {exc}"
+                ) from None
+            edited = text
+            result.notes.append(f"{registry_path(layer)} was left as it is: {exc}")
+        if edited != text:
+            plan.update(registry_path(layer), edited)
+    example = project.root / ".env.example"
+    if example.is_file():
+        edited = remove_settings_block(example.read_text(encoding="utf-8"), key)
+        if edited is not None:
+            plan.update(".env.example", edited)
+    for rel in _users_in_tests(project.root, layer, name):
+        result.notes.append(
+            f"{rel} still uses core.{layer}_{name} or {key}: update or delete those tests"
+        )
+    for note in unreadable:
+        result.notes.append(f"{note} could not be read; --force removed {key} anyway")
+    result.data_files, backend = stored_data(project, layer, name)
+    if purge_data:
+        for path in result.data_files:
+            plan.delete(str(path))
+        if backend != "local":
+            result.notes.append(
+                f"--purge-data deletes local files only: the {backend} backend's copy of "
+                f"{layer}/{name}.parquet is still there; delete it with your storage tools"
+            )
+    return result
+
+
+def _users_in_tests(root: Path, layer: str, name: str) -> list[str]:
+    """Test files that import the asset's core module or wrapper (found with ``ast``)."""
+    module = f"{layer}_{name}"
+    key = asset_key(layer, name)
+    found = []
+    for path in sorted((root / "tests").rglob("*.py")) if (root / "tests").is_dir() else []:
+        try:
+            tree = ast.parse(path.read_bytes())
+        except (SyntaxError, ValueError, OSError):
+            continue
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(n.split(".")[-1] in (module, key) or f".{module}." in f".{n}." for n in names):
+                found.append(path.relative_to(root).as_posix())
+                break
+    return found
+
+
+def env_setting(project: Project, name: str, default: str) -> str:
+    """A setting as the generated project reads it: the environment first, then ``.env``."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    env_file = project.root / ".env"
+    if env_file.is_file():
+        for line in env_file.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line.startswith("export "):
+                line = line[len("export ") :].strip()
+            if line.startswith("#") or "=" not in line:
+                continue
+            key, _, raw = line.partition("=")
+            if key.strip() == name:
+                raw = raw.strip()
+                if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+                    raw = raw[1:-1]
+                elif " #" in raw:
+                    raw = raw.split(" #", 1)[0].rstrip()
+                return raw or default
+    return default
+
+
+def stored_data(project: Project, layer: str, name: str) -> tuple[list[Path], str]:
+    """The local files holding the asset's table (table, sample, fallback marker); backend."""
+    base = Path(env_setting(project, "LOCAL_DATA_DIR", "data"))
+    if not base.is_absolute():
+        base = project.root / base
+    candidates = [
+        base / layer / f"{name}.parquet",
+        base / "_samples" / layer / f"{name}.sample.parquet",
+        base / layer / f".{name}.fallback",
+    ]
+    backend = env_setting(project, "STORAGE_BACKEND", project.storage).strip().lower()
+    return [p for p in candidates if p.is_file()], backend or "local"
