@@ -109,7 +109,7 @@ def init(
 
     interactive = _interactive(no_input)
     if name is None and interactive:
-        name = typer.prompt("Project name", default="my-project")
+        name = click.prompt("Project name", default="my-project")
     name = validate_project_name(name)
     parent = (path or Path.cwd()).expanduser()
     if not parent.is_dir():
@@ -123,10 +123,10 @@ def init(
     if storage is None:
         storage = "local"
         if interactive and len(backends) > 1:
-            storage = typer.prompt("Storage backend", default="local", type=click.Choice(backends))
+            storage = click.prompt("Storage backend", default="local", type=click.Choice(backends))
     platforms = plugins.unique_names(plugins.ci_platforms())
     if platform is None and interactive and platforms:
-        platform = typer.prompt(
+        platform = click.prompt(
             "CI/CD platform", default="none", type=click.Choice(["none", *platforms])
         )
     if platform in (None, "", "none"):
@@ -136,7 +136,7 @@ def init(
     if git is None:
         default_git = git_available() and not inside_git_repo(parent)
         git = (
-            typer.confirm("Initialise a git repository?", default=default_git)
+            click.confirm("Initialise a git repository?", default=default_git)
             if interactive
             else default_git
         )

@@ -312,3 +312,41 @@ def test_version_and_help_list_every_command(tmp_path):
     ):
         assert option in init_help
     assert run_polster("--version", cwd=tmp_path).stdout.startswith("polster ")
+
+
+def test_interactive_prompts_offer_installed_platforms_and_backends(tmp_path):
+    """With plugins installed, init asks for the storage backend and the CI platform too."""
+    leader, follower = pty.openpty()
+    env = clean_env(POLSTER_DISABLE_PLUGIN_AUTOLOAD=None)
+    process = subprocess.Popen(
+        [POLSTER, "init", "chosen", "--no-setup", "--no-git"],
+        cwd=tmp_path,
+        env=env,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        close_fds=True,
+    )
+    os.close(follower)
+    output = b""
+    answers = {b"Storage backend": b"local\r", b"CI/CD platform": b"github\r"}
+    try:
+        while True:
+            try:
+                chunk = os.read(leader, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+            for prompt, answer in list(answers.items()):
+                if prompt in output and output.rstrip().endswith(b":"):
+                    os.write(leader, answer)
+                    del answers[prompt]
+    finally:
+        process.wait(timeout=60)
+        os.close(leader)
+    text = output.decode(errors="replace")
+    assert process.returncode == 0, text
+    assert "Traceback" not in text
+    assert (tmp_path / "chosen" / ".github" / "workflows" / "polster.yml").is_file()
