@@ -80,3 +80,38 @@ def test_enable_unknown_or_uninstalled_is_refused(project, name, fragments):
 def test_enable_outside_a_project_is_refused(tmp_path):
     result = run_polster("enable", "local", cwd=tmp_path)
     assert_one_line_error(result, "not inside a Polster project")
+
+
+def test_enable_platform_then_storage_recomposes_the_ci_file(tmp_path):
+    """The real plugins: github CI first, then adls; the workflow gains adls's settings."""
+    env = clean_env(POLSTER_DISABLE_PLUGIN_AUTOLOAD=None)
+    assert (
+        run_polster("init", "shop", "--no-git", "--no-setup", cwd=tmp_path, env=env).returncode == 0
+    )
+    project = tmp_path / "shop"
+    assert run_polster("enable", "github", cwd=project, env=env).returncode == 0
+    workflow = project / ".github/workflows/polster.yml"
+    readme = (project / "README.md").read_text()
+    assert "gh secret set" not in readme  # local storage needs no secrets
+    assert "## Continuous Integration" in readme or "Continuous Integration" in readme
+    result = run_polster("enable", "adls", cwd=project, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "update .github/workflows/polster.yml" in result.stdout
+    text = workflow.read_text()
+    assert 'STORAGE_BACKEND: "adls"' in text
+    assert "ADLS_ACCOUNT_KEY: ${{ secrets.ADLS_ACCOUNT_KEY }}" in text
+    assert "gh secret set ADLS_ACCOUNT_KEY" in (project / "README.md").read_text()
+    assert "credentials: ADLS_ACCOUNT_KEY or" in result.stdout
+
+
+def test_enable_storage_leaves_a_hand_edited_ci_file_alone(tmp_path):
+    env = clean_env(POLSTER_DISABLE_PLUGIN_AUTOLOAD=None)
+    args = ("init", "shop", "--no-git", "--no-setup", "--platform", "gitlab")
+    assert run_polster(*args, cwd=tmp_path, env=env).returncode == 0
+    project = tmp_path / "shop"
+    ci = project / ".gitlab-ci.yml"
+    ci.write_text(ci.read_text() + "# my own job\n")
+    result = run_polster("enable", "s3", cwd=project, env=env)
+    assert result.returncode == 0, result.stderr
+    assert ci.read_text().endswith("# my own job\n")
+    assert ".gitlab-ci.yml was edited by hand" in result.stdout

@@ -100,10 +100,15 @@ def storage_plan(project, plugins, name: str):
             notes.append("README.md has no settings table markers: its table was left as is")
         elif text != readme.read_text(encoding="utf-8"):
             plan.update("README.md", text)
-    needed = [s.name for s in backend.settings if s.required or s.secret]
+    _recompose_ci(project, plugins, plan, context, notes)
+    required = [s.name for s in backend.settings if s.required]
+    secrets = [s.name for s in backend.settings if s.secret]
     notes.append(f"{project.name} now stores its tables with {backend.name}.")
-    if needed:
-        notes.append(f"Fill in {', '.join(needed)} in .env (secrets stay there only).")
+    if required or secrets:
+        parts = [", ".join(required)] if required else []
+        if secrets:
+            parts.append("credentials: " + " or ".join(secrets))
+        notes.append(f"Fill in .env: {'; '.join(parts)} (secrets stay in .env only).")
     if backend.requirement:
         notes.append(f"Run `polster setup` to install {backend.requirement} into .venv.")
     return plan, notes
@@ -131,6 +136,7 @@ def platform_plan(project, plugins, name: str, force: bool):
     if project.platform != platform.name:
         plan.update("pyproject.toml", _pyproject_with(project, None, platform=platform.name))
     notes = [f"{project.name} now has {platform.name} CI: commit the new files and push."]
+    _readme_ci_update(project, plan, context, notes)
     return plan, notes
 
 
@@ -181,8 +187,59 @@ def _merge_env(text: str, context, example: bool) -> str:
 def _replace_table(text: str, table: str) -> str | None:
     from ..scaffold import TABLE_END, TABLE_START
 
-    start = text.find(TABLE_START)
-    end = text.find(TABLE_END)
+    return _replace_between(text, table, TABLE_START, TABLE_END)
+
+
+def _replace_between(text: str, block: str, start_marker: str, end_marker: str) -> str | None:
+    """``text`` with the part from ``start_marker`` to ``end_marker`` replaced by ``block``
+    (which carries the markers itself), or None when the markers are missing."""
+    start = text.find(start_marker)
+    end = text.find(end_marker)
     if start < 0 or end < start:
         return None
-    return text[:start] + table + text[end + len(TABLE_END) :]
+    return text[:start] + block + text[end + len(end_marker) :]
+
+
+def _readme_ci_update(project, plan, context, notes: list[str]) -> None:
+    """Rewrite the README's CI section (between its markers) for ``context``."""
+    from ..scaffold import PLATFORM_END, PLATFORM_START, platform_section
+
+    readme = project.root / "README.md"
+    if not readme.exists():
+        return
+    old = readme.read_text(encoding="utf-8")
+    new = _replace_between(old, platform_section(context), PLATFORM_START, PLATFORM_END)
+    if new is None:
+        notes.append("README.md has no CI section markers: its CI section was left as is")
+    elif new != old:
+        for op in plan.ops:  # one README edit per plan: build on an update already planned
+            if op.path == readme and op.content is not None:
+                op.content = _replace_between(
+                    op.content, platform_section(context), PLATFORM_START, PLATFORM_END
+                )
+                return
+        plan.update("README.md", new)
+
+
+def _recompose_ci(project, plugins, plan, context, notes: list[str]) -> None:
+    """After a storage change, re-render the project's CI files with the new backend's settings.
+
+    A CI file edited by hand (not what the old settings would render) is left alone and named.
+    """
+    if not project.platform or project.platform not in plugins.ci_platforms():
+        return
+    platform = plugins.ci_platform(project.platform)
+    before = platform.render(_context(project, plugins, project.storage, platform.name))
+    after = platform.render(context)
+    for rel, text in sorted(after.items()):
+        path = project.root / rel
+        if not path.exists() or path.read_text(encoding="utf-8") == text:
+            continue
+        if path.read_text(encoding="utf-8") == before.get(rel):
+            plan.update(rel, text)
+        else:
+            notes.append(
+                f"{rel} was edited by hand and still has the old storage settings: "
+                f"review it, or regenerate it with `polster enable {platform.name} --force`"
+            )
+    _readme_ci_update(project, plan, context, notes)
