@@ -176,9 +176,11 @@ def materialize(root: Path, workers: int = 0, select: list[str] | None = None) -
     for name in skipped:
         print(f"  skip  {name:<40} (an upstream asset failed)")
     total_rows = sum(s["rows"] or 0 for s in ok)
+    checks = len(watcher.failed_checks)
     print(
         f"{'Succeeded' if result.success else 'FAILED'}: {len(ok)} materialised, {len(failed)} "
-        f"failed, {len(skipped)} skipped, {total_rows:,} rows in "
+        f"failed, {len(skipped)} skipped, {total_rows:,} rows"
+        f"{f', {checks} check(s) failed' if checks else ''} in "
         f"{time.perf_counter() - started:.2f}s (run {result.run_id[:8]})"
     )
     for step in failed:
@@ -198,6 +200,7 @@ class _Progress:
         self.run_id = run_id
         self.created_after = time.time()
         self.steps: dict[str, dict] = {}
+        self.failed_checks: list[str] = []
         self._seen = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -259,6 +262,18 @@ class _Progress:
             meta = event.event_specific_data.materialization.metadata
             rows = meta.get("dagster/row_count")
             step["rows"] = getattr(rows, "value", None)
+        elif kind == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                detail = ", ".join(
+                    f"{key}: {getattr(value, 'value', value)}"
+                    for key, value in (evaluation.metadata or {}).items()
+                )
+                self.failed_checks.append(f"{step['name']}.{evaluation.check_name}")
+                print(
+                    f"  CHECK {step['name']}: {evaluation.check_name} failed ({detail})",
+                    flush=True,
+                )
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
             if step["start"] is not None:
                 step["seconds"] = entry.timestamp - step["start"]

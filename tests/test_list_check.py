@@ -76,11 +76,12 @@ def test_hand_edits_count(tmp_path):
     # A user adds an input by hand, mapped through `ins`, plus a non-data dependency.
     text = wrapper.read_text()
     text = text.replace(
-        "    description=transform.__doc__,\n)",
+        "    description=transform.__doc__,\n",
         "    description=transform.__doc__,\n"
         '    ins={"orders": dg.AssetIn(key="run_bronze_orders")},\n'
-        '    deps=[dg.AssetKey("run_bronze_refunds")],\n)',
+        '    deps=[dg.AssetKey("run_bronze_refunds")],\n',
     )
+    assert "run_bronze_refunds" in text
     text = text.replace(
         "    run_bronze_example: pl.DataFrame,\n",
         "    context: dg.AssetExecutionContext,\n    run_bronze_example: pl.DataFrame,\n"

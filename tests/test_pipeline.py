@@ -102,6 +102,24 @@ def test_run_polster_fails_clearly_when_an_asset_raises(project, tmp_path):
         assert (broken / f"data/{layer}/example.parquet").read_bytes() == content
 
 
+def test_a_failing_check_is_reported_but_the_data_is_kept(project, tmp_path):
+    checked = tmp_path / "checked"
+    shutil.copytree(project, checked, ignore=shutil.ignore_patterns("data", ".dagster"))
+    core = checked / "src/core/silver_example.py"
+    core.write_text(
+        core.read_text().replace(
+            'KEY_COLUMNS = ["event_id"]', 'KEY_COLUMNS = ["event_id", "amount"]'
+        )
+    )
+    result = python(checked, "run_polster.py", env=clean_env())
+    assert result.returncode == 0, result.stderr
+    assert "CHECK run_silver_example: key_columns_not_null failed (null_counts: amount=" in (
+        result.stdout
+    )
+    assert "1 check(s) failed" in result.stdout
+    assert pl.read_parquet(checked / "data/silver/example.parquet").height == 980
+
+
 def test_run_polster_without_an_environment_says_how_to_create_one(project):
     # -S hides site-packages: this Python has no polster and the project has no .venv.
     result = subprocess.run(

@@ -40,7 +40,8 @@ def ui(tmp_path_factory):
 ASSETS_QUERY = """{ assetNodes {
   assetKey { path } groupName description kinds automationCondition { label }
   dependencyKeys { path }
-  assetChecksOrError { ... on AssetChecks { checks { name } } }
+  assetChecksOrError { ... on AssetChecks { checks { name
+    executionForLatestMaterialization { status } } } }
   assetMaterializations(limit: 1) { metadataEntries { label __typename
     ... on IntMetadataEntry { intValue } ... on TextMetadataEntry { text }
     ... on MarkdownMetadataEntry { mdStr } ... on BoolMetadataEntry { boolValue }
@@ -80,6 +81,17 @@ def test_assets_have_descriptions_kinds_and_automation(ui):
         assert set(node["kinds"]) == {"polars", "parquet"}
         expected = None if name.startswith("run_bronze") else {"label": "eager"}
         assert node["automationCondition"] == expected
+
+
+def test_silver_checks_run_with_each_materialisation(ui):
+    nodes = assets(ui.port)
+    checks = nodes["run_silver_example"]["assetChecksOrError"]["checks"]
+    assert {c["name"]: c["executionForLatestMaterialization"]["status"] for c in checks} == {
+        "required_columns_present": "SUCCEEDED",
+        "key_columns_not_null": "SUCCEEDED",
+        "row_count_above_zero": "SUCCEEDED",
+    }
+    assert nodes["run_gold_example"]["assetChecksOrError"]["checks"] == []
 
 
 def test_materialisations_record_rows_schema_preview_and_uri(ui):

@@ -16,6 +16,8 @@ def wrapper(context: AssetContext) -> str:
         func=FUNCTIONS[context.layer],
         layer=context.layer,
         upstream=list(context.upstream),
+        # Silver assets come with the standard quality checks (polster_core.runtime).
+        checks=context.layer == "silver" and bool(context.upstream),
     )
 
 
