@@ -1,4 +1,4 @@
-"""docs/ci-platforms.md: its example CI platform plugin works as a third party would use it."""
+"""docs/plugins.md: its example CI platform plugin works as a third party would use it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import yaml
 from polster_core import testing
 from polster_core.plugins import Plugins
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "ci-platforms.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 
 
 def example_plugin() -> types.ModuleType:
