@@ -40,7 +40,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--ui", action="store_true", help="start the Dagster UI and daemon (Ctrl+C stops them)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="UI host (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=3000, help="UI port (default 3000)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("POLSTER_UI_PORT") or 3000),
+        help="UI port (default 3000, or $POLSTER_UI_PORT)",
+    )
     parser.add_argument(
         "--select",
         metavar="ASSETS",

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from .conftest import assert_one_line_error, clean_env, run_polster, tree_hash
+from .conftest import POLSTER, assert_one_line_error, clean_env, run_polster, tree_hash
+from .ui_server import free_port
 
 
 def test_setup_outside_a_project_is_refused(tmp_path):
@@ -21,9 +26,39 @@ def test_setup_outside_a_project_is_refused(tmp_path):
 
 @pytest.mark.slow
 def test_init_sets_up_a_venv_that_runs_the_pipeline(tmp_path):
-    result = run_polster("init", "with-venv", "--no-git", cwd=tmp_path, timeout=900)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "with uv" in result.stdout and "Environment ready" in result.stdout
+    # init builds .venv, then --start-dagster opens the UI with it: wait for it, then Ctrl+C.
+    port = free_port()
+    log = tmp_path / "init.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [POLSTER, "init", "with-venv", "--no-git", "--start-dagster", "--no-input"],
+            cwd=tmp_path,
+            env=clean_env(DAGSTER_WEBSERVER_PORT=None, POLSTER_UI_PORT=str(port)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        try:
+            deadline = time.monotonic() + 600
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+                    break
+                except OSError:
+                    assert process.poll() is None, log.read_text()
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(1)
+        finally:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    output = log.read_text()
+    assert "with uv" in output and "Environment ready" in output
+    assert f"Dagster UI: http://127.0.0.1:{port}" in output
     project = tmp_path / "with-venv"
     python = project / ".venv" / "bin" / "python"
     assert python.exists()
