@@ -83,6 +83,7 @@ class Server:
     process: subprocess.Popen
     location: Path | None = None
     argv: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
 
     @property
     def pid(self) -> int:
@@ -100,31 +101,35 @@ class Server:
     def restart(self) -> None:
         """Start the same server again on the same port (and, for Azurite, the same data)."""
         self.stop()
-        self.process = _spawn(self.argv)
+        self.process = _spawn(self.argv, self.env)
         wait_for_port(self.port, self.process)
 
 
-def _spawn(argv: list[str]) -> subprocess.Popen:
+def _spawn(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
 @dataclass
 class Azurite(Server):
+    account: str = AZURITE_ACCOUNT
+    key: str = field(default=AZURITE_KEY, repr=False)
+
     @property
     def endpoint(self) -> str:
-        return f"http://{HOST}:{self.port}/{AZURITE_ACCOUNT}"
+        return f"http://{HOST}:{self.port}/{self.account}"
 
     @property
     def connection_string(self) -> str:
         return (
-            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
-            f"AccountKey={AZURITE_KEY};BlobEndpoint={self.endpoint};"
+            f"DefaultEndpointsProtocol=http;AccountName={self.account};"
+            f"AccountKey={self.key};BlobEndpoint={self.endpoint};"
         )
 
     def service(self):
@@ -160,9 +165,9 @@ class Azurite(Server):
         from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
         return generate_container_sas(
-            AZURITE_ACCOUNT,
+            self.account,
             container,
-            account_key=AZURITE_KEY,
+            account_key=self.key,
             permission=ContainerSasPermissions(
                 read=True, add=True, create=True, write=True, delete=True, list=True
             ),
@@ -209,7 +214,11 @@ class Moto(Server):
         urllib.request.urlopen(request, timeout=10).close()
 
 
-def start_azurite(location: Path | None = None) -> Azurite:
+def start_azurite(
+    location: Path | None = None, account: str | None = None, key: str | None = None
+) -> Azurite:
+    """Azurite on a free port; with ``account`` and ``key``, that account replaces the public
+    development account (Azurite's ``AZURITE_ACCOUNTS``), so a test can use a key of its own."""
     command = azurite_command()
     if command is None:
         missing("Azurite", "run `npm install -g azurite` (.ci/run does)")
@@ -227,8 +236,11 @@ def start_azurite(location: Path | None = None) -> Azurite:
         "--disableTelemetry",
         "--silent",
     ]
-    process = _spawn(argv)
-    server = Azurite("azurite", port, process, location, argv)
+    env = {"AZURITE_ACCOUNTS": f"{account}:{key}"} if account and key else None
+    process = _spawn(argv, env)
+    server = Azurite("azurite", port, process, location, argv, env)
+    if env:
+        server.account, server.key = account, key
     try:
         wait_for_port(port, process)
     except RuntimeError:
@@ -293,3 +305,55 @@ def moto_factory():
     yield start
     for server in started:
         server.stop()
+
+
+# A TCP forwarder in a process of its own: a test stops it by its PID, and the store it fronts
+# "goes away" for the pipeline while the real server keeps its state for the test to inspect.
+PROXY = """
+import asyncio, sys
+
+listen, target = int(sys.argv[1]), int(sys.argv[2])
+
+
+async def pipe(reader, writer):
+    try:
+        while data := await reader.read(1 << 16):
+            writer.write(data)
+            await writer.drain()
+    except OSError:
+        pass
+    finally:
+        writer.close()
+
+
+async def handle(client_reader, client_writer):
+    try:
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target)
+    except OSError:
+        client_writer.close()
+        return
+    await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+
+
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", listen)
+    async with server:
+        await server.serve_forever()
+
+
+asyncio.run(main())
+"""
+
+
+def start_proxy(target: Server) -> Server:
+    """A forwarder from a free port to ``target``'s port; ``stop()`` makes the store vanish."""
+    port = free_port()
+    argv = [sys.executable, "-c", PROXY, str(port), str(target.port)]
+    process = _spawn(argv)
+    proxy = Server("proxy", port, process, None, argv)
+    try:
+        wait_for_port(port, process)
+    except RuntimeError:
+        proxy.stop()
+        raise
+    return proxy
