@@ -9,9 +9,13 @@ Only this module's functions import polars, and only when called.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
+import re
+import secrets as _random
+import socket
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +63,12 @@ class WriteResult:
 
 
 class LocalBackend:
-    """Parquet files under ``data/{layer}/{name}.parquet``, written to a temp file, then renamed."""
+    """Parquet files under ``data/{layer}/{name}.parquet``, written to a temp file, then renamed.
+
+    The temporary file, ``.{name}.{pid}-{host}.{random}.parquet.tmp`` beside the table, names
+    its writer: a writer that was killed cannot remove it, so the next write of the table
+    removes those of writers of this host that are no longer running (never a live one's).
+    """
 
     name = "local"
 
@@ -80,8 +89,8 @@ class LocalBackend:
 
         target = self.path(layer, name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".parquet.tmp", dir=target.parent)
-        os.close(fd)
+        sweep_dead_writers(target.parent, name)
+        tmp = _new_temp(target.parent, name)
         try:
             if isinstance(frame, pl.LazyFrame):
                 frame.sink_parquet(tmp)
@@ -175,7 +184,20 @@ class Storage:
         return redact(text, self._secrets)
 
     def _describe(self, exc: BaseException) -> str:
-        return self.redact(f"{type(exc).__name__}: {_first_line(exc)}")
+        text = _first_line(exc)
+        if _IO_ERROR in text:  # polars wraps I/O errors in parquet "out of specification" ones
+            return self.redact(text.split(_IO_ERROR, 1)[1])
+        return self.redact(f"{type(exc).__name__}: {text}")
+
+    def _write_cause(self, exc: BaseException, backend: Backend) -> str:
+        if not _no_space(exc):
+            return self._describe(exc)
+        where = (
+            "free some space there, or set LOCAL_DATA_DIR to a folder on a larger disk"
+            if backend is self.local
+            else "free some space on this machine's disk (a streamed table is staged there)"
+        )
+        return f"no space left on the device: {where}; the previous version is unchanged"
 
     def _failure(self, message: str, exc: BaseException) -> PolsterError:
         """The error a user sees: one line with the masked cause, and nothing chained.
@@ -212,7 +234,7 @@ class Storage:
                 )
                 failure = self._failure(
                     f"writing {layer}/{name} to {backend.name} at {backend.uri(layer, name)} "
-                    f"failed: {self._describe(exc)}{hint}",
+                    f"failed: {self._write_cause(exc, backend)}{hint}",
                     exc,
                 )
             else:
@@ -223,12 +245,22 @@ class Storage:
             # Raised here, outside the except block, so the unmasked original is not chained.
             raise failure
         if error is not None:
+            try:
+                self.local.write(frame, layer, name)
+            except Exception as exc:
+                failure = self._failure(
+                    f"writing {layer}/{name} to {backend.name} at {backend.uri(layer, name)} "
+                    f"failed ({error}), and so did the fallback to local storage at "
+                    f"{self.local.uri(layer, name)}: {self._write_cause(exc, self.local)}",
+                    exc,
+                )
+            if failure is not None:
+                raise failure
             _warn(
                 f"WARNING: writing {layer}/{name} to {backend.name} at {backend.uri(layer, name)} "
                 f"failed ({error}); the full data was written locally to "
                 f"{self.local.uri(layer, name)} instead ({self.fallback_setting()}=true)"
             )
-            self.local.write(frame, layer, name)
             self._fallback_marker(layer, name).write_text(backend.name, encoding="utf-8")
             target, fell_back = self.local, True
         if isinstance(frame, pl.LazyFrame):
@@ -271,7 +303,10 @@ class Storage:
         backend = self._where(layer, name)
         failure = None
         try:
-            return getattr(backend, method)(layer, name)
+            table = getattr(backend, method)(layer, name)
+            if method == "scan":  # read the footer now: a damaged file fails here, named
+                table.collect_schema()
+            return table
         except Exception as exc:
             failure = self._read_error(exc, backend, layer, name)
         raise failure  # outside the except block: the unmasked original is not chained
@@ -285,9 +320,16 @@ class Storage:
                 f"materialise that asset first (python src/core/{layer}_{name}.py or "
                 "python run_polster.py)"
             )
+        cause = self._describe(exc)
+        if _not_parquet(exc):
+            cause = (
+                f"not a valid parquet file ({cause.split(_NOT_PARQUET, 1)[-1].strip()}): "
+                f"write it again by rerunning its asset, e.g. "
+                f"python run_polster.py --select run_{layer}_{name}"
+            )
         return self._failure(
             f"reading {layer}/{name} from {backend.name} at {backend.uri(layer, name)} failed: "
-            f"{self._describe(exc)}",
+            f"{cause}",
             exc,
         )
 
@@ -334,8 +376,86 @@ class Storage:
             marker.unlink(missing_ok=True)
 
 
+# Temporary files of local writes: ``.{name}.{pid}-{host}.{random}.parquet.tmp``.
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+TEMP_SUFFIX = ".parquet.tmp"
+
+
+def _new_temp(folder: Path, name: str) -> str:
+    """Create an empty temporary file for ``name`` in ``folder``, named after this process.
+
+    Created like any new file (mode 0666 less the umask), so the table renamed from it is
+    readable by whoever may read the folder's other files.
+    """
+    while True:
+        path = folder / f".{name}.{os.getpid()}-{_HOST}.{_random.token_hex(4)}{TEMP_SUFFIX}"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return str(path)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    try:  # a killed process its parent has not reaped yet is a zombie: not a writer any more
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def sweep_dead_writers(folder: Path, name: str) -> list[Path]:
+    """Remove ``name``'s temporary files whose writer, on this host, is no longer running."""
+    if os.name == "nt":  # os.kill(pid, 0) would stop the process there, not probe it
+        return []
+    own = re.compile(rf"^\.{re.escape(name)}\.(\d+)-{_HOST}\.[0-9a-f]+{re.escape(TEMP_SUFFIX)}$")
+    removed = []
+    for path in folder.glob(f".*{TEMP_SUFFIX}"):
+        match = own.match(path.name)
+        if match and not _running(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def _warn(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+_IO_ERROR = "underlying IO error: "
+_NOT_PARQUET = "File out of specification:"
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _no_space(exc: BaseException) -> bool:
+    """Whether the disk was full (an OSError, or polars' report of one)."""
+    return any(
+        getattr(e, "errno", None) == errno.ENOSPC
+        or "No space left on device" in str(e)
+        or "(os error 28)" in str(e)
+        for e in _chain(exc)
+    )
+
+
+def _not_parquet(exc: BaseException) -> bool:
+    """Whether polars found the bytes are not (or no longer) a parquet file."""
+    text = str(exc)
+    return _NOT_PARQUET in text and _IO_ERROR not in text
 
 
 def _first_line(exc: BaseException) -> str:
