@@ -141,7 +141,7 @@ def materialize(root: Path, workers: int = 0, select: list[str] | None = None) -
             )
             return 2
         keys = [dg.AssetKey(name) for name in select]
-    instance = dg.DagsterInstance.get()
+    instance = _instance()
     run_id = str(uuid.uuid4())
     # With workers, Dagster creates the run itself: the watcher finds it and polls its events.
     watcher = _Progress(instance, None if workers else run_id)
@@ -188,9 +188,32 @@ def materialize(root: Path, workers: int = 0, select: list[str] | None = None) -
         f"{f', {checks} check(s) failed' if checks else ''} in "
         f"{time.perf_counter() - started:.2f}s (run {result.run_id[:8]})"
     )
+    fell_back = [s["name"] for s in ok if s.get("fell_back")]
+    if fell_back:
+        print(
+            f"WARNING: {len(fell_back)} fell back to local storage ({', '.join(fell_back)}): "
+            "their newest data is on this machine only; the warnings above say why"
+        )
     for step in failed:
         print(f"error in {step['name']}: {step['error']}", file=sys.stderr)
     return 0 if result.success else 1
+
+
+def _instance():
+    """The project's Dagster instance. Two runs starting at once on a new project would both
+    create its sqlite tables, and one would crash: the first creates them, under a lock."""
+    import dagster as dg
+
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return dg.DagsterInstance.get()
+    with open(Path(os.environ["DAGSTER_HOME"]) / ".instance.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return dg.DagsterInstance.get()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class _Progress:
@@ -267,6 +290,7 @@ class _Progress:
             meta = event.event_specific_data.materialization.metadata
             rows = meta.get("dagster/row_count")
             step["rows"] = getattr(rows, "value", None)
+            step["fell_back"] = bool(getattr(meta.get("fell_back_to_local"), "value", False))
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed:
@@ -285,8 +309,10 @@ class _Progress:
             if kind == "STEP_SUCCESS":
                 step["status"] = "ok"
                 rows = "-" if step["rows"] is None else f"{step['rows']:,} rows"
+                fallback = "  (fell back to local storage)" if step.get("fell_back") else ""
                 print(
-                    f"  ok    {step['name']:<40} {rows:>14} {_fmt_seconds(step['seconds']):>8}",
+                    f"  ok    {step['name']:<40} {rows:>14} {_fmt_seconds(step['seconds']):>8}"
+                    f"{fallback}",
                     flush=True,
                 )
             elif kind == "STEP_FAILURE":
@@ -306,7 +332,11 @@ def _error_text(event) -> str:
     if error is None:
         return "failed"
     message = (error.message or "").strip().splitlines()
-    return message[0] if message else error.cls_name or "failed"
+    if not message:
+        return error.cls_name or "failed"
+    # Polster's own errors are complete sentences: drop the class name Dagster puts in front.
+    own = "polster_core.errors.PolsterError: "
+    return message[0][len(own) :] if message[0].startswith(own) else message[0]
 
 
 def port_free(host: str, port: int) -> bool:
