@@ -207,6 +207,14 @@ def default_credential_provider() -> Any:
         return pl.CredentialProviderAzure(credential=DefaultAzureCredential())
 
 
+# Uploads of one table tried in all when concurrent writers keep committing it first.
+COMMIT_ATTEMPTS = 4
+
+
+def _lost_to_another_writer(exc: BaseException) -> bool:
+    return getattr(exc, "error_code", None) == "InvalidBlockList"
+
+
 class AdlsBackend(FsspecBackend):
     """Tables at ``az://{container}/{base path}/{layer}/{name}.parquet``."""
 
@@ -242,7 +250,21 @@ class AdlsBackend(FsspecBackend):
         return self._service
 
     def write(self, frame: Any, layer: str, name: str) -> None:
-        """Stream the parquet bytes into a block upload that is committed only at the end."""
+        """Stream the parquet bytes into a block upload that is committed only at the end.
+
+        Azure discards a blob's uncommitted blocks whenever someone commits it: when another
+        writer (a second run of the pipeline) commits the same table first, this upload's
+        commit fails with InvalidBlockList, and the whole upload is done again.
+        """
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                self._upload(frame, layer, name)
+                return
+            except Exception as exc:
+                if attempt + 1 == COMMIT_ATTEMPTS or not _lost_to_another_writer(exc):
+                    raise
+
+    def _upload(self, frame: Any, layer: str, name: str) -> None:
         import polars as pl
 
         from .blocks import BlockBlobWriter

@@ -235,3 +235,45 @@ def test_lazy_frames_stream_to_adls_and_come_back_as_scans(azurite, tmp_path, mo
     assert seen["run_silver_lazy"]["dagster/row_count"] == 10_000
     assert azurite.blob_names(container) == ["lazy/bronze/lazy.parquet", "lazy/silver/lazy.parquet"]
     assert blob_table(azurite, container, "lazy/silver/lazy.parquet").columns[-1] == "double"
+
+
+def test_a_write_whose_blocks_another_run_discarded_is_redone(azurite, tmp_path, monkeypatch):
+    """Azure drops a blob's uncommitted blocks when anyone commits it: a second run of the
+    pipeline committing the same table mid-upload. The upload is redone, never mixed."""
+    from polster_adls import blocks
+
+    from polster_core.plugins import Plugins
+    from polster_core.settings import Settings
+    from polster_core.storage import Storage
+    from polster_core.testing import table
+
+    container = new_container(azurite)
+    env = {
+        "STORAGE_BACKEND": "adls",
+        "ADLS_CONTAINER": container,
+        "ADLS_CONNECTION_STRING": azurite.connection_string,
+        "ADLS_BASE_PATH": "race",
+        "LOCAL_DATA_DIR": str(tmp_path / "data"),
+        "DISABLE_LOCAL_SAMPLE": "true",
+    }
+    storage = Storage(Settings(tmp_path, "demo", env), plugins=Plugins(autoload=True))
+    big = pl.select(**{f"c{i}": pl.int_range(400_000).hash(i) for i in range(4)})  # 12.8 MB: blocks
+    rival = io.BytesIO()
+    table(3).write_parquet(rival)
+    commits = []
+    real_commit = blocks.BlockBlobWriter.commit
+
+    def commit(self):
+        if not commits:  # the other run commits its version once our blocks are staged
+            for future in self.pending:
+                future.result()
+            other = blocks.BlockBlobWriter(self.client, block_size=1024)
+            other.write(rival.getvalue())
+            real_commit(other)
+        commits.append(len(self.block_ids))
+        return real_commit(self)
+
+    monkeypatch.setattr(blocks.BlockBlobWriter, "commit", commit)
+    storage.write(big, "bronze", "race")
+    assert len(commits) == 2 and commits[0] >= 1  # staged blocks, lost once, then redone
+    assert storage.read("bronze", "race").equals(big)
