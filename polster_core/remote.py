@@ -30,13 +30,14 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-import uuid
+from pathlib import Path
 from typing import Any
 
 POLARS = "polars"
 FSSPEC = "fsspec"
 UPLOAD = "upload"
 RENAME = "rename"
+STAGED = "polster-upload"  # name of the local files LazyFrames are staged in before an upload
 
 
 class FsspecBackend:
@@ -122,8 +123,12 @@ class FsspecBackend:
             frame.write_parquet(buffer)
             self.fs.pipe_file(path, buffer.getvalue(), **self.upload_options())
             return
-        fd, tmp = tempfile.mkstemp(prefix="polster-", suffix=".parquet")
-        os.close(fd)
+        from .storage import new_temp_file, sweep_dead_writers
+
+        # Staged on local disk: a writer killed here leaves the file, which the next one removes.
+        staging = Path(tempfile.gettempdir())
+        sweep_dead_writers(staging, STAGED)
+        tmp = new_temp_file(staging, STAGED)
         try:
             frame.sink_parquet(tmp)
             self.fs.put_file(tmp, path, **self.upload_options())
@@ -133,13 +138,21 @@ class FsspecBackend:
     def _write_renamed(self, frame: Any, path: str) -> None:
         import polars as pl
 
+        from .storage import dead_writers_file, temp_name
+
         parent, _, filename = path.rpartition("/")
-        tmp = f"{parent}/.{filename}.{uuid.uuid4().hex}.tmp" if parent else f".{filename}.tmp"
+        tmp = f"{parent}/{temp_name(filename, '.tmp')}" if parent else temp_name(filename, ".tmp")
         fs = self.fs
         if parent:
             try:
                 fs.makedirs(parent, exist_ok=True)
             except (OSError, NotImplementedError):  # object stores have no directories
+                pass
+            try:  # what writers of this host that were killed left behind
+                for stale in fs.glob(f"{parent}/.{filename}.*.tmp"):
+                    if dead_writers_file(stale.rpartition("/")[2], filename, ".tmp"):
+                        fs.rm(stale)
+            except Exception:  # best effort: never fail a write for it
                 pass
         try:
             with fs.open(tmp, "wb") as handle:

@@ -90,7 +90,7 @@ class LocalBackend:
         target = self.path(layer, name)
         target.parent.mkdir(parents=True, exist_ok=True)
         sweep_dead_writers(target.parent, name)
-        tmp = _new_temp(target.parent, name)
+        tmp = new_temp_file(target.parent, name)
         try:
             if isinstance(frame, pl.LazyFrame):
                 frame.sink_parquet(tmp)
@@ -376,24 +376,40 @@ class Storage:
             marker.unlink(missing_ok=True)
 
 
-# Temporary files of local writes: ``.{name}.{pid}-{host}.{random}.parquet.tmp``.
+# Temporary files name their writer: ``.{name}.{pid}-{host}.{random}{suffix}``, so that a later
+# write can remove those a killed writer left, and never those of a live one.
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 TEMP_SUFFIX = ".parquet.tmp"
 
 
-def _new_temp(folder: Path, name: str) -> str:
-    """Create an empty temporary file for ``name`` in ``folder``, named after this process.
+def temp_name(name: str, suffix: str = TEMP_SUFFIX) -> str:
+    """A new temporary file name for ``name``, naming this process and host."""
+    return f".{name}.{os.getpid()}-{_HOST}.{_random.token_hex(4)}{suffix}"
+
+
+def new_temp_file(folder: Path, name: str, suffix: str = TEMP_SUFFIX) -> str:
+    """Create an empty temporary file for ``name`` in ``folder`` (see :func:`temp_name`).
 
     Created like any new file (mode 0666 less the umask), so the table renamed from it is
     readable by whoever may read the folder's other files.
     """
     while True:
-        path = folder / f".{name}.{os.getpid()}-{_HOST}.{_random.token_hex(4)}{TEMP_SUFFIX}"
+        path = folder / temp_name(name, suffix)
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:
             continue
         return str(path)
+
+
+def dead_writers_file(filename: str, name: str, suffix: str = TEMP_SUFFIX) -> bool:
+    """Whether ``filename`` is a temporary file of ``name`` whose writer, a process of this
+    host, is no longer running."""
+    if os.name == "nt":  # os.kill(pid, 0) would stop the process there, not probe it
+        return False
+    pattern = rf"^\.{re.escape(name)}\.(\d+)-{_HOST}\.[0-9a-f]+{re.escape(suffix)}$"
+    match = re.match(pattern, filename)
+    return bool(match) and not _running(int(match.group(1)))
 
 
 def _running(pid: int) -> bool:
@@ -412,16 +428,15 @@ def _running(pid: int) -> bool:
         return True
 
 
-def sweep_dead_writers(folder: Path, name: str) -> list[Path]:
-    """Remove ``name``'s temporary files whose writer, on this host, is no longer running."""
-    if os.name == "nt":  # os.kill(pid, 0) would stop the process there, not probe it
-        return []
-    own = re.compile(rf"^\.{re.escape(name)}\.(\d+)-{_HOST}\.[0-9a-f]+{re.escape(TEMP_SUFFIX)}$")
+def sweep_dead_writers(folder: Path, name: str, suffix: str = TEMP_SUFFIX) -> list[Path]:
+    """Remove ``name``'s temporary files in ``folder`` whose writers are dead (best effort)."""
     removed = []
-    for path in folder.glob(f".*{TEMP_SUFFIX}"):
-        match = own.match(path.name)
-        if match and not _running(int(match.group(1))):
-            path.unlink(missing_ok=True)
+    for path in folder.glob(f".*{suffix}"):
+        if dead_writers_file(path.name, name, suffix):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # not ours to remove after all: leave it
+                continue
             removed.append(path)
     return removed
 

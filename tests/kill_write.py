@@ -28,7 +28,7 @@ from polster_core.settings import Settings
 from polster_core.storage import Storage
 
 import os
-root, rows = Path(sys.argv[1]), int(sys.argv[2])
+root, rows, lazy = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "lazy"
 storage = Storage(Settings(root, "demo", dict(os.environ)), plugins=Plugins(autoload=True))
 big = pl.select(
     id=pl.int_range(rows),
@@ -36,7 +36,7 @@ big = pl.select(
     label=pl.format("row-{}", pl.int_range(rows).hash(2) % 100_000),
 )
 print("WRITING", flush=True)
-storage.write(big, "bronze", "big")
+storage.write(big.lazy() if lazy else big, "bronze", "big")
 print("DONE", flush=True)
 """
 
@@ -52,11 +52,18 @@ def big_table(rows: int):
 
 
 def kill_mid_write(
-    root: Path, env: dict[str, str], under_way: Callable[[], bool], timeout: float = 120
+    root: Path,
+    env: dict[str, str],
+    under_way: Callable[[], bool],
+    timeout: float = 120,
+    lazy: bool = False,
+    rows: int = ROWS,
 ) -> str:
-    """Start the writer, SIGKILL it once ``under_way()`` is true; return what it printed."""
+    """Start the writer, SIGKILL it once ``under_way()`` is true; return what it printed.
+
+    With ``lazy`` the table is written as a LazyFrame (streamed, or staged on local disk)."""
     process = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(root), str(ROWS)],
+        [sys.executable, "-c", WRITER, str(root), str(rows), "lazy" if lazy else "eager"],
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -295,6 +295,9 @@ def test_a_killed_local_write_leaves_the_previous_version(tmp_path):
 
     kill_mid_write(tmp_path, env, under_way)
     assert storage.read("bronze", "big").equals(table(10))
+    assert len(list(folder.glob(".big.*.tmp"))) == 1  # the killed writer's
+    storage.write(table(3), "bronze", "big")  # the next write removes it
+    assert list(folder.glob(".big.*.tmp")) == []
 
 
 def test_a_killed_write_on_a_third_party_backend_leaves_the_previous_version(
@@ -318,3 +321,6 @@ def test_a_killed_write_on_a_third_party_backend_leaves_the_previous_version(
 
     kill_mid_write(tmp_path, env, under_way)
     assert storage.read("bronze", "big").equals(table(10))
+    assert len(list(folder.glob(".big.parquet.*.tmp"))) == 1  # the killed writer's
+    storage.write(table(3), "bronze", "big")  # the next write removes it
+    assert list(folder.glob(".big.parquet.*.tmp")) == []

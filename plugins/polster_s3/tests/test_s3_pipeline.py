@@ -180,6 +180,43 @@ def test_a_killed_write_leaves_the_previous_version(moto, tmp_path):
     assert moto.keys(bucket) == ["kill/bronze/big.parquet"]
 
 
+def test_a_lazy_write_killed_while_staging_leaves_a_file_the_next_one_removes(
+    moto, tmp_path, monkeypatch
+):
+    """A LazyFrame is staged on local disk before its upload: a writer killed then leaves
+    its staging file, which the next staged write removes (never a live writer's)."""
+    import tempfile
+
+    from polster_core.plugins import Plugins
+    from polster_core.settings import Settings
+    from polster_core.storage import Storage
+    from polster_core.testing import table
+
+    bucket = moto.create_bucket(f"stage-{uuid.uuid4().hex[:10]}")
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    env = {
+        "STORAGE_BACKEND": "s3",
+        **s3_env(moto, bucket),
+        "LOCAL_DATA_DIR": str(tmp_path / "data"),
+        "DISABLE_LOCAL_SAMPLE": "true",
+        "TMPDIR": str(staging),
+    }
+    storage = Storage(Settings(tmp_path, "demo", env), plugins=Plugins(autoload=True))
+    storage.write(table(10), "bronze", "big")
+
+    def staged():
+        return any(p.stat().st_size > 0 for p in staging.glob(".polster-upload.*.parquet.tmp"))
+
+    kill_mid_write(tmp_path, env, staged, lazy=True, rows=3_000_000)
+    assert storage.read("bronze", "big").equals(table(10))
+    assert len(list(staging.iterdir())) == 1
+    monkeypatch.setattr(tempfile, "tempdir", str(staging))
+    storage.write(table(5).lazy(), "bronze", "big")
+    assert list(staging.iterdir()) == []
+    assert storage.read("bronze", "big").equals(table(5))
+
+
 def test_lazy_frames_stream_to_s3_and_come_back_as_scans(moto, tmp_path, monkeypatch):
     from tests.remote_pipeline import run_lazy_assets
 
