@@ -311,10 +311,26 @@ def secret_hits(store: Store, texts: list[str], extra: list[Path] = ()) -> list[
             if path.name == ".env" and path.parent == store.project:
                 continue
             data = path.read_bytes()
+            if data.startswith(b"SQLite format 3"):  # Dagster's runs and event log
+                data += _sqlite_text(path).encode()
             hits += [f"{path}: {n[:12]}..." for n in needles if n.encode() in data]
     for i, text in enumerate(texts):
         hits += [f"text #{i}: {n[:12]}..." for n in needles if n in text]
     return hits
+
+
+def _sqlite_text(path: Path) -> str:
+    """Every value in a sqlite file, as SQL: a long value spans pages, so its raw bytes may be
+    split where a plain search of the file would miss it."""
+    import sqlite3
+
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return "\n".join(connection.iterdump())
+    except sqlite3.DatabaseError:
+        return ""
+    finally:
+        connection.close()
 
 
 def copy_project(template: Path, parent: Path) -> Path:

@@ -21,6 +21,7 @@ from tests.faults import (
     AZURE_KEY,
     LARGE_ROWS,
     LAYERS,
+    MARKER,
     Store,
     configure,
     copy_project,
@@ -28,6 +29,7 @@ from tests.faults import (
     finish,
     kill9,
     make_template,
+    marked,
     run_pipeline,
     secret_hits,
     start_pipeline,
@@ -137,6 +139,7 @@ def tiny_disk(tmp_path):
 
 def assert_no_secrets(store: Store, *outcomes) -> None:
     texts = [text for o in outcomes for text in (o.stdout, o.stderr)]
+    assert MARKER in (store.project / ".env").read_text()  # the search can find them
     assert secret_hits(store, texts) == []
 
 
@@ -376,6 +379,7 @@ def test_a_corrupt_upstream_table_fails_the_downstream_asset_naming_the_file(
         ("local", "-"),
         ("adls", "account key"),
         ("adls", "SAS token"),
+        ("adls", "a wrong key"),
         ("s3", "access key + session token"),
     ],
 )
@@ -399,9 +403,23 @@ def test_no_secret_leaves_dotenv(backend, auth, make_store):
             ADLS_ENDPOINT_URL=endpoint,
             ADLS_SAS_TOKEN=sas if auth == "SAS token" else "",
         )
-    ok = run_pipeline(store)
-    assert ok.returncode == 0, ok.output
-    if backend != "local":
+    if auth == "a wrong key":  # refused by the store: its error travels everywhere
+        wrong = marked(88)
+        store.secrets.append(wrong)
+        set_env(
+            store.project,
+            ADLS_CONNECTION_STRING=(
+                f"DefaultEndpointsProtocol=http;AccountName={AZURE_ACCOUNT};AccountKey={wrong};"
+                f"BlobEndpoint={store.server.endpoint};"
+            ),
+        )
+    run = run_pipeline(store)
+    if auth == "a wrong key":
+        assert run.returncode == 1
+        assert "error in run_bronze_example: writing bronze/example to adls at" in run.stderr
+    else:
+        assert run.returncode == 0, run.output
+    if backend != "local" and run.returncode == 0:
         assert store.listing() == sorted(store.key(layer) for layer in LAYERS)
     env = plugin_env(**store.env)
     cli = [
@@ -411,7 +429,10 @@ def test_no_secret_leaves_dotenv(backend, auth, make_store):
             ["check"],
             ["plugins"],
             ["add-asset", "--layer", "silver", "--name", "clean", "--deps", "example"],
+            ["enable", "gitlab"],  # a CI file written while the secrets are in .env
         )
     ]
+    assert cli[-1].returncode == 0, cli[-1].stderr
     assert (store.project / ".github" / "workflows").is_dir()
-    assert_no_secrets(store, ok, *cli)
+    assert (store.project / ".gitlab-ci.yml").is_file()
+    assert_no_secrets(store, run, *cli)
