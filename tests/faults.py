@@ -158,6 +158,14 @@ class Store:
     prefix: str = ""
     proxy: Any = None
     secrets: list[str] = field(default_factory=list)
+    _client: Any = field(default=None, repr=False)
+
+    @property
+    def client(self) -> Any:
+        """The server's client (azure-storage-blob or boto3), made once: tests poll with it."""
+        if self._client is None:
+            self._client = self.server.service() if self.backend == "adls" else self.server.client()
+        return self._client
 
     def key(self, layer: str, name: str = "example") -> str:
         return f"{self.prefix}/{layer}/{name}.parquet"
@@ -176,15 +184,14 @@ class Store:
         if self.backend == "adls":
             from azure.core.exceptions import ResourceNotFoundError
 
-            blob = self.server.service().get_blob_client(self.bucket, self.key(layer))
+            blob = self.client.get_blob_client(self.bucket, self.key(layer))
             try:
                 return blob.download_blob().readall()
             except ResourceNotFoundError:
                 return None
-        client = self.server.client()
         try:
-            return client.get_object(Bucket=self.bucket, Key=self.key(layer))["Body"].read()
-        except client.exceptions.NoSuchKey:
+            return self.client.get_object(Bucket=self.bucket, Key=self.key(layer))["Body"].read()
+        except self.client.exceptions.NoSuchKey:
             return None
 
     def write_bytes(self, layer: str, data: bytes) -> None:
@@ -192,10 +199,10 @@ class Store:
         if self.backend == "local":
             (self.data / layer / "example.parquet").write_bytes(data)
         elif self.backend == "adls":
-            blob = self.server.service().get_blob_client(self.bucket, self.key(layer))
+            blob = self.client.get_blob_client(self.bucket, self.key(layer))
             blob.upload_blob(data, overwrite=True)
         else:
-            self.server.client().put_object(Bucket=self.bucket, Key=self.key(layer), Body=data)
+            self.client.put_object(Bucket=self.bucket, Key=self.key(layer), Body=data)
 
     def tables(self) -> dict[str, bytes | None]:
         return {layer: self.read_bytes(layer) for layer in LAYERS}
@@ -229,16 +236,13 @@ class Store:
             except FileNotFoundError:  # the temporary file was renamed into place meanwhile
                 return False
         if self.backend == "adls":
-            return self.server.uncommitted_blocks(self.bucket, self.key(layer)) > 0
-        uploads = self.server.client().list_multipart_uploads(Bucket=self.bucket)
+            blob = self.client.get_blob_client(self.bucket, self.key(layer))
+            try:
+                return len(blob.get_block_list("uncommitted")[1]) > 0
+            except Exception:  # no blob yet
+                return False
+        uploads = self.client.list_multipart_uploads(Bucket=self.bucket)
         return any(u["Key"] == self.key(layer) for u in uploads.get("Uploads", []))
-
-    def open_uploads(self) -> int:
-        """Uploads begun and never completed (invisible to readers; s3 only)."""
-        if self.backend != "s3":
-            return 0
-        uploads = self.server.client().list_multipart_uploads(Bucket=self.bucket)
-        return len(uploads.get("Uploads", []))
 
 
 # Rows of the "large asset" per backend: enough that its write takes about a second, and for
