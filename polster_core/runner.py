@@ -8,6 +8,7 @@ Dagster's home is ``.dagster/`` inside the project (ignored by git), with teleme
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 JOB_NAME = "polster_pipeline"
@@ -96,6 +98,9 @@ def main(root: Path | str, argv: list[str] | None = None) -> int:
     if args.ui:
         ui_code = start_ui(root, args.host, args.port)
         code = code or ui_code
+    # The process ends next: without this, the interpreter's last garbage collections walk
+    # every object Dagster and polars created (about 0.5 s); memory goes back to the OS anyway.
+    gc.freeze()
     return code
 
 
@@ -117,6 +122,19 @@ def materialize(root: Path, workers: int = 0, select: list[str] | None = None) -
     warnings.filterwarnings("ignore")
     started = time.perf_counter()
     print(f"Running {JOB_NAME} of {root.name} ...", flush=True)
+    # Loading Dagster, the project and the instance creates about a million objects that live
+    # until the end, and next to no garbage: collecting during the load costs ~0.2 s for
+    # nothing. Once loaded, they are frozen (left out of every later collection) and the
+    # collector runs again for the pipeline itself.
+    gc.disable()
+    try:
+        with quick_history(Path(os.environ["DAGSTER_HOME"])):
+            return _materialize(root, workers, select, started)
+    finally:
+        gc.enable()
+
+
+def _materialize(root: Path, workers: int, select: list[str] | None, started: float) -> int:
     try:
         import dagster as dg
 
@@ -142,6 +160,8 @@ def materialize(root: Path, workers: int = 0, select: list[str] | None = None) -
             return 2
         keys = [dg.AssetKey(name) for name in select]
     instance = _instance()
+    gc.freeze()
+    gc.enable()
     run_id = str(uuid.uuid4())
     # With workers, Dagster creates the run itself: the watcher finds it and polls its events.
     watcher = _Progress(instance, None if workers else run_id)
@@ -214,6 +234,59 @@ def _instance():
             return dg.DagsterInstance.get()
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
+def quick_history(home: Path):
+    """Record the run in Dagster's SQLite history (``.dagster/``) without waiting on the disk.
+
+    Dagster opens and closes a connection for each event. Its databases are in WAL mode, so
+    each close by the last connection checkpoints the log and each commit syncs it: several
+    fsyncs per event, most of a small run's time on a busy disk (290 for the example pipeline).
+    While the run lasts, one idle connection per database keeps the log open (no checkpoint
+    per event), and this process's connections to those databases commit with
+    ``synchronous=NORMAL``, SQLite's recommended setting for WAL: a crash of this process loses
+    nothing, a power cut at worst the last events, and the database stays intact. The log is
+    checkpointed once, when the last connection closes at the end. Nothing else changes: the
+    same databases, read by the UI as before, and the user's own SQLite databases untouched.
+    """
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    prefix = str(home.resolve()) + os.sep
+    anchors: dict[str, sqlite3.Connection] = {}
+
+    def on_connect(connection, _record) -> None:
+        if not isinstance(connection, sqlite3.Connection):
+            return
+        rows = connection.execute("PRAGMA database_list").fetchall()
+        path = next((row[2] for row in rows if row[1] == "main"), "") or ""
+        if not path.startswith(prefix):
+            return
+        if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            # A database Dagster is creating (a new run's event log): it switches it to WAL
+            # once its tables exist. A crash before then loses only that run's empty log.
+            connection.execute("PRAGMA synchronous=OFF")
+            return
+        connection.execute("PRAGMA synchronous=NORMAL")
+        if path in anchors:
+            return
+        try:
+            anchor = sqlite3.connect(path, timeout=30, check_same_thread=False)
+            anchor.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error:
+            return
+        anchors[path] = anchor
+
+    event.listen(Engine, "connect", on_connect)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "connect", on_connect)
+        for anchor in anchors.values():
+            anchor.close()
 
 
 class _Progress:
