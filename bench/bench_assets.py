@@ -1,6 +1,6 @@
 """Speed of the asset commands in projects with 30, 300 and 3,000 assets.
 
-    .venv/bin/python bench/bench_assets.py [--sizes 30,300,3000] [--runs 5]
+    .venv/bin/python bench/bench_assets.py [--sizes 30,300,3000] [--runs 5] [--json FILE]
 
 Builds each project with `polster init`, then writes its assets the way add-asset would (the
 same templates and registry code, in one process, because 3,000 CLI runs would take minutes):
@@ -15,6 +15,7 @@ time of each and its ratio to the baseline. Goal (issue 3): add-asset and list u
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -104,7 +105,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="30,300,3000")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
+    figures = []
     env = dict(os.environ)
     work = Path(tempfile.mkdtemp(prefix="polster-bench-assets-"))
     print(
@@ -136,8 +139,11 @@ def main() -> None:
                 "  goal (add-asset and list < 1 s): "
                 + ("MISSED: " + ", ".join(slow) if slow else "met")
             )
+            figures.append({"assets": count, "median_wall_s": medians})
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps({"runs": args.runs, "sizes": figures}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """CLI speed: `polster --help` against a bare typer app, and `polster init --no-setup --no-git`.
 
-    .venv/bin/python bench/bench_cli.py [--runs 15]
+    .venv/bin/python bench/bench_cli.py [--runs 15] [--json FILE]
 
 Prints medians of CPU time (user+sys of the child) and wall time, and the ratio that is the
 figure (both measured in this run, alternating, so machine noise hits both alike).
@@ -10,6 +10,7 @@ Goals (issue 2): --help CPU <= 1.5x the bare app; init under 0.5 s wall.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -38,7 +39,9 @@ def measure(argv: list[str], cwd: Path, env: dict) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
-    runs = parser.parse_args().runs
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    args = parser.parse_args()
+    runs = args.runs
     env = dict(os.environ)
     work = Path(tempfile.mkdtemp(prefix="polster-bench-"))
     polster = [str(BIN / "polster")]
@@ -74,6 +77,16 @@ def main() -> None:
     ratio = med("polster", 1) / med("baseline", 1)
     print(f"polster --help CPU / bare typer CPU: {ratio:.2f}x (goal <= 1.5x)")
     print(f"polster init wall: {med('init', 0):.3f} s (goal < 0.5 s)")
+    if args.json:
+        figures = {
+            "runs": runs,
+            "baseline_help": {"wall_s": med("baseline", 0), "cpu_s": med("baseline", 1)},
+            "polster_help": {"wall_s": med("polster", 0), "cpu_s": med("polster", 1)},
+            "init": {"wall_s": med("init", 0), "cpu_s": med("init", 1)},
+            "help_cpu_ratio": ratio,
+            "init_over_baseline_wall": med("init", 0) / med("baseline", 0),
+        }
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

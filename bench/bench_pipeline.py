@@ -2,13 +2,16 @@
 groups) run three ways, at several sizes, all in one invocation.
 
     .venv/bin/python bench/bench_pipeline.py [--rows 10000 5000000] [--runs 5] [--skip-dagster-cli]
+        [--json FILE]
 
 1. `python run_polster.py` of a generated project (Polster: one process, IO manager, metadata);
 2. a plain polars script doing the same steps and writing parquet after each (the floor);
 3. the same assets under `dagster asset materialize --select '*'` (Dagster's default executor).
 
 Figures are medians of wall time; the ratio to the plain script (same run, alternating) is the
-figure. Goals (issue 7): at 5M rows run_polster <= 1.3x the plain script; at 10k rows < 2.5 s.
+figure. CPU time (user + system of the process and its children) is printed too. After the runs
+at each size, the silver and gold tables of run_polster.py and of the plain script are compared.
+Goals (issue 7): at 5M rows run_polster <= 1.3x the plain script; at 10k rows < 2.5 s.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -131,13 +135,30 @@ def make_project(where: Path) -> Path:
     return project
 
 
-def timed(argv: list[str], cwd: Path, env: dict) -> float:
+def timed(argv: list[str], cwd: Path, env: dict) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child and its children) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed:\n{result.stdout}\n{result.stderr}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
+
+
+def same_results(project: Path, plain_out: Path) -> bool:
+    """Whether run_polster.py (the last way that wrote the project's data) and the plain script
+    wrote the same silver and gold tables."""
+    import polars as pl
+
+    return all(
+        pl.read_parquet(project / f"data/{layer}/example.parquet")
+        .sort(pl.all())
+        .equals(pl.read_parquet(plain_out / f"{layer}/example.parquet").sort(pl.all()))
+        for layer in ("silver", "gold")
+    )
 
 
 def main() -> None:
@@ -163,10 +184,7 @@ def main() -> None:
         (work / "dagster-home").mkdir(exist_ok=True)
         (work / "dagster-home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         cli_env = {**env, "PYTHONPATH": str(project / "src")}
-        ways = {
-            "plain": [sys.executable, "plain.py", str(work / "plain-out")],
-            "polster": [sys.executable, "run_polster.py"],
-        }
+        ways = {"plain": [sys.executable, "plain.py", str(work / "plain-out")]}
         if not args.skip_dagster_cli:
             ways["cli"] = [
                 str(BIN / "dagster"),
@@ -179,30 +197,39 @@ def main() -> None:
                 "-d",
                 "src",
             ]
-        times: dict[str, list[float]] = {k: [] for k in ways}
+        # Last in each round, so the project's data compared below is run_polster.py's.
+        ways["polster"] = [sys.executable, "run_polster.py"]
+        runs: dict[str, list[tuple[float, float]]] = {k: [] for k in ways}
         for argv in ways.values():  # warm-up: page cache, bytecode
             timed(argv, project, cli_env)
         for _ in range(args.runs):
             for key, argv in ways.items():
-                times[key].append(timed(argv, project, cli_env))
-        med = {k: statistics.median(v) for k, v in times.items()}
+                runs[key].append(timed(argv, project, cli_env))
+        same = same_results(project, work / "plain-out")
+        med = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
+        cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
         cli = med.get("cli")
         row = {
             "rows": rows,
             **{f"{k}_s": round(v, 3) for k, v in med.items()},
-            "polster_over_plain": round(med["polster"] / med["plain"], 2),
+            **{f"{k}_cpu_s": round(v, 3) for k, v in cpu.items()},
+            "polster_over_plain": round(med["polster"] / med["plain"], 3),
+            "same_results": same,
+            "all_wall_s": {k: [round(w, 3) for w, _ in v] for k, v in runs.items()},
         }
         if cli:
-            row["cli_over_plain"] = round(cli / med["plain"], 2)
+            row["cli_over_plain"] = round(cli / med["plain"], 3)
         figures.append(row)
         print(
             f"{rows:>10,} {med['plain']:>13.2f} {med['polster']:>12.2f} "
             f"{(f'{cli:.2f}' if cli else '-'):>12} {row['polster_over_plain']:>13.2f}x "
-            f"{(str(row.get('cli_over_plain')) + 'x') if cli else '-':>10}"
+            f"{(str(round(row['cli_over_plain'], 2)) + 'x') if cli else '-':>10}"
+            f"{'' if same else '  RESULTS DIFFER'}",
+            flush=True,
         )
     shutil.rmtree(work, ignore_errors=True)
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+        args.json.write_text(json.dumps({"runs": args.runs, "sizes": figures}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,532 @@
+"""Run every benchmark, then write BENCHMARKS.md and bench/pipeline_scaling.png.
+
+    .venv/bin/python bench/run_all.py              # everything, about 30-40 minutes
+    .venv/bin/python bench/run_all.py --quick      # small sizes, to try the script (not published)
+
+Needs the `bench` extra (`uv pip install -e ".[dev,bench]"`: matplotlib for the chart) and, for
+the storage benchmark, Azurite (`npm install --prefix .ci --no-save azurite@3`) and moto (in the
+dev extra). Each benchmark is its own script, run here one after another in a fresh process with
+`--json`; each figure in BENCHMARKS.md is a ratio against a baseline measured in the same script
+run (alternating with it, so machine noise hits both alike), from medians of at least 5 runs, with
+the absolute times beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PY = sys.executable
+
+FULL = {
+    "cli": ["--runs", "15"],
+    "assets": ["--sizes", "30,300,3000", "--runs", "5"],
+    "pipeline": ["--rows", "10000", "100000", "1000000", "5000000", "--runs", "5"],
+    "streaming": ["--rows", "20000000", "--runs", "5"],
+    "storage": ["--rows", "5000000", "--repeat", "5"],
+    "setup": ["--runs", "5"],
+}
+QUICK = {
+    "cli": ["--runs", "5"],
+    "assets": ["--sizes", "30,300", "--runs", "5"],
+    "pipeline": ["--rows", "10000", "100000", "--runs", "5"],
+    "streaming": ["--rows", "1000000", "--runs", "5"],
+    "storage": ["--rows", "500000", "--repeat", "5"],
+    "setup": ["--runs", "1"],
+}
+SCRIPTS = {
+    "cli": "bench_cli.py",
+    "assets": "bench_assets.py",
+    "pipeline": "bench_pipeline.py",
+    "streaming": "bench_streaming.py",
+    "storage": "bench_storage.py",
+    "setup": "bench_setup.py",
+}
+
+
+@dataclass
+class Result:
+    name: str
+    command: str
+    seconds: float = 0.0
+    returncode: int = 0
+    output: str = ""
+    figures: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.figures)
+
+
+def relative_command(argv: list[str]) -> str:
+    """The command as someone at the repository root types it."""
+    shown = [os.path.relpath(a, REPO) if a.startswith(str(REPO)) else a for a in argv]
+    if argv[0] == PY:
+        shown[0] = ".venv/bin/python" if Path(PY).parent.parent == REPO / ".venv" else "python"
+    return shlex.join(shown)
+
+
+def run(name: str, extra: list[str], tmp: Path) -> Result:
+    out = tmp / f"{name}.json"
+    argv = [PY, str(HERE / SCRIPTS[name]), *extra]
+    result = Result(name, relative_command(argv))
+    print(f"\n== {name}: {result.command}", flush=True)
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [*argv, "--json", str(out)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        print(f"   {line}", end="", flush=True)
+        lines.append(line)
+    result.returncode = process.wait()
+    result.seconds = time.perf_counter() - started
+    result.output = "".join(lines).rstrip()
+    if out.exists():
+        result.figures = json.loads(out.read_text())
+    print(f"== {name} done in {result.seconds:.0f} s (exit {result.returncode})", flush=True)
+    return result
+
+
+def storage_backends() -> str:
+    """The backends whose servers are installed here (local always)."""
+    sys.path.insert(0, str(REPO))
+    from tests.storage_servers import azurite_command, moto_command
+
+    names = ["local"]
+    if azurite_command():
+        names.append("adls")
+    if moto_command():
+        names.append("s3")
+    return ",".join(names)
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for name in ("polster", "dagster", "polars", "pyarrow", "uv", "pip"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def git_state() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"{commit}{' (with uncommitted changes)' if dirty else ''}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The chart
+
+
+def chart(pipeline: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = pipeline["sizes"]
+    rows = [s["rows"] for s in sizes]
+    fig, ax = plt.subplots(figsize=(7.5, 5.0), dpi=120)
+    ways = [
+        ("plain_s", "plain polars script (the floor)", "#2b8a3e", "o"),
+        ("polster_s", "python run_polster.py", "#1c7ed6", "s"),
+        ("cli_s", "dagster asset materialize (default executor)", "#e8590c", "^"),
+    ]
+    for key, label, color, marker in ways:
+        points = [(s["rows"], s[key]) for s in sizes if key in s]
+        if points:
+            xs = [x for x, _ in points]
+            ys = [y for _, y in points]
+            ax.plot(xs, ys, marker=marker, color=color, label=label, linewidth=2)
+    for s in sizes:
+        ax.annotate(
+            f"{s['polster_over_plain']:.2f}x",
+            (s["rows"], s["polster_s"]),
+            textcoords="offset points",
+            xytext=(0, 8),
+            ha="center",
+            fontsize=8,
+            color="#1c7ed6",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(rows)
+    ax.set_xticklabels([human_rows(r) for r in rows])
+    ax.set_xlabel("rows in the bronze CSV")
+    ax.set_ylabel("wall seconds (median of runs)")
+    ax.set_title("Pipeline time by rows: bronze CSV -> silver -> gold, parquet after each")
+    ax.minorticks_off()
+    ax.grid(True, which="major", alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    handles.append(plt.Line2D([], [], linestyle="none"))
+    labels.append("blue labels: run_polster.py / plain script")
+    ax.legend(
+        handles,
+        labels,
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=2,
+        frameon=False,
+    )
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def human_rows(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:g}M"
+    if n >= 1_000:
+        return f"{n / 1_000:g}k"
+    return str(n)
+
+
+# ---------------------------------------------------------------------------------------------
+# BENCHMARKS.md
+
+
+def verdict(ok: bool | None) -> str:
+    return {True: "met", False: "**not met**", None: "-"}[ok]
+
+
+def at_size(rows: int, goal_at: int, ok: bool) -> str:
+    """The verdict, when measured at the size the goal is set for."""
+    return verdict(ok) if rows == goal_at else f"- (goal is at {human_rows(goal_at)} rows)"
+
+
+def goal_rows(results: dict[str, Result]) -> list[tuple[str, str, str, str, str]]:
+    """(benchmark, figure, goal, verdict, absolute) for the summary table."""
+    rows = []
+    cli = results.get("cli")
+    if cli and cli.ok:
+        f = cli.figures
+        rows.append(
+            (
+                "1 CLI start",
+                f"`polster --help` CPU: {f['help_cpu_ratio']:.2f}x a bare typer app",
+                "<= 1.5x",
+                verdict(f["help_cpu_ratio"] <= 1.5),
+                f"{f['polster_help']['cpu_s']:.3f} s vs {f['baseline_help']['cpu_s']:.3f} s CPU",
+            )
+        )
+        rows.append(
+            (
+                "1 CLI start",
+                f"`polster init --no-setup --no-git`: {f['init_over_baseline_wall']:.2f}x "
+                "the bare app's `--help` (wall)",
+                "< 0.5 s",
+                verdict(f["init"]["wall_s"] < 0.5),
+                f"{f['init']['wall_s']:.3f} s wall",
+            )
+        )
+    assets = results.get("assets")
+    if assets and assets.ok:
+        largest = max(assets.figures["sizes"], key=lambda s: s["assets"])
+        m = largest["median_wall_s"]
+        base = m["polster --help (baseline)"]
+        for key, label in (("add-asset (silver, 2 deps)", "add-asset"), ("list", "list")):
+            rows.append(
+                (
+                    "2 Scaffolding",
+                    f"`polster {label}` at {largest['assets']:,} assets: {m[key] / base:.2f}x "
+                    "`polster --help`",
+                    "< 1 s",
+                    verdict(m[key] < 1.0),
+                    f"{m[key]:.3f} s wall",
+                )
+            )
+    pipeline = results.get("pipeline")
+    if pipeline and pipeline.ok:
+        sizes = {s["rows"]: s for s in pipeline.figures["sizes"]}
+        big = sizes.get(max(sizes))
+        small = sizes.get(min(sizes))
+        rows.append(
+            (
+                "3 Pipeline",
+                f"run_polster.py at {human_rows(big['rows'])} rows: "
+                f"{big['polster_over_plain']:.2f}x the plain polars script",
+                "<= 1.3x at 5M rows",
+                at_size(big["rows"], 5_000_000, big["polster_over_plain"] <= 1.3),
+                f"{big['polster_s']:.2f} s vs {big['plain_s']:.2f} s",
+            )
+        )
+        if "cli_over_plain" in big:
+            rows.append(
+                (
+                    "3 Pipeline",
+                    f"`dagster asset materialize` at {human_rows(big['rows'])} rows: "
+                    f"{big['cli_over_plain']:.2f}x the plain script",
+                    "(reference)",
+                    "-",
+                    f"{big['cli_s']:.2f} s",
+                )
+            )
+        rows.append(
+            (
+                "3 Pipeline",
+                f"run_polster.py at {human_rows(small['rows'])} rows: "
+                f"{small['polster_over_plain']:.2f}x the plain script",
+                "< 2.5 s wall at 10k rows",
+                at_size(small["rows"], 10_000, small["polster_s"] < 2.5),
+                f"{small['polster_s']:.2f} s vs {small['plain_s']:.2f} s",
+            )
+        )
+        if "cli_s" in small:
+            rows.append(
+                (
+                    "3 Pipeline",
+                    f"`dagster asset materialize` at {human_rows(small['rows'])} rows: "
+                    f"{small['cli_over_plain']:.1f}x the plain script",
+                    "(reference)",
+                    "-",
+                    f"{small['cli_s']:.2f} s",
+                )
+            )
+        differ = [human_rows(s["rows"]) for s in sizes.values() if not s.get("same_results")]
+        rows.append(
+            (
+                "3 Pipeline",
+                "same silver and gold tables from run_polster.py and the plain script",
+                "same",
+                verdict(not differ),
+                "differ at " + ", ".join(differ) if differ else "all sizes",
+            )
+        )
+    streaming = results.get("streaming")
+    if streaming and streaming.ok:
+        f = streaming.figures
+        rows.append(
+            (
+                "4 Streaming",
+                f"LazyFrame pipeline peak RSS at {human_rows(f['rows'])} rows: "
+                f"{f['lazy_over_eager_rss']:.2f}x the eager one",
+                "<= 0.5x at 20M rows, same results",
+                at_size(
+                    f["rows"], 20_000_000, f["lazy_over_eager_rss"] <= 0.5 and f["same_results"]
+                ),
+                f"{f['peak_rss_mb']['lazy']:,} MB vs {f['peak_rss_mb']['eager']:,} MB; "
+                f"same results: {'yes' if f['same_results'] else 'NO'}",
+            )
+        )
+    storage = results.get("storage")
+    if storage and storage.ok:
+        f = storage.figures
+        names = {"local": "local disk", "adls": "Azurite (ADLS)", "s3": "moto (S3)"}
+        for name, b in f["backends"].items():
+            m = b["median_s"]
+            rows.append(
+                (
+                    "5 Storage",
+                    f"{names.get(name, name)}, {human_rows(f['rows'])} rows: write "
+                    f"{b['write_ratio']:.2f}x, read {b['read_ratio']:.2f}x polars alone",
+                    f"<= {b['goal']}x at 5M rows",
+                    at_size(
+                        f["rows"],
+                        5_000_000,
+                        b["write_ratio"] <= b["goal"] and b["read_ratio"] <= b["goal"],
+                    ),
+                    f"write {m['storage write']:.2f} s vs {m['polars write']:.2f} s; "
+                    f"read {m['storage read']:.2f} s vs {m['polars read']:.2f} s",
+                )
+            )
+            if b["sample_share"] is not None:
+                rows.append(
+                    (
+                        "5 Storage",
+                        f"{names.get(name, name)}: the local sample adds "
+                        f"{b['sample_share'] * 100:.1f} % to a write",
+                        "< 5 %",
+                        verdict(b["sample_share"] < 0.05),
+                        f"{m['local sample alone']:.3f} s",
+                    )
+                )
+    setup = results.get("setup")
+    if setup and setup.ok:
+        f = setup.figures
+        rows.append(
+            (
+                "6 Setup",
+                f"`polster setup` with uv: {f['uv_over_pip']:.2f}x venv + pip",
+                "(no goal)",
+                "-",
+                f"{f['median_s']['uv']:.1f} s vs {f['median_s']['pip']:.1f} s",
+            )
+        )
+    return rows
+
+
+def pipeline_table(pipeline: dict) -> list[str]:
+    lines = [
+        "| rows | plain polars | run_polster.py | dagster CLI | run_polster / plain "
+        "| dagster CLI / plain | CPU s: plain / polster / CLI |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in pipeline["sizes"]:
+        cli = f"{s['cli_s']:.2f} s" if "cli_s" in s else "-"
+        cli_ratio = f"{s['cli_over_plain']:.2f}x" if "cli_over_plain" in s else "-"
+        cpu = " / ".join(
+            f"{s[k]:.2f}" for k in ("plain_cpu_s", "polster_cpu_s", "cli_cpu_s") if k in s
+        )
+        lines.append(
+            f"| {s['rows']:,} | {s['plain_s']:.2f} s | {s['polster_s']:.2f} s | {cli} "
+            f"| {s['polster_over_plain']:.2f}x | {cli_ratio} | {cpu} |"
+        )
+    return lines
+
+
+def write_markdown(
+    path: Path,
+    results: dict[str, Result],
+    command: str,
+    started: dt.datetime,
+    elapsed: float,
+    load: tuple[tuple[float, ...], tuple[float, ...]],
+    notes: str,
+    quick: bool,
+) -> None:
+    v = versions()
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `bench/run_all.py`; do not edit by hand. To reproduce, from the repository "
+        "root:",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        f"- Run {started:%Y-%m-%d %H:%M} UTC, {elapsed / 60:.0f} minutes, commit {git_state()}"
+        + (" (**--quick: small sizes, not the published figures**)" if quick else ""),
+        f"- Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load average {load[0][0]:.2f} at the start and {load[1][0]:.2f} at the end "
+        "(a shared machine: the ratios, measured alternating with their baselines, are the "
+        "figures; absolute times move with the load)",
+        "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+        "",
+        "## Figures against the goals",
+        "",
+        "| benchmark | figure (ratio to its baseline, same run) | goal | result | absolute "
+        "(median) |",
+        "|---|---|---|---|---|",
+    ]
+    for bench, figure, goal, result, absolute in goal_rows(results):
+        lines.append(f"| {bench} | {figure} | {goal} | {result} | {absolute} |")
+    missing = [r for r in results.values() if not r.ok]
+    for r in missing:
+        lines.append(
+            f"| {r.name} | did not produce figures (exit {r.returncode}) | | **not run** | |"
+        )
+    pipeline = results.get("pipeline")
+    if pipeline and pipeline.ok:
+        lines += [
+            "",
+            "## Pipeline time by rows",
+            "",
+            "The example shape (bronze reads a CSV, silver deduplicates and casts, gold groups by "
+            "day), three ways: `python run_polster.py` of a generated project; a plain polars "
+            "script doing the same steps and writing parquet after each (the floor); and the "
+            "same assets under `dagster asset materialize --select '*'` with Dagster's default "
+            "(multiprocess) executor. Each point is the median wall time of "
+            f"{pipeline.figures['runs']} runs, the three ways alternating.",
+            "",
+            "![Pipeline time by rows](bench/pipeline_scaling.png)",
+            "",
+            *pipeline_table(pipeline.figures),
+        ]
+    if notes:
+        lines += ["", "## Notes", "", notes.strip()]
+    lines += ["", "## Each benchmark's own output", ""]
+    for r in results.values():
+        lines += [
+            f"### {r.name}: `{r.command}`",
+            "",
+            f"{r.seconds:.0f} s, exit {r.returncode}.",
+            "",
+            "```",
+            r.output,
+            "```",
+            "",
+        ]
+    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, to try the script")
+    parser.add_argument(
+        "--only",
+        help=f"comma-separated subset of: {', '.join(SCRIPTS)} (default: all)",
+    )
+    parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    parser.add_argument(
+        "--notes",
+        type=Path,
+        default=HERE / "NOTES.md",
+        help="markdown included under 'Notes' (default bench/NOTES.md)",
+    )
+    args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+    names = [n.strip() for n in args.only.split(",")] if args.only else list(SCRIPTS)
+    unknown = [n for n in names if n not in SCRIPTS]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(SCRIPTS)}")
+    command = relative_command([PY, str(Path(__file__).resolve()), *sys.argv[1:]])
+    started = dt.datetime.now(dt.timezone.utc)
+    clock = time.perf_counter()
+    load_start = os.getloadavg()
+    results: dict[str, Result] = {}
+    with tempfile.TemporaryDirectory(prefix="polster-bench-all-") as tmp:
+        for name in names:
+            extra = list(plan[name])
+            if name == "storage":
+                extra += ["--backends", storage_backends()]
+            results[name] = run(name, extra, Path(tmp))
+    elapsed = time.perf_counter() - clock
+    if "pipeline" in results and results["pipeline"].ok:
+        chart(results["pipeline"].figures, HERE / "pipeline_scaling.png")
+    notes = args.notes.read_text(encoding="utf-8") if args.notes and args.notes.exists() else ""
+    write_markdown(
+        args.out,
+        results,
+        command,
+        started,
+        elapsed,
+        (load_start, os.getloadavg()),
+        notes,
+        args.quick,
+    )
+    print(f"\nwrote {args.out} in {elapsed / 60:.1f} minutes")
+    return 0 if all(r.ok for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
