@@ -255,15 +255,17 @@ def quick_history(home: Path):
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    prefix = str(home.resolve()) + os.sep
+    # Dagster names its files from os.path.abspath(DAGSTER_HOME); a symlink may resolve elsewhere.
+    prefixes = tuple({os.path.abspath(home) + os.sep, str(home.resolve()) + os.sep})
     anchors: dict[str, sqlite3.Connection] = {}
+    lock = threading.Lock()
 
     def on_connect(connection, _record) -> None:
         if not isinstance(connection, sqlite3.Connection):
             return
         rows = connection.execute("PRAGMA database_list").fetchall()
         path = next((row[2] for row in rows if row[1] == "main"), "") or ""
-        if not path.startswith(prefix):
+        if not path.startswith(prefixes):
             return
         if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             # A database Dagster is creating (a new run's event log): it switches it to WAL
@@ -271,22 +273,27 @@ def quick_history(home: Path):
             connection.execute("PRAGMA synchronous=OFF")
             return
         connection.execute("PRAGMA synchronous=NORMAL")
-        if path in anchors:
-            return
-        try:
-            anchor = sqlite3.connect(path, timeout=30, check_same_thread=False)
-            anchor.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.Error:
-            return
-        anchors[path] = anchor
+        with lock:
+            if path in anchors:
+                return
+            try:
+                anchor = sqlite3.connect(path, timeout=30, check_same_thread=False)
+                # Opens the log and its shared memory; fetchall ends the read at once, so the
+                # idle anchor never holds back a checkpoint by Dagster's UI or daemon.
+                anchor.execute("SELECT count(*) FROM sqlite_master").fetchall()
+            except sqlite3.Error:
+                return
+            anchors[path] = anchor
 
     event.listen(Engine, "connect", on_connect)
     try:
         yield
     finally:
         event.remove(Engine, "connect", on_connect)
-        for anchor in anchors.values():
-            anchor.close()
+        with lock:
+            for anchor in anchors.values():
+                anchor.close()
+            anchors.clear()
 
 
 class _Progress:
