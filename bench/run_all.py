@@ -34,6 +34,7 @@ FULL = {
     "cli": ["--runs", "15"],
     "assets": ["--sizes", "30,300,3000", "--runs", "5"],
     "pipeline": ["--rows", "10000", "100000", "1000000", "5000000", "--runs", "5"],
+    "phases": ["--rows", "10000", "5000000", "--runs", "5"],
     "streaming": ["--rows", "20000000", "--runs", "5"],
     "storage": ["--rows", "5000000", "--repeat", "5"],
     "setup": ["--runs", "5"],
@@ -42,6 +43,7 @@ QUICK = {
     "cli": ["--runs", "5"],
     "assets": ["--sizes", "30,300", "--runs", "5"],
     "pipeline": ["--rows", "10000", "100000", "--runs", "5"],
+    "phases": ["--rows", "10000", "--runs", "3"],
     "streaming": ["--rows", "1000000", "--runs", "5"],
     "storage": ["--rows", "500000", "--repeat", "5"],
     "setup": ["--runs", "1"],
@@ -50,6 +52,7 @@ SCRIPTS = {
     "cli": "bench_cli.py",
     "assets": "bench_assets.py",
     "pipeline": "bench_pipeline.py",
+    "phases": "bench_phases.py",
     "streaming": "bench_streaming.py",
     "storage": "bench_storage.py",
     "setup": "bench_setup.py",
@@ -462,6 +465,32 @@ def write_markdown(
             "",
             *pipeline_table(pipeline.figures),
         ]
+    phases = results.get("phases")
+    if phases and phases.ok:
+        lines += [
+            "",
+            "## Where run_polster.py's time goes",
+            "",
+            "`bench/bench_phases.py`: the same pipeline under a sampling profiler (pyinstrument, "
+            "1 ms), every sample put in one phase; median seconds of "
+            f"{phases.figures['runs']} runs. The profiler slows Python-heavy phases (imports, "
+            "Dagster's SQL layer) more than polars' native work, so read the shares, not the "
+            "sums; the unprofiled wall time is beside them.",
+            "",
+        ]
+        for size in phases.figures["sizes"]:
+            total = size["profiled_s"]
+            lines += [
+                f"**{size['rows']:,} rows**: run_polster.py {size['wall_s']:.2f} s wall "
+                f"(profiled part {total:.2f} s), plain polars script {size['plain_s']:.2f} s.",
+                "",
+                "| phase | seconds | share |",
+                "|---|---:|---:|",
+            ]
+            for key, value in sorted(size["phases_s"].items(), key=lambda kv: -kv[1]):
+                if value >= 0.005:
+                    lines.append(f"| {key} | {value:.2f} | {value / total:.0%} |")
+            lines.append("")
     if notes:
         lines += ["", "## Notes", "", notes.strip()]
     lines += ["", "## Each benchmark's own output", ""]
