@@ -2,7 +2,7 @@
 groups) run three ways, at several sizes, all in one invocation.
 
     .venv/bin/python bench/bench_pipeline.py [--rows 10000 5000000] [--runs 5] [--skip-dagster-cli]
-        [--json FILE]
+        [--no-handoff] [--json FILE]
 
 1. `python run_polster.py` of a generated project (Polster: one process, IO manager, metadata);
 2. a plain polars script doing the same steps and writing parquet after each (the floor);
@@ -166,6 +166,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 5_000_000])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-dagster-cli", action="store_true")
+    parser.add_argument(
+        "--no-handoff",
+        action="store_true",
+        help="also time run_polster.py with POLSTER_HANDOFF_MB=0 (every input read back from "
+        "parquet, as the plain script does)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="polster-bench-pipe-"))
@@ -184,27 +190,33 @@ def main() -> None:
         (work / "dagster-home").mkdir(exist_ok=True)
         (work / "dagster-home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         cli_env = {**env, "PYTHONPATH": str(project / "src")}
-        ways = {"plain": [sys.executable, "plain.py", str(work / "plain-out")]}
+        ways = {"plain": ([sys.executable, "plain.py", str(work / "plain-out")], cli_env)}
         if not args.skip_dagster_cli:
-            ways["cli"] = [
-                str(BIN / "dagster"),
-                "asset",
-                "materialize",
-                "--select",
-                "*",
-                "-m",
-                "orchestration.definitions",
-                "-d",
-                "src",
-            ]
+            ways["cli"] = (
+                [
+                    str(BIN / "dagster"),
+                    "asset",
+                    "materialize",
+                    "--select",
+                    "*",
+                    "-m",
+                    "orchestration.definitions",
+                    "-d",
+                    "src",
+                ],
+                cli_env,
+            )
+        if args.no_handoff:
+            no_handoff = {**cli_env, "POLSTER_HANDOFF_MB": "0"}
+            ways["polster_nohandoff"] = ([sys.executable, "run_polster.py"], no_handoff)
         # Last in each round, so the project's data compared below is run_polster.py's.
-        ways["polster"] = [sys.executable, "run_polster.py"]
+        ways["polster"] = ([sys.executable, "run_polster.py"], cli_env)
         runs: dict[str, list[tuple[float, float]]] = {k: [] for k in ways}
-        for argv in ways.values():  # warm-up: page cache, bytecode
-            timed(argv, project, cli_env)
+        for argv, way_env in ways.values():  # warm-up: page cache, bytecode
+            timed(argv, project, way_env)
         for _ in range(args.runs):
-            for key, argv in ways.items():
-                runs[key].append(timed(argv, project, cli_env))
+            for key, (argv, way_env) in ways.items():
+                runs[key].append(timed(argv, project, way_env))
         same = same_results(project, work / "plain-out")
         med = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
         cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
@@ -219,12 +231,20 @@ def main() -> None:
         }
         if cli:
             row["cli_over_plain"] = round(cli / med["plain"], 3)
+        if "polster_nohandoff" in med:
+            row["nohandoff_over_plain"] = round(med["polster_nohandoff"] / med["plain"], 3)
         figures.append(row)
         print(
             f"{rows:>10,} {med['plain']:>13.2f} {med['polster']:>12.2f} "
             f"{(f'{cli:.2f}' if cli else '-'):>12} {row['polster_over_plain']:>13.2f}x "
             f"{(str(round(row['cli_over_plain'], 2)) + 'x') if cli else '-':>10}"
-            f"{'' if same else '  RESULTS DIFFER'}",
+            + (
+                f"  (handoff off: {med['polster_nohandoff']:.2f} s, "
+                f"{row['nohandoff_over_plain']:.2f}x)"
+                if "polster_nohandoff" in med
+                else ""
+            )
+            + f"{'' if same else '  RESULTS DIFFER'}",
             flush=True,
         )
     shutil.rmtree(work, ignore_errors=True)
