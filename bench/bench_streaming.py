@@ -39,6 +39,9 @@ def extract() -> pl.DataFrame:
 ''',
     "silver": '''import polars as pl
 
+REQUIRED_COLUMNS = ["event_id", "timestamp", "amount"]
+KEY_COLUMNS = ["event_id"]
+
 
 def transform(df: pl.DataFrame) -> pl.DataFrame:
     """Cast and filter."""
