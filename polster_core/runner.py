@@ -242,7 +242,7 @@ def quick_history(home: Path):
 
     Dagster opens and closes a connection for each event. Its databases are in WAL mode, so
     each close by the last connection checkpoints the log and each commit syncs it: several
-    fsyncs per event, most of a small run's time on a busy disk (290 for the example pipeline).
+    fsyncs per event, most of a small run's time on a busy disk (395 for the example pipeline).
     While the run lasts, one idle connection per database keeps the log open (no checkpoint
     per event), and this process's connections to those databases commit with
     ``synchronous=NORMAL``, SQLite's recommended setting for WAL: a crash of this process loses
