@@ -22,6 +22,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,7 @@ class Result:
     returncode: int = 0
     output: str = ""
     figures: dict = field(default_factory=dict)
+    load: list[float] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -97,10 +99,20 @@ def run(name: str, extra: list[str], tmp: Path) -> Result:
     )
     lines = []
     assert process.stdout is not None
+    done = threading.Event()
+
+    def sample_load() -> None:  # the 1-minute load average, every 5 s, while it runs
+        while not done.wait(5):
+            result.load.append(os.getloadavg()[0])
+
+    sampler = threading.Thread(target=sample_load, daemon=True)
+    sampler.start()
     for line in process.stdout:
         print(f"   {line}", end="", flush=True)
         lines.append(line)
     result.returncode = process.wait()
+    done.set()
+    sampler.join()
     result.seconds = time.perf_counter() - started
     result.output = "".join(lines).rstrip()
     if out.exists():
@@ -434,6 +446,11 @@ def write_markdown(
     quick: bool,
 ) -> None:
     v = versions()
+    busiest = max(
+        ((r.name, max(r.load)) for r in results.values() if r.load),
+        key=lambda item: item[1],
+        default=("-", load[1][0]),
+    )
     lines = [
         "# Benchmarks",
         "",
@@ -446,10 +463,13 @@ def write_markdown(
         "",
         f"- Run {started:%Y-%m-%d %H:%M} UTC, {elapsed / 60:.0f} minutes, commit {git_state()}"
         + (" (**--quick: small sizes, not the published figures**)" if quick else ""),
-        f"- Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"load average {load[0][0]:.2f} at the start and {load[1][0]:.2f} at the end "
-        "(a shared machine: the ratios, measured alternating with their baselines, are the "
-        "figures; absolute times move with the load)",
+        f"- Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, shared "
+        f"with other work: 1-minute load average {load[0][0]:.2f} at the start and "
+        f"{load[1][0]:.2f} at the end, highest {busiest[1]:.2f} (during {busiest[0]}); it "
+        "counts the benchmarks' own work too (up to about 2 on this machine), so more than that "
+        "means other work ran alongside. Each benchmark's range is beside its output below. "
+        "The ratios, measured alternating with their baselines, are the figures; absolute "
+        "times move with the load.",
         "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
         "",
         "## Figures against the goals",
@@ -518,7 +538,12 @@ def write_markdown(
         lines += [
             f"### {r.name}: `{r.command}`",
             "",
-            f"{r.seconds:.0f} s, exit {r.returncode}.",
+            f"{r.seconds:.0f} s, exit {r.returncode}"
+            + (
+                f"; 1-minute load average {min(r.load):.2f} to {max(r.load):.2f} while it ran."
+                if r.load
+                else "."
+            ),
             "",
             "```",
             r.output,
