@@ -244,13 +244,13 @@ def test_a_failure_part_way_leaves_nothing_behind(tmp_path, tmp_path_factory):
     assert not (tmp_path / "halfway").exists()
 
 
-def test_interactive_prompts_when_stdin_is_a_terminal(tmp_path):
-    """With a terminal and no name, init asks for the name and whether to use git."""
+def run_in_terminal(args: list[str], cwd: Path, env: dict, answer) -> tuple[int, str]:
+    """Run polster on a pseudo-terminal; ``answer(output)`` returns what to type, or None."""
     leader, follower = pty.openpty()
     process = subprocess.Popen(
-        [POLSTER, "init", "--no-setup"],
-        cwd=tmp_path,
-        env=clean_env(),
+        [POLSTER, *args],
+        cwd=cwd,
+        env=env,
         stdin=follower,
         stdout=follower,
         stderr=follower,
@@ -258,7 +258,6 @@ def test_interactive_prompts_when_stdin_is_a_terminal(tmp_path):
     )
     os.close(follower)
     output = b""
-    answers = iter([b"asked-name\r", b"n\r"])
     try:
         while True:
             try:
@@ -268,17 +267,24 @@ def test_interactive_prompts_when_stdin_is_a_terminal(tmp_path):
             if not chunk:
                 break
             output += chunk
-            if output.rstrip().endswith((b":", b"]:", b"[y/N]:", b"[Y/n]:")):
-                try:
-                    os.write(leader, next(answers))
-                except StopIteration:
-                    pass
+            if output.rstrip().endswith(b":"):
+                typed = answer(output)
+                if typed:
+                    os.write(leader, typed)
     finally:
         process.wait(timeout=60)
         os.close(leader)
-    text = output.decode(errors="replace")
+    return process.returncode, output.decode(errors="replace")
+
+
+def test_interactive_prompts_when_stdin_is_a_terminal(tmp_path):
+    """With a terminal and no name, init asks for the name and whether to use git."""
+    answers = iter([b"asked-name\r", b"n\r"])
+    code, text = run_in_terminal(
+        ["init", "--no-setup"], tmp_path, clean_env(), lambda _: next(answers, None)
+    )
     assert "Project name" in text and "git repository" in text
-    assert process.returncode == 0, text
+    assert code == 0, text
     assert (tmp_path / "asked-name" / "run_polster.py").is_file()
     assert not (tmp_path / "asked-name" / ".git").exists()
 
@@ -316,37 +322,18 @@ def test_version_and_help_list_every_command(tmp_path):
 
 def test_interactive_prompts_offer_installed_platforms_and_backends(tmp_path):
     """With plugins installed, init asks for the storage backend and the CI platform too."""
-    leader, follower = pty.openpty()
-    env = clean_env(POLSTER_DISABLE_PLUGIN_AUTOLOAD=None)
-    process = subprocess.Popen(
-        [POLSTER, "init", "chosen", "--no-setup", "--no-git"],
-        cwd=tmp_path,
-        env=env,
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        close_fds=True,
-    )
-    os.close(follower)
-    output = b""
     answers = {b"Storage backend": b"local\r", b"CI/CD platform": b"github\r"}
-    try:
-        while True:
-            try:
-                chunk = os.read(leader, 1024)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
-            for prompt, answer in list(answers.items()):
-                if prompt in output and output.rstrip().endswith(b":"):
-                    os.write(leader, answer)
-                    del answers[prompt]
-    finally:
-        process.wait(timeout=60)
-        os.close(leader)
-    text = output.decode(errors="replace")
-    assert process.returncode == 0, text
+
+    def answer(output: bytes) -> bytes | None:
+        for prompt in list(answers):
+            if prompt in output:
+                return answers.pop(prompt)
+        return None
+
+    env = clean_env(POLSTER_DISABLE_PLUGIN_AUTOLOAD=None)
+    code, text = run_in_terminal(
+        ["init", "chosen", "--no-setup", "--no-git"], tmp_path, env, answer
+    )
+    assert code == 0, text
     assert "Traceback" not in text
     assert (tmp_path / "chosen" / ".github" / "workflows" / "polster.yml").is_file()
