@@ -83,6 +83,8 @@ class Asset:
     downstream: list[str] = field(default_factory=list)
     function: str | None = None  # the @asset function found in the wrapper
     error: str | None = None  # why the wrapper could not be read
+    # ``from core.X import a, b`` in the wrapper: (module path relative to the root, names, line)
+    core_imports: list[tuple[str, list[str], int]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -200,6 +202,7 @@ class ProjectAssets:
             return
         asset.function = function.name
         asset.upstream = upstream_of(function)
+        asset.core_imports = core_imports(tree)
 
     # Questions -----------------------------------------------------------------------------
 
@@ -315,6 +318,7 @@ class ProjectAssets:
             return found
         if asset.wrapper is None:
             return found  # registration without a file: reported with the registry
+        found.extend(self._import_problems(asset))
         allowed = allowed_layers(asset.layer, self.allow_same_layer)
         for up in asset.upstream:
             parts = split_asset_key(up)
@@ -339,6 +343,27 @@ class ProjectAssets:
                     f"transform {UPSTREAM_LAYERS[asset.layer][0]} data",
                 )
             )
+        return found
+
+    def _import_problems(self, asset: Asset) -> list[Problem]:
+        """Names the wrapper imports from a core file that the file does not define.
+
+        Caught here, before a run, instead of as an ImportError when Dagster loads.
+        """
+        found = []
+        for rel, names, line in asset.core_imports:
+            defined = defined_names(self.root / rel)
+            if defined is None:
+                continue  # missing (reported above), unreadable, or defined dynamically
+            for name in names:
+                if name not in defined:
+                    found.append(
+                        Problem(
+                            asset.wrapper,
+                            f"line {line} imports {name} from {rel}, which no longer defines "
+                            f"it: define {name} in {rel}, or remove it from the import",
+                        )
+                    )
         return found
 
     def cycles(self) -> list[list[str]]:
@@ -501,3 +526,66 @@ def _is_context(annotation: ast.expr | None) -> bool:
         annotation.attr if isinstance(annotation, ast.Attribute) else getattr(annotation, "id", "")
     )
     return name.endswith("Context")
+
+
+def core_imports(tree: ast.Module) -> list[tuple[str, list[str], int]]:
+    """The module-level ``from core.X import a, b`` of a wrapper, as (file, names, line)."""
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            parts = node.module.split(".")
+            if parts[0] == "core" and len(parts) == 2:
+                names = [alias.name for alias in node.names if alias.name != "*"]
+                found.append((f"{CORE_DIR}/{parts[1]}.py", names, node.lineno))
+    return found
+
+
+def defined_names(path: Path) -> set[str] | None:
+    """The names a module defines at its top level (``None`` when it cannot be known)."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    names: set[str] = set()
+
+    def targets(node: ast.expr) -> None:
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, (ast.Tuple, ast.List)):
+            for element in node.elts:
+                targets(element)
+        elif isinstance(node, ast.Starred):
+            targets(node.value)
+
+    def visit(body: list[ast.stmt]) -> bool:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    targets(target)
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+                targets(node.target)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    if alias.name == "*":
+                        return False
+                    names.add(alias.asname or alias.name.split(".")[0])
+            elif isinstance(node, ast.If):
+                if not (visit(node.body) and visit(node.orelse)):
+                    return False
+            elif isinstance(node, ast.Try):
+                blocks = [node.body, node.orelse, node.finalbody]
+                blocks += [handler.body for handler in node.handlers]
+                if not all(visit(block) for block in blocks):
+                    return False
+            elif isinstance(node, (ast.With, ast.For, ast.While)):
+                if isinstance(node, ast.For):
+                    targets(node.target)
+                if not visit(node.body):
+                    return False
+        return True
+
+    if not visit(tree.body) or "__getattr__" in names:
+        return None
+    return names

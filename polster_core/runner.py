@@ -440,8 +440,7 @@ def start_ui(root: Path, host: str, port: int) -> int:
     command = [
         sys.executable,
         "-m",
-        "dagster",
-        "dev",
+        "polster_core.dagster_dev",
         "-w",
         str(root / "workspace.yaml"),
         "-h",

@@ -205,14 +205,35 @@ def quality_check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
     ]
 
 
+def declared_columns(function: Any) -> tuple[list[str], list[str]]:
+    """``REQUIRED_COLUMNS`` and ``KEY_COLUMNS`` of the module that defines ``function``."""
+    import sys
+
+    module = sys.modules.get(getattr(function, "__module__", ""), None)
+    return (
+        list(getattr(module, "REQUIRED_COLUMNS", None) or []),
+        list(getattr(module, "KEY_COLUMNS", None) or []),
+    )
+
+
 def quality_checks(
-    df: Any, required_columns: list[str], key_columns: list[str], asset_key: str | None = None
+    df: Any,
+    required_columns: Any,
+    key_columns: list[str] | None = None,
+    asset_key: str | None = None,
 ):
     """Yield the results of the silver layer's standard checks on ``df`` (eager or lazy).
 
-    Required columns present, key columns without nulls, at least one row. The lists come from
-    the core module, where users edit them.
+    Required columns present, key columns without nulls, at least one row. Pass the core
+    function (``quality_checks(df, transform)``): the lists are its module's
+    ``REQUIRED_COLUMNS`` and ``KEY_COLUMNS``, where users edit them, and empty when the module
+    does not define them (a core file replaced by a bare ``transform`` still runs). Explicit
+    lists (``quality_checks(df, required, keys)``) work too.
     """
+    if callable(required_columns):
+        required_columns, key_columns = declared_columns(required_columns)
+    required_columns = list(required_columns or [])
+    key_columns = list(key_columns or [])
     import polars as pl
 
     frame = df.lazy() if isinstance(df, pl.DataFrame) else df

@@ -14,6 +14,10 @@ from .plan import Plan
 from .project import is_polster_project
 from .specs import Setting
 
+# The Python versions a generated project supports, oldest first: its `requires-python` and
+# classifiers say so, and its CI runs the tests on the oldest and the newest.
+PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
+
 # The files a user edits and that --force never replaces.
 KEEP_ON_FORCE = {".env"}
 
@@ -30,6 +34,8 @@ class ProjectContext:
     settings: list[Setting] = field(default_factory=list)
     # The CI platform's README section (CIPlatform.readme_section), filled in by build_context.
     platform_readme: str = ""
+    # The Python versions the project declares (its classifiers); CI tests the first and last.
+    python_versions: tuple[str, ...] = PYTHON_VERSIONS
 
     @property
     def package(self) -> str:
@@ -48,6 +54,7 @@ class ProjectContext:
             "platform": self.platform,
             "polster_version": self.polster_version,
             "dependencies": self.dependencies,
+            "python_versions": self.python_versions,
             "storage_section": storage_section(self),
             "platform_section": platform_section(self),
         }
@@ -63,7 +70,13 @@ def runtime_requirements() -> list[str]:
         reqs = []
     marker = re.compile(r"extra\s*==\s*['\"]runtime['\"]")
     runtime = [r.split(";")[0].strip() for r in reqs if marker.search(r)]
-    return [f"polster>={__version__}", *runtime]
+    return [f"polster>={__version__},<{_next_minor(__version__)}", *runtime]
+
+
+def _next_minor(version: str) -> str:
+    """``0.1.1`` -> ``0.2``: the first release a project made now may not be compatible with."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return f"{major}.{minor + 1}"
 
 
 def build_context(name: str, plugins, storage: str, platform: str) -> ProjectContext:
@@ -151,14 +164,31 @@ def platform_section(context: ProjectContext) -> str:
     return f"{PLATFORM_START}\n{body}{PLATFORM_END}"
 
 
+STORAGE_START = "<!-- polster:storage (polster enable rewrites this section) -->"
+STORAGE_END = "<!-- /polster:storage -->"
+
+
 def storage_section(context: ProjectContext) -> str:
+    """The README's storage sections between markers, so ``polster enable BACKEND`` rewrites
+    them whole: what the project stores where, how to switch, and the settings table."""
     if context.storage == "local":
-        intro = (
-            "### Cloud Storage\n\n"
-            "This project stores its tables locally. Cloud backends are plugins: for Azure Data "
-            "Lake Storage Gen2 add `polster-adls` to the dependencies in `pyproject.toml` (for "
-            "S3, `polster-s3`), run `polster setup`, then set `STORAGE_BACKEND` and the "
-            "backend's settings in `.env`:\n\n"
+        body = (
+            "### Local Development\n\n"
+            "Default settings work out of the box:\n\n"
+            "```bash\n"
+            "# Everything runs locally in data/ directory\n"
+            "python run_polster.py --materialize\n"
+            "```\n\n"
+            "### Cloud Storage (ADLS)\n\n"
+            "This project stores its tables locally, in `data/`. Cloud backends are plugins: "
+            "install one, then let `polster enable` switch the project to it (dependency, "
+            "`[tool.polster]`, `.env`, `.env.example`, this README and the CI files):\n\n"
+            "```bash\n"
+            "pip install polster-adls      # Azure Data Lake Storage Gen2 (polster-s3 for S3)\n"
+            "polster enable adls          # or: polster enable s3\n"
+            "polster setup                # installs the backend into .venv\n"
+            "```\n\n"
+            "Then fill in its settings in `.env` (the values below are placeholders):\n\n"
             "```bash\n"
             "STORAGE_BACKEND=adls\n"
             "ADLS_ACCOUNT_NAME=your_storage_account\n"
@@ -173,13 +203,22 @@ def storage_section(context: ProjectContext) -> str:
             for s in context.settings
             if s.name.startswith(context.storage.upper())
         )
-        intro = (
+        body = (
+            "### Local Development\n\n"
+            "To run without the cloud (a laptop, a test), set `STORAGE_BACKEND=local` in the "
+            "environment: tables then go to `data/`.\n\n"
+            "```bash\n"
+            "STORAGE_BACKEND=local python run_polster.py\n"
+            "```\n\n"
             f"### Cloud Storage ({context.storage})\n\n"
             f"This project stores its tables with the `{context.storage}` backend. "
             "Set its settings in `.env`:\n\n"
             f"```bash\nSTORAGE_BACKEND={context.storage}\n{names}\n```"
         )
-    return f"{intro}\n\n### Environment Variables\n\n{settings_table(context)}"
+    return (
+        f"{STORAGE_START}\n{body}\n\n### Environment Variables\n\n"
+        f"{settings_table(context)}\n{STORAGE_END}"
+    )
 
 
 def project_files(context: ProjectContext, plugins) -> dict[str, str]:

@@ -84,7 +84,8 @@ def plugin_distributions(project: Project) -> list[str]:
 
 
 def install_command(project: Project, python: Path, uv: str | None) -> list[str]:
-    requirements = ["-e", f"{project.root}[dev]"]
+    # The project, editable, and its `dev` dependency group (run from the project's root).
+    requirements = ["-e", str(project.root), "--group", "dev"]
     for dist in plugin_distributions(project):
         requirements += source_requirement(dist)
     if uv:

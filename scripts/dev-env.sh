@@ -15,7 +15,10 @@ plugins=()
 for dir in plugins/*/; do
   [ -f "$dir/pyproject.toml" ] && plugins+=(-e "$dir")
 done
-$UV pip install --quiet --python .venv/bin/python --compile-bytecode -e ".[dev]" "${plugins[@]}"
+# polster with its run-time extra, the dev dependency group (PEP 735: not in the wheel's
+# metadata), every plugin.
+$UV pip install --quiet --python .venv/bin/python --compile-bytecode -e ".[runtime]" --group dev \
+  "${plugins[@]}"
 # PYTHONDONTWRITEBYTECODE is set on some machines: compile our own sources once, too.
 .venv/bin/python -m compileall -q polster_core plugins >/dev/null 2>&1 || true
 echo "$PWD/.venv"

@@ -190,7 +190,10 @@ def add_asset(
         typer.echo(line)
     _settings_notes(result, would=False)
     core = f"src/core/{layer}_{name}.py"
-    typer.echo(f"Next: edit {core}, then run `python {core}` or `python run_polster.py`.")
+    typer.echo(
+        f"Next: edit {core}, then run it with `python run_polster.py --select {key}` "
+        f'(or `python {core}`, while it keeps its `if __name__ == "__main__":` block).'
+    )
 
 
 def _new_name(assets, layer: str, name: str) -> str:

@@ -75,7 +75,7 @@ def _context(project, plugins, storage: str, platform: str):
 def storage_plan(project, plugins, name: str):
     """Switch the project to backend ``name``: dependency, settings, README table."""
     from ..plan import Plan
-    from ..scaffold import env_file, settings_table
+    from ..scaffold import STORAGE_END, STORAGE_START, env_file, settings_table, storage_section
 
     backend = plugins.storage_backend(name)
     if project.storage == backend.name:
@@ -95,7 +95,11 @@ def storage_plan(project, plugins, name: str):
     readme = project.root / "README.md"
     notes = []
     if readme.exists():
-        text = _replace_table(readme.read_text(encoding="utf-8"), settings_table(context))
+        old = readme.read_text(encoding="utf-8")
+        # The whole storage section; a README from before it had markers: its table only.
+        text = _replace_between(old, storage_section(context), STORAGE_START, STORAGE_END)
+        if text is None:
+            text = _replace_table(old, settings_table(context))
         if text is None:
             notes.append("README.md has no settings table markers: its table was left as is")
         elif text != readme.read_text(encoding="utf-8"):
