@@ -7,7 +7,9 @@ edit that breaks a step breaks its test.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -311,3 +313,63 @@ def test_cloud_storage_section_names_enable_and_enable_rewrites_it(tmp_path):
     assert "| `ADLS_ACCOUNT_NAME` |" in table
     # The rest of the README is as init wrote it.
     assert readme.count("<!-- polster:storage") == 1
+
+
+@pytest.mark.slow
+def test_a_new_project_is_a_dg_project(tmp_path):
+    """`dg list defs`, `dg check defs` and `dg dev` work out of the box, next to run_polster."""
+    from .ui_server import free_port
+
+    made = run_polster("init", "shop", "--no-git", "--no-input", cwd=tmp_path, timeout=600)
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "shop"
+    dg = str(project / ".venv/bin/dg")
+    env = clean_env(DAGSTER_HOME=str(project / ".dagster"))
+    (project / ".dagster").mkdir(exist_ok=True)
+    listed = subprocess.run(
+        [dg, "list", "defs", "--json"], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert listed.returncode == 0, listed.stderr
+    for key in ("run_bronze_example", "run_silver_example", "run_gold_example"):
+        assert key in listed.stdout
+    checked = subprocess.run(
+        [dg, "check", "defs"], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+    port = free_port()
+    server = subprocess.Popen(
+        [dg, "dev", "--port", str(port), "--host", "127.0.0.1"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert wait_for_server(port, 180), "dg dev did not serve the UI"
+        assert "run_silver_example" in graphql_text(port)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def wait_for_server(port: int, timeout: float) -> bool:
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5)
+            return True
+        except OSError:
+            time.sleep(1)
+    return False
+
+
+def graphql_text(port: int) -> str:
+    from .ui_server import graphql
+
+    return json.dumps(graphql(port, "{ assetNodes { assetKey { path } } }"))

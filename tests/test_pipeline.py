@@ -185,6 +185,7 @@ def test_materialize_then_ui_serves_the_pipeline_and_ctrl_c_stops_it(project):
     output = server.output()
     assert "Succeeded: 3 materialised" in output
     assert f"Dagster UI: http://127.0.0.1:{server.port}" in output
+    assert "superseded" not in output and "dg dev" not in output  # no warning to act on
     # Ctrl+C stopped everything it started: no process still serves this project.
     time.sleep(1)
     left = subprocess.run(["pgrep", "-f", str(project / "workspace.yaml")], capture_output=True)
