@@ -141,15 +141,14 @@ def header(context, platform: CIPlatform | str, where: str) -> str:
 
 
 def schedule_note(how: str) -> str:
-    """The README paragraph on scheduling; ``how`` says, in one clause, how to add the platform's
-    own timer (e.g. "add a `schedule:` trigger ...")."""
+    """The README paragraph on scheduling; ``how`` lists, as clauses joined by commas, how to
+    add the platform's own timer (e.g. "add a `schedule:` trigger under `on:`")."""
     return (
-        f"The pipeline's schedule lives in one place: Dagster's schedule `{DAGSTER_SCHEDULE}` "
-        "(see Scheduling and Automation), which runs wherever a Dagster daemon runs. This CI "
-        "file runs the pipeline only when you start it, never on a timer of its own, so nothing "
-        f"runs twice. To make the CI the scheduler instead, {how}, and turn the Dagster schedule "
-        "off (`default_status=dg.DefaultScheduleStatus.STOPPED` in "
-        "`src/orchestration/definitions.py`)."
+        "The CI runs the pipeline only when started by hand, never on a timer: the pipeline's "
+        f"schedule is Dagster's `{DAGSTER_SCHEDULE}` (see Scheduling and Automation), which runs "
+        "wherever a Dagster daemon runs, so nothing runs twice. To make the CI the scheduler "
+        f"instead, {how}, and turn the Dagster schedule off "
+        "(`default_status=dg.DefaultScheduleStatus.STOPPED` in `src/orchestration/definitions.py`)."
     )
 
 

@@ -189,7 +189,7 @@ def readme_section(context) -> str:
     )
     pythons = " and ".join(ci.check_pythons(context))
     how = (
-        f"add a `schedules:` cron trigger for `{ci.DEFAULT_BRANCH}` with `always: true` and add "
+        f"add a `schedules:` cron trigger for `{ci.DEFAULT_BRANCH}` with `always: true`, add "
         "`'Schedule'` to `in(variables['Build.Reason'], 'Manual')` in both stages' conditions"
     )
     return (

@@ -158,7 +158,7 @@ def test_readme_section_says_the_schedule_is_dagsters_and_how_to_move_it(azdo):
     section = azdo.readme_section(CONTEXTS["local"]())
     assert "06:00 UTC" not in section and "Every day" not in section
     assert "on Python 3.10 and 3.14" in section and "`uv sync --locked`" in section
-    assert "Dagster's schedule `polster_pipeline_daily`" in section
+    assert "schedule is Dagster's `polster_pipeline_daily`" in section
     assert "add a `schedules:` cron trigger for `main` with `always: true`" in section
     assert "`default_status=dg.DefaultScheduleStatus.STOPPED`" in section
 

@@ -125,7 +125,7 @@ def readme_section(context) -> str:
     table = ci.settings_table(context, "repository secret", "repository variable")
     pythons = " and ".join(ci.check_pythons(context))
     how = (
-        'add `schedule: [{cron: "0 6 * * *"}]` under `on:` and '
+        'add `schedule: [{cron: "0 6 * * *"}]` under `on:`, add '
         "`|| github.event_name == 'schedule'` to the `run` job's `if:`"
     )
     return (

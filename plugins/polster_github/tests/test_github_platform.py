@@ -171,7 +171,7 @@ def test_readme_section_says_the_schedule_is_dagsters_and_how_to_move_it(github)
     assert "06:00 UTC" not in section and "Every day" not in section
     assert "on Python 3.10 and 3.14" in section and "`uv sync --locked`" in section
     assert "When you start it by hand (Actions > polster > Run workflow)" in section
-    assert "Dagster's schedule `polster_pipeline_daily`" in section
+    assert "schedule is Dagster's `polster_pipeline_daily`" in section
     assert 'add `schedule: [{cron: "0 6 * * *"}]` under `on:`' in section
     assert "`default_status=dg.DefaultScheduleStatus.STOPPED`" in section
 

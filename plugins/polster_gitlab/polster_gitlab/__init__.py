@@ -139,7 +139,7 @@ def readme_section(context) -> str:
     table = ci.settings_table(context, "masked CI/CD variable", "CI/CD variable")
     pythons = " and ".join(ci.check_pythons(context))
     how = (
-        f"create a pipeline schedule for `{ci.DEFAULT_BRANCH}` (Build > Pipeline schedules) and "
+        f"create a pipeline schedule for `{ci.DEFAULT_BRANCH}` (Build > Pipeline schedules), "
         'add `|| $CI_PIPELINE_SOURCE == "schedule"` to the workflow rule that sets `POLSTER_RUN`'
     )
     return (

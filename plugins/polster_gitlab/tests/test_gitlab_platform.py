@@ -142,8 +142,8 @@ def test_readme_section_gives_variable_commands_and_says_the_schedule_is_dagster
     section = gitlab.readme_section(CONTEXTS["vault"]())
     assert "glab schedule create" not in section and "06:00 UTC" not in section
     assert "on Python 3.10 and 3.14" in section and "`uv sync --locked`" in section
-    assert "Dagster's schedule `polster_pipeline_daily`" in section
-    assert "create a pipeline schedule for `main` (Build > Pipeline schedules)" in section
+    assert "schedule is Dagster's `polster_pipeline_daily`" in section
+    assert "create a pipeline schedule for `main` (Build > Pipeline schedules), add" in section
     assert '`|| $CI_PIPELINE_SOURCE == "schedule"` to the workflow rule that sets' in section
     assert "`default_status=dg.DefaultScheduleStatus.STOPPED`" in section
     assert 'printf %s "$VAULT_TOKEN" | glab variable set VAULT_TOKEN --masked --protected' in (
