@@ -1,9 +1,11 @@
 """What every generated CI pipeline does; CI platform plugins render it in their own idiom.
 
-On push and pull/merge request: install the project with uv, then run :data:`CHECKS` in order.
-On a daily schedule (:data:`SCHEDULE_CRON`, 06:00 UTC) and on a manual trigger: install, then
-:data:`RUN` the pipeline with the storage backend's settings taken from the platform's secrets
-(settings marked ``secret``) and variables (the others); see :func:`pipeline_settings`.
+On push and pull/merge request: :data:`INSTALL` the project from its ``uv.lock``, then run
+:data:`CHECKS` in order, on the oldest and the newest Python the project declares
+(:func:`check_pythons`). On a manual trigger only: install, then :data:`RUN` the pipeline on the
+newest Python, with the storage backend's settings taken from the platform's secrets (settings
+marked ``secret``) and variables (the others); see :func:`pipeline_settings`. The pipeline's
+schedule is Dagster's (:data:`DAGSTER_SCHEDULE`), never a CI timer, so nothing runs twice.
 
 Keeping this in one place keeps the three platforms' pipelines the same, and lets the tests run
 exactly these commands in a generated project.
@@ -15,12 +17,14 @@ import re
 from dataclasses import dataclass
 
 from .errors import PolsterError
-from .specs import Setting
+from .specs import CIPlatform, Setting
 
-PYTHON_VERSION = "3.12"
-SCHEDULE_CRON = "0 6 * * *"
 DEFAULT_BRANCH = "main"
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The Dagster schedule of a generated project (src/orchestration/definitions.py).
+DAGSTER_SCHEDULE = "polster_pipeline_daily"
+# What starts the pipeline run when a platform does not say (CIPlatform.run_trigger).
+RUN_TRIGGER = "on manual trigger"
 
 
 @dataclass(frozen=True)
@@ -31,11 +35,11 @@ class Step:
     command: str
 
 
-# Creates .venv in the checkout and installs the project with its dev tools into it.
-INSTALL = (
-    Step("Create the virtual environment", "uv venv"),
-    Step("Install the project", 'uv pip install -e ".[dev]"'),
-)
+# Creates .venv in the checkout with exactly the versions of the project's committed uv.lock
+# (failing if the lock is out of date), the project itself and its dev dependency group included.
+INSTALL = Step("Install the project from uv.lock", "uv sync --locked")
+# The file the platforms' dependency caches are keyed on.
+LOCK_FILE = "uv.lock"
 # Run with .venv/bin first on PATH, from the project's root.
 CHECKS = (
     Step("ruff check", "ruff check"),
@@ -47,9 +51,21 @@ CHECKS = (
 RUN = Step("Run the pipeline", "python run_polster.py")
 
 
+def check_pythons(context) -> tuple[str, ...]:
+    """The Pythons the checks run on: the oldest and the newest the project declares (one if
+    they are the same), from ``context.python_versions``, oldest first."""
+    oldest, newest = context.python_versions[0], context.python_versions[-1]
+    return (oldest,) if oldest == newest else (oldest, newest)
+
+
+def run_python(context) -> str:
+    """The Python the pipeline runs on: the newest the project declares."""
+    return context.python_versions[-1]
+
+
 @dataclass(frozen=True)
 class PipelineSettings:
-    """The environment of the scheduled run: ``STORAGE_BACKEND`` and where each setting comes from.
+    """The environment of the pipeline run: ``STORAGE_BACKEND`` and where each setting comes from.
 
     ``storage`` is written into the CI file as the value of ``STORAGE_BACKEND``; ``secrets``
     come from the platform's secret store, ``variables`` from its plain variables. A variable
@@ -89,16 +105,28 @@ def keeps_data_locally(context) -> bool:
     return context.storage == "local"
 
 
-def header(context, platform: str, where: str) -> str:
-    """The comment at the top of a CI file: what it does and where its settings come from."""
+def header(context, platform: CIPlatform | str, where: str) -> str:
+    """The comment at the top of a CI file: what it does and where its settings come from.
+
+    ``platform`` is the :class:`~polster_core.specs.CIPlatform` (its ``description`` names it,
+    its ``run_trigger`` says what starts the pipeline run), or just the platform's name (the
+    run is then said to start :data:`RUN_TRIGGER`).
+    """
+    if isinstance(platform, CIPlatform):
+        name, trigger = platform.description, platform.run_trigger or RUN_TRIGGER
+    else:
+        name, trigger = platform, RUN_TRIGGER
     settings = pipeline_settings(context)
+    pythons = " and ".join(check_pythons(context))
     lines = [
         f"CI/CD of {context.project_name}, written by polster {context.polster_version} "
-        f"for {platform}.",
-        "On push and pull/merge request: ruff check, ruff format --check, polster check, "
-        "the Dagster definitions load check and pytest.",
-        "Daily at 06:00 UTC and on manual trigger: python run_polster.py with the "
-        f"'{settings.storage}' storage backend.",
+        f"for {name}.",
+        "On push and pull/merge request: uv sync --locked, then ruff check, ruff format --check, "
+        f"polster check, the Dagster definitions load check and pytest, on Python {pythons}.",
+        f"{trigger[:1].upper()}{trigger[1:]}: python run_polster.py with the "
+        f"'{settings.storage}' storage backend, on Python {run_python(context)}.",
+        "This file runs nothing on a timer: the pipeline's schedule is Dagster's "
+        f"{DAGSTER_SCHEDULE}, which runs wherever a Dagster daemon runs.",
     ]
     to_set = [s.name for s in settings.to_set if not s.secret]
     optional = [s.name for s in settings.variables if s.name not in to_set]
@@ -110,6 +138,18 @@ def header(context, platform: str, where: str) -> str:
         lines.append(f"Optional variables (defaults apply when unset): {', '.join(optional)}.")
     lines.append("README.md, section 'Continuous Integration', says how to set them.")
     return "\n".join(comment(line) for line in lines)
+
+
+def schedule_note(how: str) -> str:
+    """The README paragraph on scheduling; ``how`` lists, as clauses joined by commas, how to
+    add the platform's own timer (e.g. "add a `schedule:` trigger under `on:`")."""
+    return (
+        "The CI runs the pipeline only when started by hand, never on a timer: the pipeline's "
+        f"schedule is Dagster's `{DAGSTER_SCHEDULE}` (see Scheduling and Automation), which runs "
+        "wherever a Dagster daemon runs, so nothing runs twice. To make the CI the scheduler "
+        f"instead, {how}, and turn the Dagster schedule off "
+        "(`default_status=dg.DefaultScheduleStatus.STOPPED` in `src/orchestration/definitions.py`)."
+    )
 
 
 def comment(text: str, indent: str = "") -> str:
@@ -129,7 +169,7 @@ def settings_table(context, secret_label: str, variable_label: str) -> str:
     needed = {s.name for s in settings.to_set}
     rows = ["| Setting | Set it as | Description | Default |", "|---|---|---|---|"]
     rows.append(
-        f"| `STORAGE_BACKEND` | in the CI file | Storage backend of the scheduled run "
+        f"| `STORAGE_BACKEND` | in the CI file | Storage backend of the pipeline run "
         f"| {settings.storage} |"
     )
     for s in settings.secrets:

@@ -63,6 +63,9 @@ class CIPlatform:
     output; polster then adds ``origin`` and pushes. ``login_hint`` are the shell lines printed
     for a user whose CLI is missing or logged out. ``readme_section(context)`` returns Markdown
     for the generated README (what the pipeline does, which secrets to set), or is ``None``.
+    ``run_trigger`` says, in the platform's words, what starts the pipeline run (the run never
+    has a CI timer: the schedule is Dagster's), e.g. "on manual dispatch (Actions > polster >
+    Run workflow)"; :func:`polster_core.ci.header` writes it, "on manual trigger" when empty.
     """
 
     name: str
@@ -76,6 +79,7 @@ class CIPlatform:
     login_hint: tuple[str, ...] = ()
     remote_url_on_stdout: bool = False
     readme_section: Callable[[Any], str] | None = None
+    run_trigger: str = ""
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,31 @@ def test_every_platform_runs_the_same_check_commands():
     assert [s["script"] for s in steps if "script" in s][1:] == commands
 
 
+FILES = {
+    "github": ".github/workflows/polster.yml",
+    "gitlab": ".gitlab-ci.yml",
+    "azure-devops": "azure-pipelines.yml",
+}
+
+
+def test_every_platform_installs_from_the_lock_and_runs_nothing_on_a_timer():
+    """The pipeline's schedule is Dagster's: no CI file has one of its own (nothing runs twice)."""
+    plugins = Plugins(autoload=True)
+    for storage in ("local", "vault"):
+        context = testing.ci_context("shop", storage, testing.VAULT_SETTINGS)
+        for name, path in FILES.items():
+            platform = plugins.ci_platform(name)
+            text = platform.render(context)[path]
+            assert "cron" not in text.lower() and "06:00" not in text, name
+            data = yaml.safe_dump(yaml.safe_load(text))  # the file without its comments
+            assert "uv sync --locked" in data and "uv pip" not in data, name
+            assert "uv.lock" in data and "pyproject.toml" not in data, name  # the cache keys
+            # The header says what starts the run, in the platform's own words.
+            trigger = platform.run_trigger
+            assert trigger and f"# {trigger[0].upper()}{trigger[1:]}"[:60] in text, name
+            assert "runs nothing on a timer" in text and "polster_pipeline_daily" in text
+
+
 @pytest.mark.slow
 def test_a_new_project_passes_its_ci_checks(tmp_path):
     made = subprocess.run(
@@ -57,7 +82,8 @@ def test_a_new_project_passes_its_ci_checks(tmp_path):
     workflow = yaml.safe_load((root / ".github/workflows/polster.yml").read_text())
     runs = [step["run"] for step in workflow["jobs"]["check"]["steps"] if "run" in step]
     install, checks = runs[0], runs[1:]
-    assert install == 'uv pip install -e ".[dev]"'  # done here by `polster init` (polster setup)
+    # Here `polster init` (polster setup) made .venv, from the local checkout: no uv.lock to sync.
+    assert install == "uv sync --locked"
     assert "polster check" in checks
 
     venv_bin = root / ".venv" / "bin"

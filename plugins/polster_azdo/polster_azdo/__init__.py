@@ -1,10 +1,12 @@
 """Polster CI platform ``azure-devops`` (alias ``azdo``): ``azure-pipelines.yml`` and ``az repos``.
 
-The ``check`` stage runs for pushes to main and pull requests (``trigger``, ``pr``); the ``run``
-stage runs the pipeline for the daily schedule (``schedules``) and for runs queued by hand. Secret
-settings live in a variable group, which only the ``run`` stage links, and are mapped into the
-step's environment explicitly (Azure exports only non-secret variables by itself). Which settings
-those are comes from the project (``context.settings``), never from this plugin.
+The ``check`` stage runs for pushes to main and pull requests (``trigger``, ``pr``), on the
+oldest and the newest Python the project declares (a job matrix); the ``run`` stage runs the
+pipeline only for runs queued by hand (the schedule is Dagster's). Both install from the
+project's ``uv.lock``. Secret settings live in a variable group, which only the ``run`` stage
+links, and are mapped into the step's environment explicitly (Azure exports only non-secret
+variables by itself). Which settings those are comes from the project (``context.settings``),
+never from this plugin.
 """
 
 from __future__ import annotations
@@ -14,18 +16,18 @@ from polster_core.hookspecs import hookimpl
 from polster_core.specs import CIPlatform
 
 PIPELINE_FILE = "azure-pipelines.yml"
-IS_RUN = "in(variables['Build.Reason'], 'Schedule', 'Manual')"
+# Runs queued by hand run the pipeline; every other run (push, pull request) runs the checks.
+IS_RUN = "in(variables['Build.Reason'], 'Manual')"
 # Azure reads every scalar as a string, and its published schema says so: numbers and booleans
 # are written quoted ("true", "20") so that schema validators accept the file.
 
 
 def variable_group(context) -> str:
-    """The variable group holding the project's settings for the scheduled run."""
+    """The variable group holding the project's settings for the pipeline run."""
     return f"{context.project_name}-settings"
 
 
 def _install_steps() -> list[str]:
-    install = "\n".join(f"              {step.command}" for step in ci.INSTALL)
     return [
         "          - task: UsePythonVersion@0",
         "            displayName: Use Python $(PYTHON_VERSION)",
@@ -34,13 +36,15 @@ def _install_steps() -> list[str]:
         "          - task: Cache@2",
         "            displayName: Cache uv downloads",
         "            inputs:",
-        '              key: \'uv | "$(Agent.OS)" | "$(PYTHON_VERSION)" | pyproject.toml\'',
+        f'              key: \'uv | "$(Agent.OS)" | "$(PYTHON_VERSION)" | {ci.LOCK_FILE}\'',
         "              path: $(UV_CACHE_DIR)",
         "          - script: |",
         "              python -m pip install --quiet uv",
-        install,
+        f"              {ci.INSTALL.command}",
         '              echo "##vso[task.prependpath]$(System.DefaultWorkingDirectory)/.venv/bin"',
-        "            displayName: Install with uv",
+        f"            displayName: {ci.INSTALL.name}",
+        "            env:",
+        "              UV_PYTHON: $(PYTHON_VERSION)",
     ]
 
 
@@ -48,7 +52,7 @@ def render_pipeline(context) -> str:
     settings = ci.pipeline_settings(context)
     branch = ci.DEFAULT_BRANCH
     out = [
-        ci.header(context, "Azure Pipelines", f"variable group '{variable_group(context)}'"),
+        ci.header(context, PLATFORM, f"variable group '{variable_group(context)}'"),
         "trigger:",
         "  branches:",
         "    include:",
@@ -59,20 +63,13 @@ def render_pipeline(context) -> str:
         "    include:",
         f"      - {branch}",
         "",
-        "schedules:",
-        f'  - cron: "{ci.SCHEDULE_CRON}"',
-        "    displayName: Daily pipeline run (06:00 UTC)",
-        "    branches:",
-        "      include:",
-        f"        - {branch}",
-        '    always: "true"',
-        "",
         "pool:",
         "  vmImage: ubuntu-latest",
         "",
         "variables:",
+        "  # The newest Python the project declares; the check job runs on the oldest too.",
         "  - name: PYTHON_VERSION",
-        f'    value: "{ci.PYTHON_VERSION}"',
+        f'    value: "{ci.run_python(context)}"',
         "  - name: UV_CACHE_DIR",
         "    value: $(Pipeline.Workspace)/.uv-cache",
         "",
@@ -83,6 +80,16 @@ def render_pipeline(context) -> str:
         "    jobs:",
         "      - job: check",
         '        timeoutInMinutes: "20"',
+        "        strategy:",
+        "          # The oldest and the newest Python the project declares (pyproject.toml).",
+        "          matrix:",
+    ]
+    for version in ci.check_pythons(context):
+        out += [
+            f"            python_{version.replace('.', '_')}:",
+            f'              PYTHON_VERSION: "{version}"',
+        ]
+    out += [
         "        steps:",
         *_install_steps(),
     ]
@@ -162,7 +169,7 @@ def readme_section(context) -> str:
             if s not in plain[:1]
         ]
         setup = (
-            f"The scheduled run reads its settings from the variable group `{group}` (Pipelines "
+            f"The pipeline run reads its settings from the variable group `{group}` (Pipelines "
             "> Library), which only the run stage links; secrets never appear in the file. "
             "Optional settings can also be set as pipeline variables:\n\n"
             f"{table}\n\n"
@@ -172,7 +179,7 @@ def readme_section(context) -> str:
         )
     else:
         setup = (
-            "The scheduled run needs no secrets; set any optional setting as a pipeline "
+            "The pipeline run needs no secrets; set any optional setting as a pipeline "
             f"variable:\n\n{table}"
         )
     local = (
@@ -180,35 +187,45 @@ def readme_section(context) -> str:
         if ci.keeps_data_locally(context)
         else ""
     )
+    pythons = " and ".join(ci.check_pythons(context))
+    how = (
+        f"add a `schedules:` cron trigger for `{ci.DEFAULT_BRANCH}` with `always: true`, add "
+        "`'Schedule'` to `in(variables['Build.Reason'], 'Manual')` in both stages' conditions"
+    )
     return (
         "### Continuous Integration (Azure Pipelines)\n\n"
-        f"`{PIPELINE_FILE}` checks every push to `{ci.DEFAULT_BRANCH}` and every pull request: "
+        f"`{PIPELINE_FILE}` checks every push to `{ci.DEFAULT_BRANCH}` and every pull request "
+        f"on Python {pythons} (the oldest and newest the project declares): it installs exactly "
+        f"the versions of the committed `{ci.LOCK_FILE}` (`{ci.INSTALL.command}`), then runs "
         "`ruff check`, `ruff format --check`, `polster check`, a Dagster definitions load "
-        "check and `pytest`. Every day at 06:00 UTC, and when you queue a run by hand, it runs "
-        "the pipeline with `python run_polster.py` instead. Create the pipeline from this file "
-        f"once (Pipelines > New pipeline, or `az pipelines create --name {context.project_name} "
-        f"--yml-path {PIPELINE_FILE}`).\n\n" + setup + local
+        "check and `pytest`. When you queue a run by hand (Pipelines > the pipeline > Run "
+        "pipeline), it runs the pipeline with `python run_polster.py` on Python "
+        f"{ci.run_python(context)} instead. Create the pipeline from this file once (Pipelines "
+        f"> New pipeline, or `az pipelines create --name {context.project_name} "
+        f"--yml-path {PIPELINE_FILE}`).\n\n{ci.schedule_note(how)}\n\n" + setup + local
     )
+
+
+PLATFORM = CIPlatform(
+    name="azure-devops",
+    description="Azure Pipelines (azure-pipelines.yml)",
+    render=render,
+    aliases=("azdo",),
+    create_remote=create_remote,
+    cli="az",
+    login_check=("az", "account", "show", "--output", "none"),
+    login_hint=(
+        "az login",
+        "az extension add --name azure-devops",
+        "az devops configure --defaults "
+        "organization=https://dev.azure.com/YOUR_ORG project=YOUR_PROJECT",
+    ),
+    remote_url_on_stdout=True,
+    readme_section=readme_section,
+    run_trigger="on runs queued by hand (Pipelines > the pipeline > Run pipeline)",
+)
 
 
 @hookimpl
 def polster_ci_platforms(register):
-    register(
-        CIPlatform(
-            name="azure-devops",
-            description="Azure Pipelines (azure-pipelines.yml)",
-            render=render,
-            aliases=("azdo",),
-            create_remote=create_remote,
-            cli="az",
-            login_check=("az", "account", "show", "--output", "none"),
-            login_hint=(
-                "az login",
-                "az extension add --name azure-devops",
-                "az devops configure --defaults "
-                "organization=https://dev.azure.com/YOUR_ORG project=YOUR_PROJECT",
-            ),
-            remote_url_on_stdout=True,
-            readme_section=readme_section,
-        )
-    )
+    register(PLATFORM)

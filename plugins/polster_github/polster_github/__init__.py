@@ -1,9 +1,10 @@
 """Polster CI platform ``github``: a GitHub Actions workflow, and ``gh`` to create the remote.
 
 ``.github/workflows/polster.yml`` has two jobs. ``check`` runs on push to main and on pull
-requests; ``run`` runs the pipeline daily at 06:00 UTC and on manual dispatch, with the storage
-backend's settings from repository secrets and variables. Which settings those are comes from
-the project (``context.settings``), never from this plugin.
+requests, on the oldest and the newest Python the project declares (a matrix); ``run`` runs the
+pipeline on manual dispatch only (the schedule is Dagster's), with the storage backend's settings
+from repository secrets and variables. Which settings those are comes from the project
+(``context.settings``), never from this plugin. Both install from the project's ``uv.lock``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ SETUP_UV = "astral-sh/setup-uv@v8.3.2"
 UPLOAD_ARTIFACT = "actions/upload-artifact@v7"
 
 
-def _setup_steps() -> list[str]:
+def _setup_steps(python: str) -> list[str]:
     return [
         f"      - uses: {CHECKOUT}",
         "        with:",
@@ -28,27 +29,26 @@ def _setup_steps() -> list[str]:
         "      - name: Set up uv and Python",
         f"        uses: {SETUP_UV}",
         "        with:",
-        f'          python-version: "{ci.PYTHON_VERSION}"',
+        f"          python-version: {python}",
         "          activate-environment: true",
         "          enable-cache: true",
-        "          cache-dependency-glob: pyproject.toml",
-        f"      - name: {ci.INSTALL[1].name}",
-        f"        run: {ci.INSTALL[1].command}",
+        f"          cache-dependency-glob: {ci.LOCK_FILE}",
+        f"      - name: {ci.INSTALL.name}",
+        f"        run: {ci.INSTALL.command}",
     ]
 
 
 def render_workflow(context) -> str:
     settings = ci.pipeline_settings(context)
+    pythons = ", ".join(f'"{version}"' for version in ci.check_pythons(context))
     out = [
-        ci.header(context, "GitHub Actions", "repository secrets"),
+        ci.header(context, PLATFORM, "repository secrets"),
         "name: polster",
         "",
         "on:",
         "  push:",
         f"    branches: [{ci.DEFAULT_BRANCH}]",
         "  pull_request:",
-        "  schedule:",
-        f'    - cron: "{ci.SCHEDULE_CRON}"',
         "  workflow_dispatch:",
         "",
         "permissions:",
@@ -60,12 +60,17 @@ def render_workflow(context) -> str:
         "",
         "jobs:",
         "  check:",
-        "    name: Lint, test and check",
+        "    name: Lint, test and check (Python ${{ matrix.python-version }})",
         "    if: github.event_name == 'push' || github.event_name == 'pull_request'",
         "    runs-on: ubuntu-latest",
         "    timeout-minutes: 20",
+        "    strategy:",
+        "      fail-fast: false",
+        "      matrix:",
+        "        # The oldest and the newest Python the project declares (pyproject.toml).",
+        f"        python-version: [{pythons}]",
         "    steps:",
-        *_setup_steps(),
+        *_setup_steps("${{ matrix.python-version }}"),
     ]
     for step in ci.CHECKS:
         out += [f"      - name: {step.name}", f"        run: {step.command}"]
@@ -73,14 +78,14 @@ def render_workflow(context) -> str:
         "",
         "  run:",
         f"    name: {ci.RUN.name}",
-        "    if: github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'",
+        "    if: github.event_name == 'workflow_dispatch'",
         "    runs-on: ubuntu-latest",
         "    timeout-minutes: 120",
         "    concurrency:",
         "      group: ${{ github.workflow }}-run",
         "      cancel-in-progress: false",
         "    steps:",
-        *_setup_steps(),
+        *_setup_steps(f'"{ci.run_python(context)}"'),
         f"      - name: {ci.RUN.name}",
         "        env:",
         f'          STORAGE_BACKEND: "{settings.storage}"',
@@ -118,14 +123,22 @@ def readme_section(context) -> str:
         for s in settings.to_set
     ]
     table = ci.settings_table(context, "repository secret", "repository variable")
+    pythons = " and ".join(ci.check_pythons(context))
+    how = (
+        'add `schedule: [{cron: "0 6 * * *"}]` under `on:`, add '
+        "`|| github.event_name == 'schedule'` to the `run` job's `if:`"
+    )
     return (
         "### Continuous Integration (GitHub Actions)\n\n"
-        f"`{WORKFLOW}` checks every push to `{ci.DEFAULT_BRANCH}` and every pull request: "
+        f"`{WORKFLOW}` checks every push to `{ci.DEFAULT_BRANCH}` and every pull request on "
+        f"Python {pythons} (the oldest and newest the project declares): it installs exactly "
+        f"the versions of the committed `{ci.LOCK_FILE}` (`{ci.INSTALL.command}`), then runs "
         "`ruff check`, `ruff format --check`, `polster check`, a Dagster definitions load "
-        "check and `pytest`. Every day at 06:00 UTC, and when you start it by hand "
-        "(Actions > polster > Run workflow), it runs the pipeline with `python run_polster.py`."
+        "check and `pytest`. When you start it by hand (Actions > polster > Run workflow), it "
+        f"runs the pipeline with `python run_polster.py` on Python {ci.run_python(context)}."
         "\n\n"
-        "The scheduled run reads its settings from the repository's secrets and variables "
+        f"{ci.schedule_note(how)}\n\n"
+        "The pipeline run reads its settings from the repository's secrets and variables "
         "(Settings > Secrets and variables > Actions); secrets never appear in the workflow "
         "file:\n\n"
         f"{table}\n\n"
@@ -145,17 +158,19 @@ def readme_section(context) -> str:
     )
 
 
+PLATFORM = CIPlatform(
+    name="github",
+    description="GitHub Actions (.github/workflows/polster.yml)",
+    render=render,
+    create_remote=create_remote,
+    cli="gh",
+    login_check=("gh", "auth", "status"),
+    login_hint=("gh auth login",),
+    readme_section=readme_section,
+    run_trigger="on manual dispatch (Actions > polster > Run workflow)",
+)
+
+
 @hookimpl
 def polster_ci_platforms(register):
-    register(
-        CIPlatform(
-            name="github",
-            description="GitHub Actions (.github/workflows/polster.yml)",
-            render=render,
-            create_remote=create_remote,
-            cli="gh",
-            login_check=("gh", "auth", "status"),
-            login_hint=("gh auth login",),
-            readme_section=readme_section,
-        )
-    )
+    register(PLATFORM)

@@ -54,24 +54,63 @@ def test_workflow_passes_the_schema_and_actionlint(github, storage, tmp_path):
 
 def test_actionlint_really_lints(github):
     text, _ = workflow(github, "local")
-    broken = text.replace("github.event_name == 'schedule'", "github.event_nam == 'schedule'")
+    broken = text.replace(
+        "github.event_name == 'workflow_dispatch'", "github.event_nam == 'workflow_dispatch'"
+    )
+    assert broken != text
     findings = testing.actionlint({WORKFLOW: broken})
     assert any("event_nam" in f["message"] for f in findings), findings
+    # The matrix is linted too: a job reading a matrix key it does not define is reported.
+    broken = text.replace("matrix.python-version }}\n", "matrix.python }}\n")
+    assert broken != text
+    findings = testing.actionlint({WORKFLOW: broken})
+    assert any('property "python" is not defined' in f["message"] for f in findings), findings
 
 
 def test_checks_on_push_and_pull_request_run_the_shared_commands(github):
     _, data = workflow(github, "local")
     on = triggers(data)
-    assert on["push"] == {"branches": ["main"]}
-    assert "pull_request" in on
-    assert on["schedule"] == [{"cron": "0 6 * * *"}]
-    assert "workflow_dispatch" in on
+    assert on == {"push": {"branches": ["main"]}, "pull_request": None, "workflow_dispatch": None}
     check = data["jobs"]["check"]
-    assert "push" in check["if"] and "pull_request" in check["if"]
+    assert check["if"] == "github.event_name == 'push' || github.event_name == 'pull_request'"
     runs = [step["run"] for step in check["steps"] if "run" in step]
-    assert runs == ['uv pip install -e ".[dev]"', *[step.command for step in ci.CHECKS]]
+    assert runs == ["uv sync --locked", *[step.command for step in ci.CHECKS]]
     assert "polster check" in runs
     assert "dagster definitions validate -w workspace.yaml" in runs
+
+
+@pytest.mark.parametrize("storage", sorted(CONTEXTS))
+def test_no_timer_the_pipeline_runs_on_manual_dispatch_only(github, storage):
+    text, data = workflow(github, storage)
+    assert "cron" not in text and "schedule:" not in text
+    assert "schedule" not in triggers(data)
+    assert data["jobs"]["run"]["if"] == "github.event_name == 'workflow_dispatch'"
+    # The header says so, in the platform's words, and points at Dagster's schedule.
+    assert "# On manual dispatch (Actions > polster > Run workflow): python run_polster.py" in text
+    assert "Daily" not in text and "06:00" not in text
+    assert "polster_pipeline_daily" in text
+
+
+@pytest.mark.parametrize(
+    "versions, matrix",
+    [
+        (None, ["3.10", "3.14"]),  # the project's declared versions, oldest and newest
+        (("3.11", "3.12", "3.13"), ["3.11", "3.13"]),
+        (("3.12",), ["3.12"]),
+    ],
+)
+def test_checks_run_on_the_oldest_and_newest_python_the_run_on_the_newest(github, versions, matrix):
+    context = testing.ci_context()
+    if versions:
+        context.python_versions = versions
+    assert context.python_versions[0] == matrix[0] and context.python_versions[-1] == matrix[-1]
+    data = yaml.safe_load(github.render(context)[WORKFLOW])
+    check, run = data["jobs"]["check"], data["jobs"]["run"]
+    assert check["strategy"]["matrix"] == {"python-version": matrix}
+    assert check["strategy"]["fail-fast"] is False
+    assert check["steps"][1]["with"]["python-version"] == "${{ matrix.python-version }}"
+    assert run["steps"][1]["with"]["python-version"] == matrix[-1]
+    assert "strategy" not in run
 
 
 def test_current_idiom_least_permissions_concurrency_cache(github):
@@ -85,13 +124,17 @@ def test_current_idiom_least_permissions_concurrency_cache(github):
         assert uses[:2] == ["actions/checkout@v7", "astral-sh/setup-uv@v8.3.2"]
         setup_uv = job["steps"][1]["with"]
         assert setup_uv["enable-cache"] is True
-        assert setup_uv["python-version"] == ci.PYTHON_VERSION
+        assert setup_uv["cache-dependency-glob"] == "uv.lock"
+        assert setup_uv["activate-environment"] is True
+        assert job["steps"][2] == {
+            "name": "Install the project from uv.lock",
+            "run": "uv sync --locked",
+        }
 
 
-def test_scheduled_run_takes_settings_from_secrets_and_variables(github):
+def test_pipeline_run_takes_settings_from_secrets_and_variables(github):
     text, data = workflow(github, "vault")
     run = data["jobs"]["run"]
-    assert "schedule" in run["if"] and "workflow_dispatch" in run["if"]
     step = next(s for s in run["steps"] if s.get("run") == "python run_polster.py")
     assert step["env"]["STORAGE_BACKEND"] == "vault"
     assert step["env"]["VAULT_TOKEN"] == "${{ secrets.VAULT_TOKEN }}"
@@ -121,6 +164,16 @@ def test_readme_section_says_what_to_set(github):
     assert 'gh variable set VAULT_URL --body "your value"' in section
     assert "VAULT_PATH" in section  # optional: in the table, no command
     assert "gh variable set VAULT_PATH" not in section
+
+
+def test_readme_section_says_the_schedule_is_dagsters_and_how_to_move_it(github):
+    section = github.readme_section(CONTEXTS["local"]())
+    assert "06:00 UTC" not in section and "Every day" not in section
+    assert "on Python 3.10 and 3.14" in section and "`uv sync --locked`" in section
+    assert "When you start it by hand (Actions > polster > Run workflow)" in section
+    assert "schedule is Dagster's `polster_pipeline_daily`" in section
+    assert 'add `schedule: [{cron: "0 6 * * *"}]` under `on:`' in section
+    assert "`default_status=dg.DefaultScheduleStatus.STOPPED`" in section
 
 
 def test_create_remote_command(github):

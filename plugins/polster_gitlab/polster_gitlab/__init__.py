@@ -1,10 +1,12 @@
 """Polster CI platform ``gitlab``: a ``.gitlab-ci.yml``, and ``glab`` to create the remote.
 
-The ``check`` job runs on pushes and merge requests (one pipeline per change, not two); the
-``run-pipeline`` job runs for scheduled pipelines and pipelines started by hand. GitLab keeps
-schedules out of the file: the README section gives the ``glab schedule create`` command.
-Settings come from the project's CI/CD variables (secrets masked), which GitLab exports to
-every job; which settings those are comes from the project (``context.settings``).
+The ``check`` job runs on pushes and merge requests (one pipeline per change, not two), in uv's
+image of the oldest and of the newest Python the project declares (``parallel: matrix:``); the
+``run-pipeline`` job runs only for pipelines started by hand (the schedule is Dagster's). One
+workflow rule says which pipelines those are, by setting ``POLSTER_RUN``. Both jobs install
+from the project's ``uv.lock``. Settings come from the project's CI/CD variables (secrets
+masked), which GitLab exports to every job; which settings those are comes from the project
+(``context.settings``).
 """
 
 from __future__ import annotations
@@ -15,14 +17,19 @@ from polster_core.specs import CIPlatform
 
 CI_FILE = ".gitlab-ci.yml"
 # uv's own image with Python: uv and Python ready, no install step for either.
-IMAGE = f"ghcr.io/astral-sh/uv:python{ci.PYTHON_VERSION}-bookworm-slim"
-RUN_SOURCES = '$CI_PIPELINE_SOURCE == "schedule" || $CI_PIPELINE_SOURCE == "web"'
+IMAGE = "ghcr.io/astral-sh/uv:python$PYTHON_VERSION-bookworm-slim"
+# Pipelines started by hand: Build > Pipelines > Run pipeline, the API, a trigger token.
+RUN_SOURCES = " || ".join(
+    f'$CI_PIPELINE_SOURCE == "{source}"' for source in ("web", "api", "trigger")
+)
+IS_RUN = '$POLSTER_RUN == "true"'
 
 
 def render_ci(context) -> str:
     settings = ci.pipeline_settings(context)
+    pythons = ", ".join(f'"{version}"' for version in ci.check_pythons(context))
     out = [
-        ci.header(context, "GitLab CI/CD", "masked CI/CD variables"),
+        ci.header(context, PLATFORM, "masked CI/CD variables"),
         "workflow:",
         "  rules:",
         '    - if: $CI_PIPELINE_SOURCE == "merge_request_event"',
@@ -30,7 +37,10 @@ def render_ci(context) -> str:
         '    - if: $CI_COMMIT_BRANCH && $CI_OPEN_MERGE_REQUESTS && $CI_PIPELINE_SOURCE == "push"',
         "      when: never",
         '    - if: $CI_COMMIT_BRANCH && $CI_PIPELINE_SOURCE == "push"',
+        "    # Pipelines started by hand run the pipeline (run-pipeline), not the checks.",
         f"    - if: {RUN_SOURCES}",
+        "      variables:",
+        '        POLSTER_RUN: "true"',
         "",
         "stages:",
         "  - check",
@@ -41,6 +51,8 @@ def render_ci(context) -> str:
         "  interruptible: true",
         "",
         "variables:",
+        "  # The newest Python the project declares; the check job runs on the oldest too.",
+        f'  PYTHON_VERSION: "{ci.run_python(context)}"',
         "  UV_CACHE_DIR: .uv-cache",
         "  UV_LINK_MODE: copy",
         "",
@@ -48,11 +60,11 @@ def render_ci(context) -> str:
         "  cache:",
         "    key:",
         "      files:",
-        "        - pyproject.toml",
+        f"        - {ci.LOCK_FILE}",
         "    paths:",
         "      - .uv-cache",
         "  before_script:",
-        *[f"    - {step.command}" for step in ci.INSTALL],
+        f"    - {ci.INSTALL.command}",
         '    - export PATH="$CI_PROJECT_DIR/.venv/bin:$PATH"',
         "  after_script:",
         "    - uv cache prune --ci",
@@ -60,8 +72,12 @@ def render_ci(context) -> str:
         "check:",
         "  extends: .uv",
         "  stage: check",
+        "  parallel:",
+        "    matrix:",
+        "      # The oldest and the newest Python the project declares (pyproject.toml).",
+        f"      - PYTHON_VERSION: [{pythons}]",
         "  rules:",
-        f"    - if: {RUN_SOURCES}",
+        f"    - if: {IS_RUN}",
         "      when: never",
         "    - when: on_success",
         "  script:",
@@ -71,7 +87,7 @@ def render_ci(context) -> str:
         "  extends: .uv",
         "  stage: run",
         "  rules:",
-        f"    - if: {RUN_SOURCES}",
+        f"    - if: {IS_RUN}",
         "  needs: []",
         "  interruptible: false",
         "  # One run at a time.",
@@ -112,13 +128,6 @@ def create_remote(context) -> list[str]:
     ]  # fmt: skip
 
 
-def schedule_command() -> str:
-    return (
-        f'glab schedule create --cron "{ci.SCHEDULE_CRON}" --ref {ci.DEFAULT_BRANCH} '
-        '--description "polster: daily pipeline run"'
-    )
-
-
 def readme_section(context) -> str:
     settings = ci.pipeline_settings(context)
     commands = [
@@ -128,18 +137,24 @@ def readme_section(context) -> str:
         for s in settings.to_set
     ]
     table = ci.settings_table(context, "masked CI/CD variable", "CI/CD variable")
+    pythons = " and ".join(ci.check_pythons(context))
+    how = (
+        f"create a pipeline schedule for `{ci.DEFAULT_BRANCH}` (Build > Pipeline schedules), "
+        'add `|| $CI_PIPELINE_SOURCE == "schedule"` to the workflow rule that sets `POLSTER_RUN`'
+    )
     return (
         "### Continuous Integration (GitLab CI/CD)\n\n"
-        f"`{CI_FILE}` checks every push and every merge request: `ruff check`, "
-        "`ruff format --check`, `polster check`, a Dagster definitions load check and "
-        "`pytest`. Scheduled pipelines, and pipelines you start by hand (Build > Pipelines > "
-        "Run pipeline), run the pipeline with `python run_polster.py` instead.\n\n"
-        "GitLab keeps schedules in the project, not in the file. Create the daily 06:00 UTC "
-        "run once:\n\n"
-        f"```bash\n{schedule_command()}\n```\n\n"
+        f"`{CI_FILE}` checks every push and every merge request on Python {pythons} (the "
+        "oldest and newest the project declares, in uv's images): it installs exactly the "
+        f"versions of the committed `{ci.LOCK_FILE}` (`{ci.INSTALL.command}`), then runs "
+        "`ruff check`, `ruff format --check`, `polster check`, a Dagster definitions load check "
+        "and `pytest`. Pipelines you start by hand (Build > Pipelines > Run pipeline, or through "
+        "the API or a trigger token) run the pipeline with `python run_polster.py` on Python "
+        f"{ci.run_python(context)} instead.\n\n"
+        f"{ci.schedule_note(how)}\n\n"
         "The run reads its settings from the project's CI/CD variables (Settings > CI/CD > "
         "Variables), which GitLab exports to the job; secrets never appear in the file. Mark "
-        "secrets masked and protected (the schedule runs on the protected default branch):\n\n"
+        "secrets masked and protected (a run of the protected default branch gets them):\n\n"
         f"{table}\n\n"
         + (
             "With the GitLab CLI, the values in your shell (`set -a; . ./.env; set +a`); "
@@ -158,17 +173,20 @@ def readme_section(context) -> str:
     )
 
 
+PLATFORM = CIPlatform(
+    name="gitlab",
+    description="GitLab CI/CD (.gitlab-ci.yml)",
+    render=render,
+    create_remote=create_remote,
+    cli="glab",
+    login_check=("glab", "auth", "status"),
+    login_hint=("glab auth login",),
+    readme_section=readme_section,
+    run_trigger="on pipelines started by hand (Build > Pipelines > Run pipeline, the API or a "
+    "trigger token)",
+)
+
+
 @hookimpl
 def polster_ci_platforms(register):
-    register(
-        CIPlatform(
-            name="gitlab",
-            description="GitLab CI/CD (.gitlab-ci.yml)",
-            render=render,
-            create_remote=create_remote,
-            cli="glab",
-            login_check=("glab", "auth", "status"),
-            login_hint=("glab auth login",),
-            readme_section=readme_section,
-        )
-    )
+    register(PLATFORM)
