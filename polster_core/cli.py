@@ -219,23 +219,22 @@ def _finish_init(target: Path, git: bool, setup: bool, remote_url, remote, inter
         if remote:
             _create_remote(remote, target, interactive)
     except (KeyboardInterrupt, PolsterError) as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        if step == "remote" and not interrupted:  # its message says what is there and what to do
+            raise ProjectUnfinished(str(exc)) from None
         todo = []
         if step == "git" and git:
             todo.append(
                 "`git init -b main && git add -A && git commit -m 'Initial commit: polster init'`"
             )
-        if step in ("git", "setup") and setup:
-            todo.append("`polster setup`")
+        if setup and (step == "git" or (step == "setup" and interrupted)):
+            todo.append("`polster setup`")  # a failed setup's message says so already
         if step == "remote":
             todo.append(f"`{_push_commands(target, remote_url, remote)}`")
         where = f"the project is complete in {target}{', ' if done else ''}{', '.join(done)}"
         finish = f"; to finish, run there: {', then '.join(todo)}" if todo else ""
-        if isinstance(exc, KeyboardInterrupt):
+        if interrupted:
             raise Interrupted(f"Interrupted: {where}{finish}") from None
-        if step == "remote":  # its message says what is there and how to finish
-            raise ProjectUnfinished(str(exc)) from None
-        if step == "setup":  # its message says to run `polster setup`
-            finish = ""
         raise ProjectUnfinished(f"{exc}. Otherwise {where}{finish}") from None
 
 

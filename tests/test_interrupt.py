@@ -99,6 +99,31 @@ def test_ctrl_c_at_any_moment_leaves_nothing_or_the_complete_project(tmp_path, r
         assert "to finish, run there: `git init -b main && git add -A" in lines[0]
 
 
+def test_a_failing_git_commit_keeps_the_files_exits_3_and_leaves_no_repository(tmp_path, reference):
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "pre-commit").write_text("#!/bin/sh\necho 'refused by a hook' >&2\nexit 1\n")
+    (hooks / "pre-commit").chmod(0o755)
+    config = tmp_path / "gitconfig"
+    config.write_text(f"[core]\n\thooksPath = {hooks}\n")
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    result = run_polster(
+        "init", "shop", "--git", "--no-setup", cwd=parent,
+        env=clean_env(GIT_CONFIG_GLOBAL=str(config)),
+    )  # fmt: skip
+    project = parent / "shop"
+    assert result.returncode == 3, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: git commit failed: refused by a hook")
+    assert lines[0].endswith(
+        f"Otherwise the project is complete in {project}; to finish, run there: "
+        "`git init -b main && git add -A && git commit -m 'Initial commit: polster init'`"
+    )
+    assert tree_hash(project) == reference  # every file, and no half-made repository
+
+
 @pytest.fixture
 def silent_remote():
     """A git remote over HTTP that accepts connections and never answers: a push hangs."""
