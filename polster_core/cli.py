@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperCommand
 
 from . import __version__
-from .errors import PolsterError
+from .errors import Interrupted, PolsterError, ProjectUnfinished
 
 app = typer.Typer(
     help="Polster: dbt init for Python data engineering (Dagster + Polars, bronze/silver/gold).",
@@ -105,6 +105,7 @@ def init(
     """Create a new Polster project with all the right structure."""
     from .names import validate_project_name
     from .plugins import get_plugins
+    from .project import is_polster_project
     from .scaffold import build_context, check_target, git_available, init_plan, inside_git_repo
 
     interactive = _interactive(no_input)
@@ -117,6 +118,10 @@ def init(
     parent = parent.resolve()
     target = parent / name
     check_target(target, force)
+    if not dry_run and is_polster_project(target):  # --force: nothing else may change it now
+        from .lock import hold
+
+        hold(target, "init")
 
     plugins = get_plugins()
     backends = plugins.unique_names(plugins.storage_backends())
@@ -175,33 +180,73 @@ def init(
         typer.echo("Nothing was written (--dry-run).")
         return
 
-    plan.apply()
+    try:
+        plan.apply()  # all-or-nothing: interrupted or failed, it leaves nothing behind
+    except KeyboardInterrupt:
+        raise Interrupted(f"Interrupted: nothing was written ({target} is as it was)") from None
     typer.echo(f"Created {target} ({len(plan.ops)} files)")
-    if git:
-        from .scaffold import git_init
-
-        git_init(target)
-        typer.echo("Initialised a git repository with a first commit")
-    if setup:
-        from .project import load_project
-        from .venv import setup as run_setup
-
-        try:
-            run_setup(load_project(target), echo=typer.echo)
-        except PolsterError as exc:
-            raise PolsterError(
-                f"{exc}. The project was created; run `polster setup` in {target} to retry"
-            ) from None
-    if remote_url:
-        from .git import add_origin_and_push
-
-        add_origin_and_push(target, remote_url, interactive)
-        typer.echo(f"Pushed {target.name} to {remote_url} (origin)")
-    if remote:
-        _create_remote(remote, target, interactive)
+    _finish_init(target, git, setup, remote_url, remote, interactive)
     _next_steps(target, parent, setup)
     if start_dagster:
         _start_dagster(target, setup)
+
+
+def _finish_init(target: Path, git: bool, setup: bool, remote_url, remote, interactive: bool):
+    """The steps after the files are written: git, .venv, the remote. The project stays if one
+    fails or is interrupted, and the one line printed says what is there and how to finish."""
+    done: list[str] = []
+    step = "git"
+    try:
+        if git:
+            from .scaffold import git_init
+
+            git_init(target)
+            done.append("committed to git")
+            typer.echo("Initialised a git repository with a first commit")
+        step = "setup"
+        if setup:
+            from .project import load_project
+            from .venv import setup as run_setup
+
+            run_setup(load_project(target), echo=typer.echo)
+            done.append("with its .venv")
+        step = "remote"
+        if remote_url:
+            from .git import add_origin_and_push
+
+            add_origin_and_push(target, remote_url, interactive)
+            typer.echo(f"Pushed {target.name} to {remote_url} (origin)")
+        if remote:
+            _create_remote(remote, target, interactive)
+    except (KeyboardInterrupt, PolsterError) as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        if step == "remote" and not interrupted:  # its message says what is there and what to do
+            raise ProjectUnfinished(str(exc)) from None
+        todo = []
+        if step == "git" and git:
+            todo.append(
+                "`git init -b main && git add -A && git commit -m 'Initial commit: polster init'`"
+            )
+        if setup and (step == "git" or (step == "setup" and interrupted)):
+            todo.append("`polster setup`")  # a failed setup's message says so already
+        if step == "remote":
+            todo.append(f"`{_push_commands(target, remote_url, remote)}`")
+        where = f"the project is complete in {target}{', ' if done else ''}{', '.join(done)}"
+        finish = f"; to finish, run there: {', then '.join(todo)}" if todo else ""
+        if interrupted:
+            raise Interrupted(f"Interrupted: {where}{finish}") from None
+        raise ProjectUnfinished(f"{exc}. Otherwise {where}{finish}") from None
+
+
+def _push_commands(target: Path, remote_url: str | None, remote) -> str:
+    """What pushes the new project when ``--remote-url``/``--create-remote`` did not finish."""
+    from .git import has_origin, push_commands
+
+    if has_origin(target):
+        return " && ".join(push_commands())
+    if remote is not None:
+        return " && ".join(remote.commands())
+    return " && ".join(push_commands("URL"))
 
 
 def _check_remote_options(
@@ -331,12 +376,18 @@ def plugins(
 
 
 def main() -> None:
-    """Console entry point: user errors are one line on stderr and exit code 1."""
+    """Console entry point: user errors are one line on stderr and exit code 1 (3 when init
+    created the project but a later step failed, 130 when interrupted)."""
+    from .lock import release_held
+
     try:
-        app()
+        try:
+            app()
+        finally:
+            release_held()
     except PolsterError as exc:
-        click.secho(f"Error: {exc}", err=True, fg="red")
-        sys.exit(1)
+        click.secho(f"{exc.prefix}{exc}", err=True, fg="red")
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Aborted.", err=True)
         sys.exit(130)

@@ -1,5 +1,25 @@
-"""The one exception type a user can cause: the CLI prints its message as one line."""
+"""The exceptions a user can cause: the CLI prints their message as one line."""
 
 
 class PolsterError(Exception):
-    """A problem the user can fix; ``str(error)`` says what is wrong and what to do."""
+    """A problem the user can fix; ``str(error)`` says what is wrong and what to do.
+
+    Nothing was written (exit code 1), unless a subclass says otherwise.
+    """
+
+    exit_code = 1
+    prefix = "Error: "
+
+
+class ProjectUnfinished(PolsterError):
+    """``polster init`` wrote the project, then a later step (git, setup, the remote) failed;
+    the message says what is there and the command that finishes the job (exit code 3)."""
+
+    exit_code = 3
+
+
+class Interrupted(PolsterError):
+    """Ctrl+C after the project was written: what is there and how to finish (exit 130)."""
+
+    exit_code = 130
+    prefix = ""

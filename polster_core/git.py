@@ -2,7 +2,7 @@
 (the CI platform's own CLI creates the repository, then polster pushes).
 
 Both run after the project is written and committed; a failure here never removes or changes
-the project: the error says what went wrong and which commands finish the job by hand.
+the project: the error (exit code 3) says what went wrong and which commands finish the job.
 """
 
 from __future__ import annotations
@@ -95,7 +95,10 @@ def push(root: Path, url: str, interactive: bool, remove_origin_on_failure: bool
         return
     if remove_origin_on_failure:
         _run(["git", "remote", "remove", "origin"], root, False)
-        fix = f"fix the URL, then run: {' && '.join(push_commands('URL'))}"
+        fix = (
+            "once the URL is right and the remote reachable, run there: "
+            f"{' && '.join(push_commands('URL'))}"
+        )
     else:
         fix = f"run `{shlex.join(PUSH)}` there once the remote accepts it"
     raise PolsterError(

@@ -297,7 +297,23 @@ def inside_git_repo(directory: Path) -> bool:
 
 
 def git_init(root: Path) -> None:
-    """``git init``, then a first commit of the generated tree (.env, .venv, data/ ignored)."""
+    """``git init``, then a first commit of the generated tree (.env, .venv, data/ ignored).
+
+    All or nothing: a repository this call started is removed again if it fails or is
+    interrupted before the commit.
+    """
+    fresh = not (root / ".git").exists()
+    try:
+        _git_init(root)
+    except BaseException:
+        if fresh:
+            import shutil
+
+            shutil.rmtree(root / ".git", ignore_errors=True)
+        raise
+
+
+def _git_init(root: Path) -> None:
 
     def git(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)

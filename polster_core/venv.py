@@ -93,30 +93,115 @@ def install_command(project: Project, python: Path, uv: str | None) -> list[str]
     return [str(python), "-m", "pip", "install", "--disable-pip-version-check", *requirements]
 
 
+NEW_PREFIX = ".venv.polster-new-"
+OLD_PREFIX = ".venv.polster-old-"
+
+
 def setup(project: Project, force: bool = False, echo=print) -> Path:
-    """Create (or with ``force`` recreate) ``.venv`` and install the project into it."""
+    """Create (or with ``force`` recreate) ``.venv`` and install the project into it.
+
+    A new environment is built beside ``.venv`` and moved into place only once complete: a
+    failed or interrupted build leaves no half-built ``.venv`` and the previous one working.
+    An existing one (without ``force``) is repaired in place.
+    """
+    from .lock import SETUP_LOCK_FILE, project_lock
+
     venv = project.root / ".venv"
     uv = find_uv()
     tool = "uv" if uv else "venv + pip"
     started = time.perf_counter()
-    if venv.exists() and force:
-        echo(f"Removing {venv}")
-        shutil.rmtree(venv)
-    python = venv_python(venv)
-    if not python.exists():
-        echo(f"Creating {venv} with {tool}")
-        if uv:
-            create = [uv, "venv", "--quiet", "--python", sys.executable, str(venv)]
+    with project_lock(project.root, "polster setup", name=SETUP_LOCK_FILE):
+        _remove_leftovers(project.root)
+        python = venv_python(venv)
+        if python.exists() and not force:
+            echo(f"Using the existing {venv} (pass --force to recreate it)")
+            echo(f"Installing {project.name} and its dependencies with {tool}")
+            _run(install_command(project, python, uv), project.root, "installing the dependencies")
         else:
-            create = [sys.executable, "-m", "venv", str(venv)]
-        _run(create, project.root, "creating the virtual environment")
-    else:
-        echo(f"Using the existing {venv} (pass --force to recreate it)")
-    command = install_command(project, python, uv)
-    echo(f"Installing {project.name} and its dependencies with {tool}")
-    _run(command, project.root, "installing the dependencies")
+            _build_beside(project, venv, uv, tool, echo)
     echo(f"Environment ready in {time.perf_counter() - started:.1f}s: {venv}")
     return venv
+
+
+def _build_beside(project: Project, venv: Path, uv: str | None, tool: str, echo) -> None:
+    """Build a complete environment at a temporary name, then swap it in for ``venv``."""
+    new = project.root / f"{NEW_PREFIX}{os.urandom(4).hex()}"
+    replacing = venv.exists() or venv.is_symlink()
+    if replacing:
+        echo(
+            f"Building a new environment beside {venv} with {tool} (the current one stays "
+            "until the new one is complete)"
+        )
+    else:
+        echo(f"Creating {venv} with {tool}")
+    try:
+        if uv:
+            create = [uv, "venv", "--quiet", "--python", sys.executable, str(new)]
+        else:
+            create = [sys.executable, "-m", "venv", "--prompt", venv.name, str(new)]
+        _run(create, project.root, "creating the virtual environment")
+        echo(f"Installing {project.name} and its dependencies with {tool}")
+        command = install_command(project, venv_python(new), uv)
+        _run(command, project.root, "installing the dependencies")
+        _relocate(new, venv)
+        _swap(new, venv)
+    except BaseException:
+        _remove(new)
+        raise
+    if replacing:
+        echo(f"Replaced {venv} with the new environment")
+
+
+def _relocate(built: Path, final: Path) -> None:
+    """Rewrite the paths a venv bakes in (scripts' shebangs, activate scripts, pyvenv.cfg)
+    from where it was built to where it will live."""
+    old, new = str(built).encode(), str(final).encode()
+    scripts = built / ("Scripts" if os.name == "nt" else "bin")
+    for path in [built / "pyvenv.cfg", *sorted(scripts.iterdir())]:
+        if path.is_symlink():
+            target = os.readlink(path)
+            if str(built) in target:
+                path.unlink()
+                path.symlink_to(target.replace(str(built), str(final)))
+            continue
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if old not in data or b"\0" in data:  # binaries keep their bytes
+            continue
+        mode = path.stat().st_mode
+        path.write_bytes(data.replace(old, new))
+        os.chmod(path, mode)
+
+
+def _swap(new: Path, venv: Path) -> None:
+    """Put ``new`` at ``venv``; the previous environment is removed only after that."""
+    old = None
+    if venv.exists() or venv.is_symlink():
+        old = venv.with_name(f"{OLD_PREFIX}{os.urandom(4).hex()}")
+        os.replace(venv, old)
+    try:
+        os.replace(new, venv)
+    except BaseException:
+        if old is not None:
+            os.replace(old, venv)
+        raise
+    if old is not None:
+        _remove(old)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_leftovers(root: Path) -> None:
+    """Environments a killed ``polster setup`` left at a temporary name."""
+    for path in root.glob(".venv.polster-*"):
+        if path.name.startswith((NEW_PREFIX, OLD_PREFIX)):
+            _remove(path)
 
 
 def _run(command: list[str], cwd: Path, what: str) -> None:

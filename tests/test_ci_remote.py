@@ -219,12 +219,38 @@ def test_a_remote_git_rejects_keeps_the_complete_local_project(tmp_path):
         "init", "shop", "--git", "--no-setup", "--remote-url", str(missing), cwd=tmp_path
     )
     line = one_line_error(result, "git push to", str(missing), "complete and committed")
+    assert result.returncode == 3  # the project was created; a later step failed
     assert "git remote add origin URL && git push -u origin main" in line
     root = tmp_path / "shop"
     assert (root / "run_polster.py").is_file() and (root / ".env").is_file()
     assert git(root, "log", "--format=%s") == "Initial commit: polster init"
     assert git(root, "status", "--porcelain") == ""
     assert git(root, "remote") == ""  # the bad origin was taken away again
+
+
+def test_an_unreachable_remote_exits_3_with_the_complete_project(tmp_path):
+    # A server that accepts no connection: a port nobody listens on, on this machine.
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/shop.git"
+    result = polster("init", "shop", "--git", "--no-setup", "--remote-url", url, cwd=tmp_path)
+    line = one_line_error(result, f"git push to {url} failed", "complete and committed")
+    assert result.returncode == 3
+    assert "git remote add origin URL && git push -u origin main" in line
+    assert "Created" in result.stdout and "Next steps" not in result.stdout
+    root = tmp_path / "shop"
+    assert git(root, "log", "--format=%s") == "Initial commit: polster init"
+    assert git(root, "status", "--porcelain") == "" and git(root, "remote") == ""
+    # The printed commands finish the job once the remote exists.
+    bare = tmp_path / "later.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    for command in ("git remote add origin URL", "git push -u origin main"):
+        argv = [str(bare) if word == "URL" else word for word in command.split()]
+        subprocess.run(argv, cwd=root, check=True, capture_output=True)
+    assert git(bare, "rev-parse", "main") == git(root, "rev-parse", "HEAD")
 
 
 @pytest.mark.parametrize("url", ["", "-uoops", "has space"])
@@ -307,7 +333,7 @@ def test_create_remote_logged_out_prints_the_commands_and_leaves_the_project(
         STANDIN_LOG=str(tmp_path / "standin.log"), STANDIN_BARE=str(bare),
         STANDIN_LOGIN_EXIT="1",
     )  # fmt: skip
-    assert result.returncode == 1
+    assert result.returncode == 3  # the project was created; a later step failed
     assert "Traceback" not in result.stderr
     calls, create_line = EXPECTED[platform]
     assert recorded(tmp_path) == calls[:1]  # checked the login, created nothing
@@ -333,7 +359,7 @@ def test_create_remote_without_the_cli_prints_login_and_create_commands(tmp_path
         cwd=tmp_path, PATH=f"{standins}{os.pathsep}{BIN}",
         STANDIN_LOG=str(tmp_path / "standin.log"),
     )  # fmt: skip
-    assert result.returncode == 1
+    assert result.returncode == 3  # the project was created; a later step failed
     root = tmp_path / "shop"
     assert result.stderr.splitlines()[:5] == [
         "Create the remote repository with these commands:",

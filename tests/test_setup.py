@@ -112,5 +112,5 @@ def test_init_sets_up_a_venv_that_runs_the_pipeline(tmp_path):
     marker.write_text("old")
     again = run_polster("setup", "--force", cwd=project, timeout=900)
     assert again.returncode == 0, again.stderr
-    assert "Removing" in again.stdout and not marker.exists()
+    assert "Replaced" in again.stdout and not marker.exists()
     assert python.exists()

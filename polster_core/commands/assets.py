@@ -66,10 +66,17 @@ def _interactive(no_input: bool) -> bool:
     return not no_input and sys.stdin.isatty()
 
 
-def _project(path: Path | None):
+def _project(path: Path | None, lock: str | None = None):
+    """The project at ``path``; with ``lock`` (the command's name), locked until the command
+    ends, so its read-plan-apply cycle never interleaves with another command's."""
     from ..project import find_project
 
-    return find_project(path)
+    project = find_project(path)
+    if lock:
+        from ..lock import hold_for_command
+
+        project = hold_for_command(project, lock)
+    return project
 
 
 PATH_OPTION = typer.Option(None, "--path", help="Project directory (default: here).")
@@ -116,7 +123,7 @@ def add_asset(
     from ..names import asset_key, validate_asset_name
     from ..plugins import get_plugins
 
-    project = _project(path)
+    project = _project(path, lock=None if dry_run else "add-asset")
     interactive = _interactive(no_input)
     assets = load_assets(project)
     allow = allow_same_layer(project)
@@ -300,7 +307,7 @@ def remove_asset(
     from ..asset_plans import load_assets, remove_asset_plan, validate_layer
     from ..names import asset_key, asset_name_problem
 
-    project = _project(path)
+    project = _project(path, lock=None if dry_run else "remove-asset")
     interactive = _interactive(no_input)
     assets = load_assets(project)
     asked = False

@@ -32,6 +32,10 @@ def enable(
     from ..project import find_project
 
     project = find_project(path)
+    if not dry_run:
+        from ..lock import hold_for_command
+
+        project = hold_for_command(project, "enable")
     plugins = get_plugins()
     key = name.strip().lower()
     if key in plugins.storage_backends():
