@@ -210,6 +210,11 @@ def _finish_init(target: Path, git: bool, setup: bool, remote_url, remote, inter
 
             run_setup(load_project(target), echo=typer.echo)
             done.append("with its .venv")
+            if git:
+                from .scaffold import git_commit_lock
+
+                if git_commit_lock(target):
+                    typer.echo("Committed uv.lock")
         step = "remote"
         if remote_url:
             from .git import add_origin_and_push

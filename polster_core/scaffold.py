@@ -313,19 +313,34 @@ def git_init(root: Path) -> None:
         raise
 
 
-def _git_init(root: Path) -> None:
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
 
-    def git(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
 
-    steps = [("init", "-q", "-b", "main"), ("add", "-A")]
-    for step in steps:
-        result = git(*step)
-        if result.returncode != 0:
-            raise PolsterError(f"git {step[0]} failed: {result.stderr.strip()}")
+def _git_commit(root: Path, message: str) -> None:
     identity: list[str] = []
-    if git("config", "user.email").returncode != 0:
+    if _git(root, "config", "user.email").returncode != 0:
         identity = ["-c", "user.name=Polster", "-c", "user.email=polster@localhost"]
-    result = git(*identity, "commit", "-q", "-m", "Initial commit: polster init")
+    result = _git(root, *identity, "commit", "-q", "-m", message)
     if result.returncode != 0:
         raise PolsterError(f"git commit failed: {result.stderr.strip()}")
+
+
+def _git_init(root: Path) -> None:
+    steps = [("init", "-q", "-b", "main"), ("add", "-A")]
+    for step in steps:
+        result = _git(root, *step)
+        if result.returncode != 0:
+            raise PolsterError(f"git {step[0]} failed: {result.stderr.strip()}")
+    _git_commit(root, "Initial commit: polster init")
+
+
+def git_commit_lock(root: Path) -> bool:
+    """Commit ``uv.lock`` that ``polster setup`` wrote after the first commit (if it did)."""
+    if not (root / "uv.lock").is_file() or _git(root, "ls-files", "uv.lock").stdout.strip():
+        return False
+    result = _git(root, "add", "uv.lock")
+    if result.returncode != 0:
+        raise PolsterError(f"git add uv.lock failed: {result.stderr.strip()}")
+    _git_commit(root, "Lock the dependencies: uv.lock (polster setup)")
+    return True

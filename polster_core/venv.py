@@ -84,13 +84,71 @@ def plugin_distributions(project: Project) -> list[str]:
 
 
 def install_command(project: Project, python: Path, uv: str | None) -> list[str]:
-    # The project, editable, and its `dev` dependency group (run from the project's root).
+    """Install the project (editable), its ``dev`` dependency group and the same polster and
+    plugins as the ones running here, without a lock (``uv pip install`` or pip)."""
     requirements = ["-e", str(project.root), "--group", "dev"]
     for dist in plugin_distributions(project):
         requirements += source_requirement(dist)
     if uv:
         return [uv, "pip", "install", "--python", str(python), "--compile-bytecode", *requirements]
     return [str(python), "-m", "pip", "install", "--disable-pip-version-check", *requirements]
+
+
+LOCK_FILE = "uv.lock"
+
+
+def local_sources(project: Project) -> list[str]:
+    """polster distributions running here from a path or URL rather than a package index."""
+    local = []
+    for dist in plugin_distributions(project):
+        requirement = source_requirement(dist)
+        if len(requirement) != 1 or not requirement[0].startswith(f"{dist}=="):
+            local.append(f"{dist} ({requirement[-1]})")
+    return local
+
+
+def install(project: Project, python: Path, uv: str | None, echo) -> None:
+    """Install the project into the environment of ``python``.
+
+    With uv, and polster and its plugins from a package index, the install is reproducible:
+    ``uv lock`` writes ``uv.lock`` (the file the generated CI installs from with
+    ``uv sync --locked``), then ``uv sync`` installs exactly what it records. When polster runs
+    from a local checkout (or a wheel file), a lock would record that path, which no other
+    machine has: then the project is installed as before, from that path, and no ``uv.lock``
+    is written, which the message says.
+    """
+    venv = python.parent.parent
+    local = local_sources(project)
+    if uv and not local:
+        echo(f"Locking {project.name}'s dependencies ({LOCK_FILE})")
+        _run([uv, "lock"], project.root, f"resolving the dependencies into {LOCK_FILE}")
+        echo(f"Installing {project.name} and its dependencies with uv (from {LOCK_FILE})")
+        env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv)}
+        env.pop("VIRTUAL_ENV", None)
+        command = [uv, "sync", "--locked", "--compile-bytecode", "--python", str(python)]
+        _run(command, project.root, "installing the dependencies", env=env)
+        return
+    if not uv:
+        # pip installs dependency groups (--group) from 25.1 on.
+        _run(
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "pip>=25.1"],
+            project.root, "upgrading pip",
+        )  # fmt: skip
+    echo(f"Installing {project.name} and its dependencies with {'uv' if uv else 'venv + pip'}")
+    _run(install_command(project, python, uv), project.root, "installing the dependencies")
+    if not (project.root / LOCK_FILE).exists():
+        why = (
+            f"{', '.join(local)} {'comes' if len(local) == 1 else 'come'} from this machine, "
+            "and a lock would record that path"
+            if local
+            else "uv is not installed (`pip install uv`)"
+        )
+        echo(
+            f"Note: no {LOCK_FILE} was written: {why}. The generated CI installs with "
+            f"`uv sync --locked`: run `polster setup` where polster comes from a package index, "
+            f"and commit {LOCK_FILE}"
+        )
 
 
 NEW_PREFIX = ".venv.polster-new-"
@@ -115,8 +173,7 @@ def setup(project: Project, force: bool = False, echo=print) -> Path:
         python = venv_python(venv)
         if python.exists() and not force:
             echo(f"Using the existing {venv} (pass --force to recreate it)")
-            echo(f"Installing {project.name} and its dependencies with {tool}")
-            _run(install_command(project, python, uv), project.root, "installing the dependencies")
+            install(project, python, uv, echo)
         else:
             _build_beside(project, venv, uv, tool, echo)
     echo(f"Environment ready in {time.perf_counter() - started:.1f}s: {venv}")
@@ -140,9 +197,7 @@ def _build_beside(project: Project, venv: Path, uv: str | None, tool: str, echo)
         else:
             create = [sys.executable, "-m", "venv", "--prompt", venv.name, str(new)]
         _run(create, project.root, "creating the virtual environment")
-        echo(f"Installing {project.name} and its dependencies with {tool}")
-        command = install_command(project, venv_python(new), uv)
-        _run(command, project.root, "installing the dependencies")
+        install(project, venv_python(new), uv, echo)
         _relocate(new, venv)
         _swap(new, venv)
     except BaseException:
@@ -204,9 +259,9 @@ def _remove_leftovers(root: Path) -> None:
             _remove(path)
 
 
-def _run(command: list[str], cwd: Path, what: str) -> None:
+def _run(command: list[str], cwd: Path, what: str, env: dict | None = None) -> None:
     try:
-        result = subprocess.run(command, cwd=cwd)
+        result = subprocess.run(command, cwd=cwd, env=env)
     except OSError as exc:
         raise PolsterError(f"{what} failed: {exc}") from None
     if result.returncode != 0:
