@@ -31,10 +31,9 @@ from dagster._core.storage.local_compute_log_manager import (
 from dagster._serdes import ConfigurableClassData
 from dagster._utils import ensure_file, touch_file
 
-from .secrets import Redactor, known_secrets
+from .masked_output import masked_stream
+from .secrets import SETTINGS_CACHE, Redactor, known_secrets
 
-# The names (never the values) of the secret settings the installed plugins declare.
-SETTINGS_CACHE = "polster-secret-settings.json"
 _REDACTORS: dict[str, Redactor] = {}
 _LOCK = threading.Lock()
 
@@ -130,88 +129,6 @@ class RedactingComputeLogManager(LocalComputeLogManager):
             ):
                 path = self.get_captured_local_path(log_key, IO_TYPE_EXTENSION[io_type])
                 ensure_file(path)
-                stack.enter_context(_masked_stream(stream, path, redactor))
+                stack.enter_context(masked_stream(stream, path, redactor))
             yield CapturedLogContext(log_key)
         touch_file(self.complete_artifact_path(log_key))
-
-
-@contextmanager
-def _masked_stream(stream, path: str, redactor: Redactor) -> Iterator[None]:
-    """While it lasts, what is written to ``stream``'s file descriptor reaches ``path`` and the
-    descriptor's previous target masked."""
-    try:
-        fd = stream.fileno()
-    except (AttributeError, OSError, ValueError):  # not a real file (e.g. captured by a test)
-        yield
-        return
-    stream.flush()
-    previous = os.dup(fd)
-    read_end, write_end = os.pipe()
-    os.dup2(write_end, fd)
-    os.close(write_end)
-    pump = _Pump(read_end, previous, path, redactor)
-    pump.start()
-    try:
-        yield
-    finally:
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-        os.dup2(previous, fd)  # closes the pipe's last writer here: the pump reads to its end
-        pump.join(timeout=10)
-        if not pump.is_alive():
-            os.close(previous)
-
-
-class _Pump(threading.Thread):
-    """Reads a pipe; writes it masked to a log file and to a file descriptor. A secret split
-    across two reads is still found: text is masked by whole lines (or, for a very long line,
-    all but a tail as long as the longest secret, which waits for the next read)."""
-
-    CHUNK = 65536
-
-    def __init__(self, read_end: int, target: int, path: str, redactor: Redactor):
-        super().__init__(daemon=True, name="polster-mask-output")
-        self.read_end = read_end
-        self.target: int | None = target
-        self.path = path
-        self.redactor = redactor
-        self.keep = max((len(f.encode()) for f in redactor.fragments), default=0) + 256
-
-    def run(self) -> None:
-        pending = b""
-        with open(self.path, "ab", buffering=0) as log:
-            try:
-                while True:
-                    chunk = os.read(self.read_end, self.CHUNK)
-                    if not chunk:
-                        break
-                    pending += chunk
-                    cut = pending.rfind(b"\n") + 1
-                    if not cut and len(pending) > self.CHUNK + self.keep:
-                        cut = len(pending) - self.keep
-                    if cut:
-                        self._emit(pending[:cut], log)
-                        pending = pending[cut:]
-                self._emit(pending, log)
-            finally:
-                os.close(self.read_end)
-
-    def _emit(self, data: bytes, log) -> None:
-        if not data:
-            return
-        text = data.decode("utf-8", "surrogateescape")
-        masked = self.redactor(text).encode("utf-8", "surrogateescape")
-        log.write(masked)
-        if self.target is not None:
-            try:
-                _write_all(self.target, masked)
-            except OSError:  # the terminal went away: keep logging to the file
-                self.target = None
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]

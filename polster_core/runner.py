@@ -478,7 +478,12 @@ def start_ui(root: Path, host: str, port: int) -> int:
     ]
     print(f"Dagster UI: http://{host}:{port}  (Ctrl+C stops it)", flush=True)
     preexec = _default_signals if os.name != "nt" else None
-    process = subprocess.Popen(command, cwd=root, preexec_fn=preexec)
+    pipes, pumps = _masked_pipes(root)
+    process = subprocess.Popen(command, cwd=root, preexec_fn=preexec, **pipes)
+    for write_end in pipes.values():
+        os.close(write_end)
+    for pump in pumps:
+        pump.start()
     # SIGTERM (a service manager, `kill`) stops it like Ctrl+C does.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -497,6 +502,29 @@ def start_ui(root: Path, host: str, port: int) -> int:
                 return process.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)
+        for pump in pumps:
+            pump.join(timeout=10)
+
+
+def _masked_pipes(root: Path) -> tuple[dict[str, int], list]:
+    """When the project has secrets: pipes for the stdout and stderr of ``dagster dev`` (and
+    every process it starts), read by threads that mask the secrets and pass the rest on."""
+    from .masked_output import MaskingPump
+    from .secrets import SETTINGS_CACHE, Redactor, known_secrets
+
+    home = Path(os.environ["DAGSTER_HOME"])
+    redactor = Redactor(known_secrets(root, cache=home / SETTINGS_CACHE))
+    if not redactor:
+        return {}, []
+    pipes, pumps = {}, []
+    for name, stream in (("stdout", sys.stdout), ("stderr", sys.stderr)):
+        try:
+            target = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            continue
+        read_end, pipes[name] = os.pipe()
+        pumps.append(MaskingPump(read_end, target, None, redactor))
+    return pipes, pumps
 
 
 def _default_signals() -> None:

@@ -35,6 +35,8 @@ _CREDENTIAL_PARAM = re.compile(
 )
 # The password of a URL (scheme://user:password@host), whatever the URL.
 _URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://[^/\s:@\"'<>]*:)([^@/\s\"'<>]+)@", re.I)
+# Where a Dagster home keeps the names (never the values) of the installed plugins' secret settings.
+SETTINGS_CACHE = "polster-secret-settings.json"
 # Shortest value treated as a secret on its own: shorter ones would mask ordinary words.
 MIN_SECRET_LENGTH = 6
 
