@@ -246,3 +246,57 @@ def test_the_ui_shows_no_secret_of_a_run_it_launched(store):
     for line in PRINTED:
         assert line in json.dumps(logs), line
     assert_masked_everywhere(store, shown, server.output())
+
+
+# The masking itself ------------------------------------------------------------------------------
+
+
+def test_a_url_password_is_masked_alone_encoded_and_in_any_url():
+    from urllib.parse import quote
+
+    from polster_core.secrets import Redactor
+
+    password = 'pa:ss/w0rd"x'
+    uri = f"postgresql://polster:{quote(password, safe='')}@db:5432/sales"
+    redactor = Redactor([uri])
+    text = (
+        f"connect {uri} failed; password {password} rejected; json {json.dumps(password)}; "
+        "other mysql://bob:hunter2secret@h/db"
+    )
+    masked = redactor(text)
+    assert password not in masked and quote(password, safe="") not in masked
+    assert json.dumps(password)[1:-1] not in masked
+    assert "hunter2secret" not in masked and "mysql://bob:***@h/db" in masked
+    assert "connect *** failed" in masked  # the whole value is a secret
+    assert redactor.search(text) and not redactor.search("nothing to see")
+    assert not Redactor([]) and Redactor(["s3cr3t-value"])
+
+
+def test_known_secrets_are_the_values_of_secret_settings_only(tmp_path, monkeypatch):
+    from polster_core import secrets
+
+    (tmp_path / ".env").write_text(
+        "BRONZE_ORDERS_DATABASE_URI=postgresql://u:fromdotenv1@h/db\n"
+        "BRONZE_ORDERS_DATABASE_QUERY=SELECT 1 -- not secret\n",
+        encoding="utf-8",
+    )
+    env = {"BRONZE_SALES_API_TOKEN": "tok-from-env-123", "PATH": "/usr/bin:/bin"}
+    monkeypatch.setattr(secrets, "_NAMES", None)
+    found = secrets.known_secrets(tmp_path, env=env, cache=tmp_path / "cache.json")
+    assert sorted(found) == ["postgresql://u:fromdotenv1@h/db", "tok-from-env-123"]
+    cached = json.loads((tmp_path / "cache.json").read_text())
+    assert "tok-from-env-123" not in json.dumps(cached)  # names only, never values
+
+    # The next process reads the names from the cache while nothing it depends on changed...
+    cached["names"].append("MY_OWN_SECRET")
+    (tmp_path / "cache.json").write_text(json.dumps(cached))
+    monkeypatch.setattr(secrets, "_NAMES", None)
+    found = secrets.known_secrets(env={"MY_OWN_SECRET": "abcdefgh"}, cache=tmp_path / "cache.json")
+    assert found == ["abcdefgh"]
+    # ...and finds them again when a plugin's module changed.
+    cached["stamps"] = {path: stamp + 1 for path, stamp in cached["stamps"].items()}
+    (tmp_path / "cache.json").write_text(json.dumps(cached))
+    monkeypatch.setattr(secrets, "_NAMES", None)
+    found = secrets.known_secrets(env={"MY_OWN_SECRET": "abcdefgh"}, cache=tmp_path / "cache.json")
+    assert found == []
+    monkeypatch.setattr(secrets, "_NAMES", None)
