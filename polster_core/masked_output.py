@@ -40,7 +40,8 @@ def masked_stream(stream, path: str, redactor: Redactor) -> Iterator[None]:
         except (OSError, ValueError):
             pass
         os.dup2(previous, fd)  # closes the pipe's last writer here: the pump reads to its end
-        pump.join(timeout=10)
+        # (unless a program the step started still holds it: then the pump goes on alone)
+        pump.join(timeout=5)
         if not pump.is_alive():
             os.close(previous)
 
