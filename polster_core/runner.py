@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -25,6 +26,14 @@ DAGSTER_YAML = """\
 # Dagster instance of this project (run history, schedules). Created by run_polster.py.
 telemetry:
   enabled: false
+"""
+# Polster's instance masks the project's secrets in everything the history records (and the UI
+# shows): see polster_core/history.py. Kept in sync with polster_core.history.INSTANCE_CLASS.
+INSTANCE_CLASS = """\
+# Masks the project's secrets (.env) in the run history, compute logs and the UI.
+instance_class:
+  module: polster_core.history
+  class: PolsterInstance
 """
 
 
@@ -71,7 +80,12 @@ def dagster_home(root: Path) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(DAGSTER_YAML, encoding="utf-8")
+        config.write_text(DAGSTER_YAML + INSTANCE_CLASS, encoding="utf-8")
+    elif home.resolve() == (root / ".dagster").resolve():
+        # A project made before Polster's instance existed: add it (its own file, in .dagster/).
+        text = config.read_text(encoding="utf-8")
+        if not re.search(r"(?m)^instance_class\s*:", text):
+            config.write_text(text.rstrip("\n") + "\n" + INSTANCE_CLASS, encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
     return home
@@ -143,7 +157,9 @@ def _materialize(root: Path, workers: int, select: list[str] | None, started: fl
         job = pipeline_job()
     except Exception as exc:  # the user's code failed to import: say where, briefly
         print(
-            f"error: the project's definitions failed to load: {type(exc).__name__}: {exc}",
+            _masked(
+                f"error: the project's definitions failed to load: {type(exc).__name__}: {exc}"
+            ),
             file=sys.stderr,
         )
         return 1
@@ -189,7 +205,7 @@ def _materialize(root: Path, workers: int, select: list[str] | None, started: fl
             )
     except PolsterError as exc:
         watcher.stop()
-        print(f"error: {exc}", file=sys.stderr)
+        print(_masked(f"error: {exc}"), file=sys.stderr)
         return 1
     watcher.stop()
     steps = watcher.finish()
@@ -217,6 +233,13 @@ def _materialize(root: Path, workers: int, select: list[str] | None, started: fl
     for step in failed:
         print(f"error in {step['name']}: {step['error']}", file=sys.stderr)
     return 0 if result.success else 1
+
+
+def _masked(text: str) -> str:
+    """``text`` without the project's secrets (events come masked by Polster's instance)."""
+    from .secrets import Redactor, known_secrets
+
+    return Redactor(known_secrets(Path.cwd()))(text)
 
 
 def _instance():
@@ -406,8 +429,12 @@ class _Progress:
 def _error_text(event) -> str:
     data = event.event_specific_data
     error = getattr(data, "error", None)
-    # The user's exception is the innermost cause; Dagster wraps it.
-    while error is not None and getattr(error, "cause", None) is not None:
+    # Dagster wraps the user's exception (whose own causes are the user's: not shown here).
+    while (
+        error is not None
+        and error.cause is not None
+        and (error.cls_name or "").startswith("Dagster")
+    ):
         error = error.cause
     if error is None:
         return "failed"
@@ -450,7 +477,12 @@ def start_ui(root: Path, host: str, port: int) -> int:
     ]
     print(f"Dagster UI: http://{host}:{port}  (Ctrl+C stops it)", flush=True)
     preexec = _default_signals if os.name != "nt" else None
-    process = subprocess.Popen(command, cwd=root, preexec_fn=preexec)
+    pipes, pumps = _masked_pipes(root)
+    process = subprocess.Popen(command, cwd=root, preexec_fn=preexec, **pipes)
+    for write_end in pipes.values():
+        os.close(write_end)
+    for pump in pumps:
+        pump.start()
     # SIGTERM (a service manager, `kill`) stops it like Ctrl+C does.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -469,6 +501,29 @@ def start_ui(root: Path, host: str, port: int) -> int:
                 return process.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)
+        for pump in pumps:
+            pump.join(timeout=10)
+
+
+def _masked_pipes(root: Path) -> tuple[dict[str, int], list]:
+    """When the project has secrets: pipes for the stdout and stderr of ``dagster dev`` (and
+    every process it starts), read by threads that mask the secrets and pass the rest on."""
+    from .masked_output import MaskingPump
+    from .secrets import SETTINGS_CACHE, Redactor, known_secrets
+
+    home = Path(os.environ["DAGSTER_HOME"])
+    redactor = Redactor(known_secrets(root, cache=home / SETTINGS_CACHE))
+    if not redactor:
+        return {}, []
+    pipes, pumps = {}, []
+    for name, stream in (("stdout", sys.stdout), ("stderr", sys.stderr)):
+        try:
+            target = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            continue
+        read_end, pipes[name] = os.pipe()
+        pumps.append(MaskingPump(read_end, target, None, redactor))
+    return pipes, pumps
 
 
 def _default_signals() -> None:
