@@ -2,4 +2,11 @@
 
 
 class PolsterError(Exception):
-    """A problem the user can fix; ``str(error)`` says what is wrong and what to do."""
+    """A problem the user can fix; ``str(error)`` says what is wrong and what to do.
+
+    ``details`` is the full cause behind the one line (a traceback, a library's log), for
+    ``run_polster.py --verbose`` and Dagster's log; empty when the line says it all. Whoever
+    sets it masks secrets in it first.
+    """
+
+    details: str = ""
