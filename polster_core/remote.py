@@ -203,10 +203,12 @@ class FsspecBackend:
                     else:
                         frame.write_parquet(writer)
                 except Exception as exc:
+                    writer.finish()
                     if writer.error is None or writer.error is exc:
                         raise
                     # polars' message keeps only the text of what the file object raised.
                     raise writer.error from exc
+                writer.finish()
             fs.mv(tmp, path)
         except BaseException:
             try:
@@ -230,13 +232,20 @@ class FsspecBackend:
                 outcome["error"] = exc
 
         started = time.monotonic()
+        before = set(threading.enumerate())
         with _LibraryOutput() as output:
             # In a thread of its own, so that a library that ignores the timeout cannot hang
             # the run: after a grace period the connection is given up on (the thread is left).
             thread = threading.Thread(target=connect, name=f"polster-connect-{self.name}")
             thread.daemon = True
             thread.start()
-            thread.join(timeout + max(2.0, timeout / 2))
+            thread.join(timeout + max(3.0, timeout))
+            if "fs" not in outcome:
+                # The library's own threads report the failure as they end: let them finish
+                # (briefly) while their output is still being kept.
+                deadline = time.monotonic() + 2.0
+                for other in set(threading.enumerate()) - before - {thread}:
+                    other.join(max(0.0, deadline - time.monotonic()))
         elapsed = time.monotonic() - started
         if "fs" in outcome:
             output.replay()
@@ -262,26 +271,40 @@ class FileWriter:
     ``None`` (paramiko's SFTP files do, and polars then fails with "'NoneType' object cannot
     be interpreted as an integer"), and the first exception the file raises is kept in
     ``error``: polars reports only its text, the writer raises the exception itself.
+
+    Calls are serialised, and :meth:`finish` waits for the one under way and refuses later
+    ones: when the source of a streamed write fails, polars returns while its writer thread
+    may still be writing, and a second thread on the same connection (removing the
+    temporary file) deadlocks clients such as paramiko's.
     """
 
     def __init__(self, handle: Any):
         self.handle = handle
         self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._finished = False
+
+    def _call(self, method: str, *args: Any) -> Any:
+        with self._lock:
+            if self._finished:
+                raise ValueError("write to a file polster has finished writing")
+            try:
+                return getattr(self.handle, method)(*args)
+            except BaseException as exc:
+                self.error = self.error or exc
+                raise
 
     def write(self, data: Any) -> int:
-        try:
-            written = self.handle.write(data)
-        except BaseException as exc:
-            self.error = self.error or exc
-            raise
-        return len(memoryview(data)) if written is None else written
+        written = self._call("write", data)
+        return memoryview(data).nbytes if written is None else written
 
     def flush(self) -> None:
-        try:
-            self.handle.flush()
-        except BaseException as exc:
-            self.error = self.error or exc
-            raise
+        self._call("flush")
+
+    def finish(self) -> None:
+        """Wait for the call under way, then refuse every later one."""
+        with self._lock:
+            self._finished = True
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.handle, name)
