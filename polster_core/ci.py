@@ -61,12 +61,14 @@ class PipelineSettings:
     storage: str
     variables: tuple[Setting, ...]
     secrets: tuple[Setting, ...]
+    # Every setting in the order the plugins declared them (so groups read the same everywhere).
+    declared: tuple[Setting, ...] = ()
 
     @property
     def needed(self) -> list[tuple[Setting, ...]]:
         """What a user must define: each required setting alone, each ``one_of`` group together
         (one of its settings is enough); see :func:`polster_core.specs.needed_settings`."""
-        return needed_settings((*self.variables, *self.secrets))
+        return needed_settings(self.declared or (*self.variables, *self.secrets))
 
     @property
     def to_set(self) -> tuple[Setting, ...]:
@@ -93,6 +95,7 @@ def pipeline_settings(context) -> PipelineSettings:
         storage=context.storage,
         variables=tuple(s for s in others if not s.secret),
         secrets=tuple(s for s in others if s.secret),
+        declared=tuple(others),
     )
 
 

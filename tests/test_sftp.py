@@ -20,23 +20,16 @@ from polster_core.settings import Settings
 from polster_core.storage import Storage
 from polster_core.testing import StorageContract, table
 
-from .conftest import BIN, clean_env, run_polster
+from .conftest import clean_env, run_polster
 from .storage_servers import silent_server, sshd  # noqa: F401 (fixtures)
 from .test_faults import tiny_disk  # noqa: F401 (fixture)
-
-HERE = Path(__file__).parent
+from .test_plugins import install_target
 
 
 @pytest.fixture(scope="module")
 def sftp_site(tmp_path_factory) -> Path:
     """``uv pip install tests/plugins/polster_sftp`` into a directory of its own."""
-    target = tmp_path_factory.mktemp("sftp-site")
-    subprocess.run(
-        [str(BIN / "uv"), "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         str(HERE / "plugins" / "polster_sftp")],
-        check=True,
-    )  # fmt: skip
-    return target
+    return install_target(tmp_path_factory, "polster_sftp")
 
 
 @pytest.fixture
