@@ -232,8 +232,6 @@ def _materialize(
         print(f"error in {step['name']}: {step['error']}", file=sys.stderr)
         if verbose and step.get("details"):
             print(f"{step['details']}\n", file=sys.stderr)
-    if failed and not verbose and any(s.get("details") for s in failed):
-        print("(run again with --verbose for the full cause)", file=sys.stderr)
     return 0 if result.success else 1
 
 
