@@ -5,7 +5,8 @@ On push and pull/merge request: :data:`INSTALL` the project from its ``uv.lock``
 (:func:`check_pythons`). On a manual trigger only: install, then :data:`RUN` the pipeline on the
 newest Python, with the storage backend's settings taken from the platform's secrets (settings
 marked ``secret``) and variables (the others); see :func:`pipeline_settings`. The pipeline's
-schedule is Dagster's (:data:`DAGSTER_SCHEDULE`), never a CI timer, so nothing runs twice.
+schedule is Dagster's (:data:`DAGSTER_SCHEDULE`), never a CI timer, so nothing runs twice. What a
+user must define there is what :func:`polster_core.specs.needed_settings` says, as everywhere.
 
 Keeping this in one place keeps the three platforms' pipelines the same, and lets the tests run
 exactly these commands in a generated project.
@@ -17,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import PolsterError
-from .specs import CIPlatform, Setting
+from .specs import CIPlatform, Setting, describe_needed, needed_settings
 
 DEFAULT_BRANCH = "main"
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -76,12 +77,25 @@ class PipelineSettings:
     storage: str
     variables: tuple[Setting, ...]
     secrets: tuple[Setting, ...]
+    # Every setting in the order the plugins declared them (so groups read the same everywhere).
+    declared: tuple[Setting, ...] = ()
+
+    @property
+    def needed(self) -> list[tuple[Setting, ...]]:
+        """What a user must define: each required setting alone, each ``one_of`` group together
+        (one of its settings is enough); see :func:`polster_core.specs.needed_settings`."""
+        return needed_settings(self.declared or (*self.variables, *self.secrets))
 
     @property
     def to_set(self) -> tuple[Setting, ...]:
-        """What a user must define on the platform: every secret, and variables with no default."""
-        plain = tuple(s for s in self.variables if s.required or not s.default)
-        return (*plain, *self.secrets)
+        """The settings of :attr:`needed`, variables first; every other one is optional."""
+        names = {s.name for group in self.needed for s in group}
+        plain = tuple(s for s in self.variables if s.name in names)
+        return (*plain, *(s for s in self.secrets if s.name in names))
+
+    def group_of(self, setting: Setting) -> tuple[Setting, ...]:
+        """The ``one_of`` group ``setting`` belongs to (itself alone when required), or ``()``."""
+        return next((g for g in self.needed if setting in g), ())
 
 
 def pipeline_settings(context) -> PipelineSettings:
@@ -97,6 +111,7 @@ def pipeline_settings(context) -> PipelineSettings:
         storage=context.storage,
         variables=tuple(s for s in others if not s.secret),
         secrets=tuple(s for s in others if s.secret),
+        declared=tuple(others),
     )
 
 
@@ -128,12 +143,16 @@ def header(context, platform: CIPlatform | str, where: str) -> str:
         "This file runs nothing on a timer: the pipeline's schedule is Dagster's "
         f"{DAGSTER_SCHEDULE}, which runs wherever a Dagster daemon runs.",
     ]
-    to_set = [s.name for s in settings.to_set if not s.secret]
-    optional = [s.name for s in settings.variables if s.name not in to_set]
+    needed = {s.name for s in settings.to_set}
+    to_set = [g[0].name for g in settings.needed if len(g) == 1 and not g[0].secret]
+    groups = [describe_needed(g) for g in settings.needed if len(g) > 1]
+    optional = [s.name for s in settings.variables if s.name not in needed]
     if settings.secrets:
         lines.append(f"Secrets ({where}): {', '.join(s.name for s in settings.secrets)}.")
     if to_set:
         lines.append(f"Variables to set: {', '.join(to_set)}.")
+    for group in groups:
+        lines.append(f"Set {group}.")
     if optional:
         lines.append(f"Optional variables (defaults apply when unset): {', '.join(optional)}.")
     lines.append("README.md, section 'Continuous Integration', says how to set them.")
@@ -172,9 +191,17 @@ def settings_table(context, secret_label: str, variable_label: str) -> str:
         f"| `STORAGE_BACKEND` | in the CI file | Storage backend of the pipeline run "
         f"| {settings.storage} |"
     )
-    for s in settings.secrets:
-        rows.append(f"| `{s.name}` | {secret_label} | {s.description} | - |")
+
+    def where(s: Setting, label: str) -> str:
+        group = settings.group_of(s)
+        if len(group) > 1:
+            return f"{label} ({describe_needed(group)})"
+        return label if s.name in needed else f"{label} (optional)"
+
+    for s in sorted(settings.secrets, key=lambda s: s.name not in needed):
+        rows.append(f"| `{s.name}` | {where(s, secret_label)} | {s.description} | - |")
     for s in sorted(settings.variables, key=lambda s: s.name not in needed):
-        label = variable_label if s.name in needed else f"{variable_label} (optional)"
-        rows.append(f"| `{s.name}` | {label} | {s.description} | {s.default or '-'} |")
+        rows.append(
+            f"| `{s.name}` | {where(s, variable_label)} | {s.description} | {s.default or '-'} |"
+        )
     return "\n".join(rows)

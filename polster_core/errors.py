@@ -5,8 +5,13 @@ class PolsterError(Exception):
     """A problem the user can fix; ``str(error)`` says what is wrong and what to do.
 
     Nothing was written (exit code 1), unless a subclass says otherwise.
+
+    ``details`` is the full cause behind the one line (a traceback, a library's log), for
+    ``run_polster.py --verbose`` and Dagster's log; empty when the line says it all. Whoever
+    sets it masks secrets in it first.
     """
 
+    details: str = ""
     exit_code = 1
     prefix = "Error: "
 

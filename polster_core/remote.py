@@ -16,7 +16,15 @@ new one, never a part, and a write that fails or is killed leaves the old table 
   source of a streamed write fails part-way, it was seen to commit the partial object.
 - ``"rename"`` (any filesystem): written to a hidden temporary name beside the target
   through the filesystem's file objects, then ``fs.mv`` into place (a rename on local and
-  POSIX-like filesystems).
+  POSIX-like filesystems). File objects whose ``write()`` returns ``None`` (paramiko's SFTP
+  files) are fine, and an exception the file object raises is the error, not polars' summary.
+
+A backend on a server (``host`` set) connects within ``connect_timeout`` seconds (default
+:data:`CONNECT_TIMEOUT`, or ``{NAME}_CONNECT_TIMEOUT`` from the settings): ``filesystem()``
+passes it to its library, and a connection that does not succeed in time fails with
+:class:`ConnectTimeout` ("timed out after N s connecting to HOST"), whatever the library
+raised. Log records and thread tracebacks the library emits while connecting are kept out of
+stderr and go into the error's details.
 
 Reads and scans (``read_with``, ``scan_with``) use either polars' own cloud reader on the
 URL (``"polars"``, with ``polars_options()``) or the filesystem's file objects (``"fsspec"``),
@@ -28,29 +36,49 @@ Nothing here imports fsspec or polars until a method needs it.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import tempfile
+import threading
+import time
+import traceback
 from pathlib import Path
 from typing import Any
+
+from .errors import PolsterError
 
 POLARS = "polars"
 FSSPEC = "fsspec"
 UPLOAD = "upload"
 RENAME = "rename"
 STAGED = "polster-upload"  # name of the local files LazyFrames are staged in before an upload
+CONNECT_TIMEOUT = 10.0  # seconds a backend waits for its server when connecting
+
+
+class ConnectTimeout(PolsterError, TimeoutError):
+    """The backend's server did not complete the connection within its connect timeout."""
 
 
 class FsspecBackend:
-    """Parquet tables under ``root`` on an fsspec filesystem (``root`` has no protocol)."""
+    """Parquet tables under ``root`` on an fsspec filesystem (``root`` has no protocol).
+
+    A ``root`` starting with ``/`` is absolute and stays so (on a server with login
+    directories, a relative root is relative to the login directory). ``host`` (e.g.
+    ``"sftp.example.com:2222"``, optionally ``user@`` in front; a password there is never
+    shown) is the server, named in :meth:`uri` and in connection errors.
+    """
 
     name = "fsspec"
     protocol = "file"
     write_with = RENAME
     read_with = FSSPEC
     scan_with = FSSPEC
+    connect_timeout = CONNECT_TIMEOUT
 
-    def __init__(self, root: str):
-        self.root = root.strip("/")
+    def __init__(self, root: str, host: str = ""):
+        inner = root.strip("/")
+        self.root = "/" + inner if root.startswith("/") else inner
+        self.host = host
         self._fs = None
 
     # What a subclass provides -------------------------------------------------------------
@@ -72,14 +100,26 @@ class FsspecBackend:
     @property
     def fs(self) -> Any:
         if self._fs is None:
-            self._fs = self.filesystem()
+            self._fs = self._connect()
         return self._fs
 
     def path(self, layer: str, name: str) -> str:
         """The table's path on the filesystem: ``{root}/{layer}/{name}.parquet``."""
+        if self.root == "/":
+            return f"/{layer}/{name}.parquet"
         return "/".join(part for part in (self.root, layer, f"{name}.parquet") if part)
 
     def uri(self, layer: str, name: str) -> str:
+        """``{protocol}://[host]{path}``: with a host, a relative path is written ``/~/path``
+        (relative to the login directory, as in ``sftp://`` URIs); never a password."""
+        path = self.path(layer, name)
+        host = public_host(self.host)
+        if not host:
+            return f"{self.protocol}://{path}"
+        return f"{self.protocol}://{host}{path if path.startswith('/') else '/~/' + path}"
+
+    def url(self, layer: str, name: str) -> str:
+        """The URL polars' own reader gets (``read_with`` / ``scan_with`` = ``POLARS``)."""
         return f"{self.protocol}://{self.path(layer, name)}"
 
     def exists(self, layer: str, name: str) -> bool:
@@ -100,7 +140,7 @@ class FsspecBackend:
         import polars as pl
 
         if self.read_with == POLARS:
-            return pl.read_parquet(self.uri(layer, name), **self.polars_options())
+            return pl.read_parquet(self.url(layer, name), **self.polars_options())
         with self.fs.open(self.path(layer, name), "rb") as handle:
             return pl.read_parquet(handle)
 
@@ -108,7 +148,7 @@ class FsspecBackend:
         import polars as pl
 
         if self.scan_with == POLARS:
-            return pl.scan_parquet(self.uri(layer, name), **self.polars_options())
+            return pl.scan_parquet(self.url(layer, name), **self.polars_options())
         if not self.exists(layer, name):
             raise FileNotFoundError(self.uri(layer, name))
         return pl.scan_parquet(self.fs.open(self.path(layer, name), "rb"))
@@ -156,10 +196,19 @@ class FsspecBackend:
                 pass
         try:
             with fs.open(tmp, "wb") as handle:
-                if isinstance(frame, pl.LazyFrame):
-                    frame.sink_parquet(handle)
-                else:
-                    frame.write_parquet(handle)
+                writer = FileWriter(handle)
+                try:
+                    if isinstance(frame, pl.LazyFrame):
+                        frame.sink_parquet(writer)
+                    else:
+                        frame.write_parquet(writer)
+                except Exception as exc:
+                    writer.finish()
+                    if writer.error is None or writer.error is exc:
+                        raise
+                    # polars' message keeps only the text of what the file object raised.
+                    raise writer.error from exc
+                writer.finish()
             fs.mv(tmp, path)
         except BaseException:
             try:
@@ -167,3 +216,158 @@ class FsspecBackend:
             except Exception:  # the temporary file may never have been created
                 pass
             raise
+
+    # Connecting ---------------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        """``filesystem()``, within ``connect_timeout`` seconds, with the library kept quiet."""
+        timeout = float(self.connect_timeout)
+        where = public_host(self.host) or f"the {self.name} store"
+        outcome: dict[str, Any] = {}
+
+        def connect() -> None:
+            try:
+                outcome["fs"] = self.filesystem()
+            except BaseException as exc:  # handed to the caller's thread
+                outcome["error"] = exc
+
+        started = time.monotonic()
+        before = set(threading.enumerate())
+        with _LibraryOutput() as output:
+            # In a thread of its own, so that a library that ignores the timeout cannot hang
+            # the run: after a grace period the connection is given up on (the thread is left).
+            thread = threading.Thread(target=connect, name=f"polster-connect-{self.name}")
+            thread.daemon = True
+            thread.start()
+            thread.join(timeout + max(3.0, timeout))
+            if "fs" not in outcome:
+                # The library's own threads report the failure as they end: let them finish
+                # (briefly) while their output is still being kept.
+                deadline = time.monotonic() + 2.0
+                for other in set(threading.enumerate()) - before - {thread}:
+                    other.join(max(0.0, deadline - time.monotonic()))
+        elapsed = time.monotonic() - started
+        if "fs" in outcome:
+            output.replay()
+            return outcome["fs"]
+        error = outcome.get("error")
+        if error is None or _timed_out(error) or elapsed >= timeout * 0.95:
+            failure = ConnectTimeout(
+                f"timed out after {timeout:g} s connecting to {where} (the server accepted no "
+                f"connection or did not answer; raise {self.name.upper().replace('-', '_')}"
+                "_CONNECT_TIMEOUT if it is just slow)"
+            )
+            failure.details = output.text(error)
+            raise failure
+        if isinstance(error, Exception):
+            error.polster_details = output.text(error)  # type: ignore[attr-defined]
+        raise error
+
+
+class FileWriter:
+    """A file object as polars' writers need it.
+
+    ``write()`` returns the number of bytes written even when the wrapped file's returns
+    ``None`` (paramiko's SFTP files do, and polars then fails with "'NoneType' object cannot
+    be interpreted as an integer"), and the first exception the file raises is kept in
+    ``error``: polars reports only its text, the writer raises the exception itself.
+
+    Calls are serialised, and :meth:`finish` waits for the one under way and refuses later
+    ones: when the source of a streamed write fails, polars returns while its writer thread
+    may still be writing, and a second thread on the same connection (removing the
+    temporary file) deadlocks clients such as paramiko's.
+    """
+
+    def __init__(self, handle: Any):
+        self.handle = handle
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._finished = False
+
+    def _call(self, method: str, *args: Any) -> Any:
+        with self._lock:
+            if self._finished:
+                raise ValueError("write to a file polster has finished writing")
+            try:
+                return getattr(self.handle, method)(*args)
+            except BaseException as exc:
+                self.error = self.error or exc
+                raise
+
+    def write(self, data: Any) -> int:
+        written = self._call("write", data)
+        return memoryview(data).nbytes if written is None else written
+
+    def flush(self) -> None:
+        self._call("flush")
+
+    def finish(self) -> None:
+        """Wait for the call under way, then refuse every later one."""
+        with self._lock:
+            self._finished = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.handle, name)
+
+
+def public_host(host: str) -> str:
+    """``host`` without a password: ``user:secret@h:22`` -> ``user@h:22``."""
+    userinfo, at, hostport = (host or "").rpartition("@")
+    if not at:
+        return hostport
+    return f"{userinfo.partition(':')[0]}@{hostport}"
+
+
+def _timed_out(error: BaseException) -> bool:
+    """Whether a timeout is in the exception's chain."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, TimeoutError):  # socket.timeout is TimeoutError since 3.10
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+class _LibraryOutput(logging.Handler):
+    """While connecting: log records (WARNING and up) and uncaught thread exceptions, kept
+    instead of printed. A library's background threads print whole tracebacks on failures
+    (paramiko's transport thread logs one); they belong in the error's details."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+        self.thread_errors: list[str] = []
+        self._hook = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def _thread_error(self, args) -> None:
+        self.thread_errors.append(
+            "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+        )
+
+    def __enter__(self) -> _LibraryOutput:
+        logging.getLogger().addHandler(self)
+        self._hook = threading.excepthook
+        threading.excepthook = self._thread_error
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        logging.getLogger().removeHandler(self)
+        threading.excepthook = self._hook
+
+    def replay(self) -> None:
+        """After a successful connection, what was kept is shown as it would have been."""
+        for record in self.records:
+            logging.getLogger(record.name).handle(record)
+
+    def text(self, error: BaseException | None) -> str:
+        parts = []
+        if error is not None:
+            parts.append("".join(traceback.format_exception(error)).rstrip())
+        formatter = logging.Formatter("%(name)s %(levelname)s: %(message)s")
+        parts += [formatter.format(record) for record in self.records]
+        parts += [text.rstrip() for text in self.thread_errors]
+        return "\n\n".join(parts)

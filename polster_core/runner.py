@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 JOB_NAME = "polster_pipeline"
+# How the IO manager's log message with an error's full cause begins (runtime.py writes it).
+FULL_CAUSE = "Full cause (secrets masked):"
 DAGSTER_YAML = """\
 # Dagster instance of this project (run history, schedules). Created by run_polster.py.
 telemetry:
@@ -62,6 +64,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="ASSETS",
         help="materialise only these assets (comma-separated, e.g. run_silver_example); "
         "their upstream tables are read from storage",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="after a failed asset's one-line error, print its full cause (the traceback, "
+        "secrets masked), as Dagster's log has it",
     )
     parser.add_argument(
         "--workers",
@@ -108,7 +116,7 @@ def main(root: Path | str, argv: list[str] | None = None) -> int:
         return 2
     if args.materialize or not args.ui:
         selection = [a.strip() for a in (args.select or "").split(",") if a.strip()]
-        code = materialize(root, workers=args.workers, select=selection)
+        code = materialize(root, workers=args.workers, select=selection, verbose=args.verbose)
     if args.ui:
         ui_code = start_ui(root, args.host, args.port)
         code = code or ui_code
@@ -129,7 +137,9 @@ def pipeline_job():
     return importlib.import_module("orchestration.definitions").defs.resolve_job_def(JOB_NAME)
 
 
-def materialize(root: Path, workers: int = 0, select: list[str] | None = None) -> int:
+def materialize(
+    root: Path, workers: int = 0, select: list[str] | None = None, verbose: bool = False
+) -> int:
     """Run the pipeline job (in this process, or in ``workers`` processes); print progress."""
     import warnings
 
@@ -143,12 +153,14 @@ def materialize(root: Path, workers: int = 0, select: list[str] | None = None) -
     gc.disable()
     try:
         with quick_history(Path(os.environ["DAGSTER_HOME"])):
-            return _materialize(root, workers, select, started)
+            return _materialize(root, workers, select, started, verbose)
     finally:
         gc.enable()
 
 
-def _materialize(root: Path, workers: int, select: list[str] | None, started: float) -> int:
+def _materialize(
+    root: Path, workers: int, select: list[str] | None, started: float, verbose: bool = False
+) -> int:
     try:
         import dagster as dg
 
@@ -206,6 +218,8 @@ def _materialize(root: Path, workers: int, select: list[str] | None, started: fl
     except PolsterError as exc:
         watcher.stop()
         print(_masked(f"error: {exc}"), file=sys.stderr)
+        if verbose and exc.details:
+            print(_masked(exc.details), file=sys.stderr)
         return 1
     watcher.stop()
     steps = watcher.finish()
@@ -232,6 +246,8 @@ def _materialize(root: Path, workers: int, select: list[str] | None, started: fl
         )
     for step in failed:
         print(f"error in {step['name']}: {step['error']}", file=sys.stderr)
+        if verbose and step.get("details"):
+            print(f"{step['details']}\n", file=sys.stderr)
     return 0 if result.success else 1
 
 
@@ -371,14 +387,11 @@ class _Progress:
             self._seen += 1
             self.handle(entry)
 
-    def handle(self, entry) -> None:
-        event = entry.dagster_event
-        if event is None or not event.step_key:
-            return
-        step = self.steps.setdefault(
-            event.step_key,
+    def _step(self, key: str) -> dict:
+        return self.steps.setdefault(
+            key,
             {
-                "name": event.step_key,
+                "name": key,
                 "status": "running",
                 "start": None,
                 "rows": None,
@@ -386,6 +399,18 @@ class _Progress:
                 "error": None,
             },
         )
+
+    def handle(self, entry) -> None:
+        event = entry.dagster_event
+        if event is None:  # a log message: keep the full cause an asset's error left there
+            text = entry.user_message or ""
+            if entry.step_key and text.startswith(FULL_CAUSE):
+                step = self._step(entry.step_key)
+                step["details"] = text[len(FULL_CAUSE) :].strip()
+            return
+        if not event.step_key:
+            return
+        step = self._step(event.step_key)
         kind = event.event_type_value
         if kind == "STEP_START":
             step["start"] = entry.timestamp

@@ -14,6 +14,8 @@ from typing import Any
 import dagster as dg
 
 from . import LAYERS
+from .errors import PolsterError
+from .runner import FULL_CAUSE
 from .storage import get_storage
 
 ASSET_KEY = re.compile(rf"^run_({'|'.join(LAYERS)})_(\w+)$")
@@ -112,7 +114,8 @@ class PolsterIOManager(dg.ConfigurableIOManager):
             )
         layer, name = layer_and_name(context.asset_key)
         storage = self._storage()
-        result = storage.write(obj, layer, name)
+        with _full_cause_logged(context):
+            result = storage.write(obj, layer, name)
         if isinstance(obj, pl.DataFrame):
             HANDOFF.put((context.run_id, layer, name), obj)
         if isinstance(obj, pl.LazyFrame):
@@ -149,12 +152,32 @@ class PolsterIOManager(dg.ConfigurableIOManager):
         layer, name = layer_and_name(upstream.asset_key)
         storage = self._storage()
         typing_type = getattr(context.dagster_type, "typing_type", None)
-        if typing_type is pl.LazyFrame:
-            return storage.scan(layer, name)
-        handed = HANDOFF.get((upstream.run_id, layer, name))
-        if handed is not None:
-            return handed
-        return storage.read(layer, name)
+        with _full_cause_logged(context):
+            if typing_type is pl.LazyFrame:
+                return storage.scan(layer, name)
+            handed = HANDOFF.get((upstream.run_id, layer, name))
+            if handed is not None:
+                return handed
+            return storage.read(layer, name)
+
+
+class _full_cause_logged:
+    """Puts the full cause of a storage error (``PolsterError.details``, secrets masked) in
+    Dagster's log, where the UI shows it and ``run_polster.py --verbose`` prints it."""
+
+    def __init__(self, context: Any):
+        self.context = context
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, tb) -> bool:
+        if isinstance(error, PolsterError) and error.details:
+            try:
+                self.context.log.error(f"{FULL_CAUSE}\n{error.details}")
+            except Exception:  # no log outside a run (a direct IO manager call): nothing lost
+                pass
+        return False
 
 
 def polster_resources(project_root: Path | str) -> dict[str, Any]:

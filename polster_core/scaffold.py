@@ -12,7 +12,7 @@ from .errors import PolsterError
 from .names import package_name
 from .plan import Plan
 from .project import is_polster_project
-from .specs import Setting
+from .specs import Setting, describe_needed, needed_settings
 
 # The Python versions a generated project supports, oldest first: its `requires-python` and
 # classifiers say so, and its CI runs the tests on the oldest and the newest.
@@ -36,6 +36,8 @@ class ProjectContext:
     platform_readme: str = ""
     # The Python versions the project declares (its classifiers); CI tests the first and last.
     python_versions: tuple[str, ...] = PYTHON_VERSIONS
+    # Names of the storage backends installed (registered) when the project was built.
+    storage_backends: tuple[str, ...] = ()
 
     @property
     def package(self) -> str:
@@ -86,14 +88,28 @@ def build_context(name: str, plugins, storage: str, platform: str) -> ProjectCon
     if backend.requirement:
         deps.append(backend.requirement)
     context = ProjectContext(
-        project_name=name, storage=backend.name, platform=platform, dependencies=deps
+        project_name=name,
+        storage=backend.name,
+        platform=platform,
+        dependencies=deps,
+        storage_backends=tuple(plugins.unique_names(plugins.storage_backends())),
     )
     context.settings = project_settings(context, plugins)
     if platform:
         ci_platform = plugins.ci_platform(platform)
         if ci_platform.readme_section is not None:
-            context.platform_readme = ci_platform.readme_section(context).strip()
+            context.platform_readme = readme_section(ci_platform, context)
     return context
+
+
+def readme_section(platform, context: ProjectContext) -> str:
+    """The platform's README section, under a heading of its own: the plugin's first line when
+    that is a Markdown heading, else ``### Continuous Integration (<platform>)``."""
+    text = (platform.readme_section(context) or "").strip()
+    if not text or text.startswith("#"):
+        return text
+    title = platform.description.split(" (")[0].strip() or platform.name
+    return f"### Continuous Integration ({title})\n\n{text}"
 
 
 def project_settings(context: ProjectContext, plugins) -> list[Setting]:
@@ -114,7 +130,10 @@ def _unique_settings(settings: list[Setting]) -> list[Setting]:
 
 
 def env_file(context: ProjectContext, example: bool) -> str:
-    """``.env`` (values) or ``.env.example`` (no secret values) for the project's settings."""
+    """``.env`` (values) or ``.env.example`` for the project's settings.
+
+    ``.env.example`` lists every setting, so that a copy of it is a complete ``.env``: a secret
+    by its name with an empty value, never its value (nor a default the plugin gives it)."""
     head = (
         f"# Settings of {context.project_name}: a copy of .env without secrets, safe to commit.\n"
         if example
@@ -129,10 +148,23 @@ def env_file(context: ProjectContext, example: bool) -> str:
             value = context.storage
         if setting.secret:
             value = "" if example else setting.default
-        note = " (secret)" if setting.secret else ""
-        lines.append(f"# {setting.description}{note}")
+        lines.append(f"# {setting.description}{setting_note(setting, context.settings)}")
         lines.append(f"{setting.name}={value}")
     return "\n".join(lines) + "\n"
+
+
+def setting_note(setting: Setting, settings: list[Setting]) -> str:
+    """What a ``.env`` comment or the README adds to a setting's description: whether it must
+    be filled in (``needed_settings``: required, or one of a group) and whether it is secret."""
+    notes = []
+    group = next((g for g in needed_settings(settings) if setting in g), ())
+    if len(group) == 1:
+        notes.append("required")
+    elif group:
+        notes.append(f"required: {describe_needed(group)}")
+    if setting.secret:
+        notes.append("secret")
+    return f" ({', '.join(notes)})" if notes else ""
 
 
 TABLE_START = "<!-- polster:settings (polster enable rewrites this table) -->"
@@ -147,8 +179,9 @@ def settings_table(context: ProjectContext) -> str:
         "|----------|-------------|---------|",
     ]
     for s in context.settings:
-        default = s.default or "-"
-        rows.append(f"| `{s.name}` | {s.description} | {default} |")
+        default = "-" if s.secret or not s.default else s.default
+        note = setting_note(s, context.settings)
+        rows.append(f"| `{s.name}` | {s.description}{note} | {default} |")
     rows.append(TABLE_END)
     return "\n".join(rows)
 

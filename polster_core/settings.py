@@ -52,6 +52,21 @@ class Settings:
             raise PolsterError(f"{name} must be a whole number >= 0, not '{value}': fix it in .env")
         return number
 
+    def seconds(self, name: str, default: float) -> float:
+        """A duration in seconds (a number > 0), ``default`` when unset."""
+        value = self.env.get(name)
+        if value is None or value.strip() == "":
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            number = 0
+        if not number > 0 or number == float("inf"):
+            raise PolsterError(
+                f"{name} must be a number of seconds > 0, not '{value}': fix it in .env"
+            )
+        return number
+
     @property
     def storage_backend(self) -> str:
         return self.get("STORAGE_BACKEND", "local").strip().lower()

@@ -5,7 +5,7 @@ They are plain dataclasses so that a plugin needs nothing but ``polster_core`` t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,8 +14,14 @@ from typing import Any
 class Setting:
     """One environment variable a plugin reads at run time.
 
-    ``secret`` settings are written only to ``.env`` (never to ``.env.example``, CI files, logs
-    or metadata); ``default`` is what the plugin uses when the variable is unset.
+    A ``secret`` setting's value is written only to ``.env`` (``.env.example`` names it with an
+    empty value; CI files, logs and metadata never show it); ``default`` is what the plugin
+    uses when the variable is unset.
+
+    What a user must fill in: a ``required`` setting, and one setting of each ``one_of`` group
+    (settings sharing a label, e.g. ``one_of="credentials"`` on a password and a key file).
+    Every other setting is optional, with a default or without one (then the plugin's own
+    behaviour applies). :func:`needed_settings` is the one place that decides.
     """
 
     name: str
@@ -24,6 +30,41 @@ class Setting:
     secret: bool = False
     example: str = ""
     required: bool = False
+    one_of: str = ""
+
+
+def needed_settings(settings: Iterable[Setting]) -> list[tuple[Setting, ...]]:
+    """What must be filled in, in order: each required setting alone, each ``one_of`` group
+    together (a group counts as filled when any of its settings is)."""
+    groups: list[tuple[Setting, ...]] = []
+    labels: dict[str, int] = {}
+    for setting in settings:
+        if setting.required:
+            groups.append((setting,))
+        elif setting.one_of:
+            if setting.one_of in labels:
+                index = labels[setting.one_of]
+                groups[index] = (*groups[index], setting)
+            else:
+                labels[setting.one_of] = len(groups)
+                groups.append((setting,))
+    return groups
+
+
+def describe_needed(group: tuple[Setting, ...]) -> str:
+    """``NAME``, or ``one of A or B`` for a group."""
+    if len(group) == 1:
+        return group[0].name
+    return "one of " + " or ".join(s.name for s in group)
+
+
+def missing_settings(settings: Iterable[Setting], get: Callable[[str], str]) -> list[str]:
+    """What is needed and not set (``get(name)`` empty), described for a message."""
+    return [
+        describe_needed(group)
+        for group in needed_settings(settings)
+        if not any((get(s.name) or "").strip() for s in group)
+    ]
 
 
 @dataclass(frozen=True)

@@ -149,18 +149,22 @@ class Storage:
 
     def _make_backend(self, name: str) -> Backend:
         from .plugins import get_plugins
+        from .specs import missing_settings
 
         plugins = self._plugins or get_plugins()
         spec = plugins.storage_backend(name)
-        missing = [s.name for s in spec.settings if s.required and not self.settings.get(s.name)]
+        missing = missing_settings(spec.settings, self.settings.get)
         if missing:
+            single = "one" if missing[0].startswith("one of") else "it"
+            what = single if len(missing) == 1 else "them"
             raise PolsterError(
-                f"storage backend '{name}' needs {', '.join(missing)}: set them in .env"
+                f"storage backend '{name}' needs {' and '.join(missing)}: set {what} in .env"
             )
         values = (self.settings.get(s.name) for s in spec.settings if s.secret)
         self._secrets = tuple(value for value in values if value)
+        timeout = self.settings.seconds(self.backend_setting("CONNECT_TIMEOUT", name), 0)
         try:
-            return spec.factory(self.settings)
+            backend = spec.factory(self.settings)
         except PolsterError as exc:
             failure = PolsterError(self.redact(str(exc)))
         except Exception as exc:
@@ -168,6 +172,11 @@ class Storage:
                 f"storage backend '{name}' ({spec.plugin or 'plugin'}) could not start: "
                 f"{self._describe(exc)}"
             )
+            failure.details = self._details(exc)
+        else:
+            if timeout and hasattr(backend, "connect_timeout"):
+                backend.connect_timeout = timeout
+            return backend
         raise failure
 
     @property
@@ -184,10 +193,25 @@ class Storage:
         return redact(text, self._secrets)
 
     def _describe(self, exc: BaseException) -> str:
+        """The cause in one line: the exception's type and first line, secrets masked."""
         text = _first_line(exc)
         if _IO_ERROR in text:  # polars wraps I/O errors in parquet "out of specification" ones
-            return self.redact(text.split(_IO_ERROR, 1)[1])
+            return self.redact(
+                f"{text.split(_IO_ERROR, 1)[1]} (an I/O error under polars' parquet "
+                "reader or writer)"
+            )
+        if isinstance(exc, PolsterError):  # a complete sentence already
+            return self.redact(text)
         return self.redact(f"{type(exc).__name__}: {text}")
+
+    def _details(self, exc: BaseException) -> str:
+        """The full cause (the traceback of the exception chain, and what the backend kept
+        of its library's output), secrets masked: for --verbose and Dagster's log."""
+        import traceback
+
+        kept = getattr(exc, "details", "") or getattr(exc, "polster_details", "")
+        text = kept or "".join(traceback.format_exception(exc)).rstrip()
+        return self.redact(text)
 
     def _write_cause(self, exc: BaseException, backend: Backend) -> str:
         if not _no_space(exc):
@@ -203,12 +227,20 @@ class Storage:
         """The error a user sees: one line with the masked cause, and nothing chained.
 
         The original exception is not attached: its message (and those of its own causes)
-        may carry a credential, and Dagster stores and shows every chained exception.
+        may carry a credential, and Dagster stores and shows every chained exception. Its
+        masked traceback is the error's ``details`` instead.
         """
-        return PolsterError(message)
+        failure = PolsterError(message)
+        failure.details = self._details(exc)
+        return failure
+
+    def backend_setting(self, suffix: str, name: str | None = None) -> str:
+        """The name of a setting the core reads for every backend: ``{NAME}_{suffix}``."""
+        name = name or self.settings.storage_backend
+        return f"{name.upper().replace('-', '_')}_{suffix}"
 
     def fallback_setting(self) -> str:
-        return f"{self.settings.storage_backend.upper().replace('-', '_')}_FALLBACK_TO_LOCAL"
+        return self.backend_setting("FALLBACK_TO_LOCAL")
 
     def fallback_enabled(self) -> bool:
         return self.settings.flag(self.fallback_setting())

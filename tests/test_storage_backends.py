@@ -108,7 +108,7 @@ def test_a_known_backend_that_is_not_installed_names_the_package(tmp_path):
 def test_missing_settings_are_named_never_their_values(flaky):
     with pytest.raises(PolsterError) as info:
         _ = flaky(FLAKY_DIR="").backend
-    assert str(info.value) == "storage backend 'flaky' needs FLAKY_DIR: set them in .env"
+    assert str(info.value) == "storage backend 'flaky' needs FLAKY_DIR: set it in .env"
 
 
 def test_bad_flags_name_the_variable(flaky):

