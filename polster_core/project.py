@@ -33,9 +33,17 @@ class Project:
 
 def read_pyproject(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise PolsterError(f"cannot read {path}: {exc}") from None
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolsterError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PolsterError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolsterError(f"{path} is not valid TOML ({exc}): fix that line") from None
 
 
 def is_polster_project(directory: Path) -> bool:
@@ -43,18 +51,33 @@ def is_polster_project(directory: Path) -> bool:
     if not pyproject.is_file():
         return False
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
+        data = read_pyproject(pyproject)
+    except PolsterError:
         return False
     return isinstance(data.get("tool", {}).get("polster"), dict)
 
 
 def find_project(start: Path | None = None) -> Project:
-    """The project containing ``start`` (default: the working directory), walking upwards."""
+    """The project containing ``start`` (default: the working directory), walking upwards.
+
+    A pyproject.toml that cannot be read on the way is reported when no project is found:
+    it is most likely the project's own, broken.
+    """
     start = (start or Path.cwd()).resolve()
+    broken = None
     for directory in (start, *start.parents):
-        if is_polster_project(directory):
+        pyproject = directory / "pyproject.toml"
+        if not pyproject.is_file():
+            continue
+        try:
+            data = read_pyproject(pyproject)
+        except PolsterError as exc:
+            broken = broken or exc
+            continue
+        if isinstance(data.get("tool", {}).get("polster"), dict):
             return load_project(directory)
+    if broken is not None:
+        raise broken
     raise PolsterError(
         f"{start} is not inside a Polster project (no pyproject.toml with a [tool.polster] "
         "table): cd into one, or create one with `polster init NAME`"

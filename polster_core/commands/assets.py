@@ -6,7 +6,6 @@ a plan (see :mod:`polster_core.plan`) shown by ``--dry-run`` and applied all-or-
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 
@@ -41,27 +40,6 @@ class TemplateChoicesCommand(TyperCommand):
         super().format_help(ctx, formatter)
 
 
-def _file_errors(command):
-    """Report a file that cannot be read or written as one line (plans roll back first)."""
-
-    @functools.wraps(command)
-    def run(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            raise PolsterError(
-                f"{where}{exc.strerror or exc}: nothing was changed; fix that and try again"
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise PolsterError(
-                f"a file is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8; "
-                "nothing was changed"
-            ) from None
-
-    return run
-
-
 def _interactive(no_input: bool) -> bool:
     return not no_input and sys.stdin.isatty()
 
@@ -82,7 +60,6 @@ NO_INPUT_OPTION = typer.Option(
 
 
 @app.command("add-asset", cls=TemplateChoicesCommand)
-@_file_errors
 def add_asset(
     layer: str | None = typer.Option(None, "--layer", "-l", help="bronze, silver or gold."),
     name: str | None = typer.Option(
@@ -276,7 +253,6 @@ def _settings_notes(result, would: bool) -> None:
 
 
 @app.command("remove-asset")
-@_file_errors
 def remove_asset(
     layer: str | None = typer.Option(None, "--layer", "-l", help="bronze, silver or gold."),
     name: str | None = typer.Option(None, "--name", "-n", help="The asset's name."),
@@ -375,7 +351,6 @@ def _remove_notes(project, result, purge_data: bool) -> None:
 
 
 @app.command("list")
-@_file_errors
 def list_assets(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     graph: bool = typer.Option(False, "--graph", help="Print the lineage as a tree."),
@@ -483,7 +458,6 @@ def lineage_tree(assets) -> list[str]:
 
 
 @app.command()
-@_file_errors
 def check(path: Path | None = PATH_OPTION) -> None:
     """Report layer-rule breaks, cycles, drift between files and registrations, bad names."""
     from ..asset_plans import load_assets
