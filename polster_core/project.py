@@ -30,6 +30,22 @@ class Project:
     def platform(self) -> str:
         return self.config.get("platform", "")
 
+    def plugin_problems(self, plugins) -> list[str]:
+        """What ``[tool.polster]`` names that the installed plugins cannot provide."""
+        found = []
+        wanted = (("storage", self.storage, plugins.storage_backend),)
+        if self.platform not in ("", "none"):
+            wanted += (("platform", self.platform, plugins.ci_platform),)
+        for key, value, lookup in wanted:
+            if not isinstance(value, str):
+                found.append(f"[tool.polster] {key} must be a string, not {value!r}")
+                continue
+            try:
+                lookup(value.strip().lower())
+            except PolsterError as exc:
+                found.append(f"[tool.polster] {key} = {value!r}: {exc}")
+        return found
+
 
 def read_pyproject(path: Path) -> dict[str, Any]:
     try:

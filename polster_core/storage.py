@@ -88,6 +88,9 @@ class LocalBackend:
         import polars as pl
 
         target = self.path(layer, name)
+        for folder in (self.base, target.parent):
+            if folder.exists() and not folder.is_dir():
+                raise PolsterError(f"{folder} is a file, not a folder: move it out of the way")
         target.parent.mkdir(parents=True, exist_ok=True)
         sweep_dead_writers(target.parent, name)
         tmp = new_temp_file(target.parent, name)
@@ -185,6 +188,8 @@ class Storage:
 
     def _describe(self, exc: BaseException) -> str:
         text = _first_line(exc)
+        if isinstance(exc, PolsterError):  # already a sentence for people
+            return self.redact(text)
         if _IO_ERROR in text:  # polars wraps I/O errors in parquet "out of specification" ones
             return self.redact(text.split(_IO_ERROR, 1)[1])
         return self.redact(f"{type(exc).__name__}: {text}")

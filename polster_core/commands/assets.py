@@ -461,10 +461,13 @@ def lineage_tree(assets) -> list[str]:
 def check(path: Path | None = PATH_OPTION) -> None:
     """Report layer-rule breaks, cycles, drift between files and registrations, bad names."""
     from ..asset_plans import load_assets
+    from ..graph import Problem
+    from ..plugins import get_plugins
 
     project = _project(path)
     assets = load_assets(project)
-    problems = assets.problems()
+    problems = [Problem("pyproject.toml", text) for text in project.plugin_problems(get_plugins())]
+    problems += assets.problems()
     count = len(assets.assets)
     if problems:
         for problem in problems:
