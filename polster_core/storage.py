@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import secrets as _random
+import shutil
 import socket
 import sys
 import time
@@ -100,8 +101,13 @@ class LocalBackend:
             else:
                 frame.write_parquet(tmp)
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
+            # polars does not always say the disk was full (e.g. "Invalid thrift: transport
+            # error"): look, before the temporary file gives its space back.
+            full = isinstance(exc, Exception) and not _no_space(exc) and _disk_full(target.parent)
             Path(tmp).unlink(missing_ok=True)
+            if full:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target)) from exc
             raise
 
     def read(self, layer: str, name: str) -> Any:
@@ -470,6 +476,14 @@ def _no_space(exc: BaseException) -> bool:
         or "(os error 28)" in str(e)
         for e in _chain(exc)
     )
+
+
+def _disk_full(folder: Path) -> bool:
+    """Whether the disk holding ``folder`` has (next to) no space left."""
+    try:
+        return shutil.disk_usage(folder).free < 64 * 1024
+    except OSError:
+        return False
 
 
 def _not_parquet(exc: BaseException) -> bool:

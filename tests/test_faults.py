@@ -9,7 +9,6 @@ was given. See tests/faults.py for the versioned example and the :class:`Store` 
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -114,27 +113,6 @@ def make_store(request, templates, tmp_path):
     yield make
     for proxy in proxies:
         proxy.stop()
-
-
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 4 MB tmpfs of its own (root mounts it; anywhere else the test cannot run)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mount = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
-        capture_output=True,
-        text=True,
-    )
-    if mount.returncode != 0:
-        message = f"cannot mount a tmpfs here: {mount.stderr.strip()}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
 
 
 def assert_no_secrets(store: Store, *outcomes) -> None:
