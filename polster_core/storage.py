@@ -92,9 +92,14 @@ class LocalBackend:
         for folder in (self.base, target.parent):
             if folder.exists() and not folder.is_dir():
                 raise PolsterError(f"{folder} is a file, not a folder: move it out of the way")
+        made = [f for f in (target.parent, self.base) if not f.exists()]
         target.parent.mkdir(parents=True, exist_ok=True)
         sweep_dead_writers(target.parent, name)
-        tmp = new_temp_file(target.parent, name)
+        try:
+            tmp = new_temp_file(target.parent, name)
+        except BaseException:
+            _remove_empty(made)
+            raise
         try:
             if isinstance(frame, pl.LazyFrame):
                 frame.sink_parquet(tmp)
@@ -106,6 +111,7 @@ class LocalBackend:
             # error"): look, before the temporary file gives its space back.
             full = isinstance(exc, Exception) and not _no_space(exc) and _disk_full(target.parent)
             Path(tmp).unlink(missing_ok=True)
+            _remove_empty(made)  # a failed write leaves the tree as it was
             if full:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target)) from exc
             raise
@@ -476,6 +482,14 @@ def _no_space(exc: BaseException) -> bool:
         or "(os error 28)" in str(e)
         for e in _chain(exc)
     )
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def _disk_full(folder: Path) -> bool:
