@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -472,18 +473,25 @@ def try_case(
         cwd = folder / PROJECT if case.where == "project" else folder
         before = tree(folder)
         program = POLSTER if case.argv[0] == "polster" else sys.executable
+        # In a session of its own: a case that was not refused (e.g. a UI that started) is
+        # stopped with every process it started, by their group's id.
+        process = subprocess.Popen(
+            [program, *case.argv[1:]],
+            cwd=cwd,
+            env=env_for(folder, case.env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         try:
-            result = subprocess.run(
-                [program, *case.argv[1:]],
-                cwd=cwd,
-                env=env_for(folder, case.env),
-                capture_output=True,
-                text=True,
-                stdin=subprocess.DEVNULL,
-                timeout=300,
-            )
+            stdout, stderr = process.communicate(timeout=120)
         except subprocess.TimeoutExpired:
-            return "broke", "timed out", None
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            return "broke", "did not end within 120 s (killed)", None
+        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
         after = tree(folder)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     problems = []

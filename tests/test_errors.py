@@ -8,7 +8,9 @@ exit, and every file as it was.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,16 +36,27 @@ def project(template, tmp_path) -> Path:
 
 
 def python(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """``python ARGS`` in the project, as a user with the project installed runs it."""
-    return subprocess.run(
+    """``python ARGS`` in the project, as a user with the project installed runs it.
+
+    In a session of its own: a run that should have been refused but started the UI is
+    stopped with every process it started, by their group's id."""
+    process = subprocess.Popen(
         [sys.executable, *args],
         cwd=project,
         env=env or clean_env(PYTHONPATH=str(project / "src")),
         stdin=subprocess.DEVNULL,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=300,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"python {' '.join(args)} did not end: {stderr}")
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def script_env(project: Path, **extra: str) -> dict:
