@@ -351,7 +351,10 @@ def _refused(exc: Exception) -> int:
     # Typer may bring its own copy of click: its exceptions are told apart by class name.
     kinds = {kind.__name__ for kind in type(exc).__mro__}
     if "NoArgsIsHelpError" in kinds:  # `polster` alone: the help, as typer shows it
-        click.echo(exc.ctx.get_help(), err=True)
+        import typer.core
+
+        if not getattr(typer.core, "HAS_RICH", False):  # with rich, typer printed it already
+            exc.show()
         return exc.exit_code
     if "Abort" in kinds:
         click.echo("Aborted.", err=True)
