@@ -30,21 +30,25 @@ class Project:
     def platform(self) -> str:
         return self.config.get("platform", "")
 
-    def plugin_problems(self, plugins) -> list[str]:
-        """What ``[tool.polster]`` names that the installed plugins cannot provide."""
-        found = []
-        wanted = (("storage", self.storage, plugins.storage_backend),)
+    def plugin_problems(self, plugins) -> tuple[list[str], list[str]]:
+        """What ``[tool.polster]`` names that the installed plugins cannot provide, as
+        (problems, warnings). The storage backend is a dependency of the project, needed to
+        run it: a problem. The CI platform's plugin is needed only to write the CI files
+        (``polster init``, ``polster enable``), not in the project's own environment (where
+        its CI runs ``polster check``): a warning."""
+        problems, warnings = [], []
+        wanted = [("storage", self.storage, plugins.storage_backend, problems)]
         if self.platform not in ("", "none"):
-            wanted += (("platform", self.platform, plugins.ci_platform),)
-        for key, value, lookup in wanted:
+            wanted.append(("platform", self.platform, plugins.ci_platform, warnings))
+        for key, value, lookup, found in wanted:
             if not isinstance(value, str):
-                found.append(f"[tool.polster] {key} must be a string, not {value!r}")
+                problems.append(f"[tool.polster] {key} must be a string, not {value!r}")
                 continue
             try:
                 lookup(value.strip().lower())
             except PolsterError as exc:
                 found.append(f"[tool.polster] {key} = {value!r}: {exc}")
-        return found
+        return problems, warnings
 
 
 def read_pyproject(path: Path) -> dict[str, Any]:

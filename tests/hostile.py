@@ -360,9 +360,9 @@ def cases() -> list[Case]:
             prepare=edit("pyproject.toml", 'storage = "local"', 'storage = "s3"'),
         ),
         Case(
-            "platform not installed: check",
+            "storage unknown: check",
             ["polster", "check"],
-            prepare=edit("pyproject.toml", 'platform = ""', 'platform = "gitlab"'),
+            prepare=edit("pyproject.toml", 'storage = "local"', 'storage = "nope"'),
         ),
         Case(".env not UTF-8: run", run, prepare=append_bytes(".env", b"OWNER=Jos\xe9\n")),
         Case(".env not UTF-8: script", bronze, prepare=append_bytes(".env", b"OWNER=Jos\xe9\n")),
