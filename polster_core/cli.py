@@ -381,21 +381,55 @@ def plugins(
 
 
 def main() -> None:
-    """Console entry point: user errors are one line on stderr and exit code 1 (3 when init
-    created the project but a later step failed, 130 when interrupted)."""
+    """Console entry point, and the CLI's one error boundary: whatever a user can fix (a
+    PolsterError, a usage mistake, a read-only or full disk, a file that is not UTF-8 or not
+    TOML) is one line on stderr and a non-zero exit (1; 3 when init created the project but a
+    later step failed; 130 when interrupted); only bugs keep their traceback."""
     from .lock import release_held
 
     try:
         try:
-            app()
+            code = app(standalone_mode=False)
         finally:
             release_held()
-    except PolsterError as exc:
-        click.secho(f"{exc.prefix}{exc}", err=True, fg="red")
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Aborted.", err=True)
-        sys.exit(130)
+        code = 130
+    except Exception as exc:
+        code = _refused(exc)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _refused(exc: Exception) -> int:
+    """Print a user error as one line and return the exit code; re-raise a bug."""
+    from .errors import one_line, user_message
+
+    # Typer may bring its own copy of click: its exceptions are told apart by class name.
+    kinds = {kind.__name__ for kind in type(exc).__mro__}
+    prefix = "Error: "
+    if "NoArgsIsHelpError" in kinds:  # `polster` alone: the help, as typer shows it
+        import typer.core
+
+        if not getattr(typer.core, "HAS_RICH", False):  # with rich, typer printed it already
+            exc.show()
+        return exc.exit_code
+    if "Abort" in kinds:
+        click.echo("Aborted.", err=True)
+        return 130 if isinstance(exc.__cause__, KeyboardInterrupt) else 1
+    if "ClickException" in kinds:
+        message = exc.format_message().rstrip(".")
+        context = getattr(exc, "ctx", None)
+        if "UsageError" in kinds:
+            message += f": see `{context.command_path if context else 'polster'} --help`"
+        code = exc.exit_code
+    else:
+        message = user_message(exc)
+        if message is None:
+            raise exc
+        code = getattr(exc, "exit_code", 1)  # PolsterError subclasses say their own
+        prefix = getattr(exc, "prefix", prefix)
+    click.secho(f"{prefix}{one_line(message)}", err=True, fg="red")
+    return code
 
 
 # Command groups that live in their own modules (polster_core/commands/) register themselves

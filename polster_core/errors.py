@@ -1,4 +1,17 @@
-"""The exceptions a user can cause: the CLI prints their message as one line."""
+"""User errors: the one exception type a user can cause, and the one way any of them is shown.
+
+Every entry point (the ``polster`` CLI, ``run_polster.py``, the example scripts through
+``core/storage.py``) turns what a user can fix into one line with :func:`user_message` and
+prints it with :func:`one_line`; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import sys
+import traceback
+import unicodedata
+from pathlib import PurePath
 
 
 class PolsterError(Exception):
@@ -28,3 +41,101 @@ class Interrupted(PolsterError):
 
     exit_code = 130
     prefix = ""
+
+
+# Characters that would break a message over lines or hide text: control characters, line
+# and paragraph separators, and the bidirectional overrides ("trojan source").
+_HIDDEN = {"Cc", "Zl", "Zp"}
+_BIDI = {chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control character escaped (a newline shows as ``\\n``)."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if ch in _BIDI or unicodedata.category(ch) in _HIDDEN
+        else ch
+        for ch in str(text)
+    )
+
+
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_NOT_ALLOWED = {errno.EACCES, errno.EPERM}
+
+
+def user_message(exc: BaseException) -> str | None:
+    """What went wrong and what to do, in a sentence, for an error a user can fix; ``None``
+    for anything else (a bug, whose traceback is worth showing)."""
+    if isinstance(exc, PolsterError):
+        return str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        where = _decoded_path(exc)
+        return (
+            f"{where or 'a file'} is not UTF-8 text ({exc.reason} at byte {exc.start}): "
+            "save it as UTF-8; nothing was changed"
+        )
+    if _is_toml_error(exc):
+        where = _decoded_path(exc)
+        return f"{where or 'a file'} is not valid TOML ({exc}): fix it; nothing was changed"
+    if isinstance(exc, OSError):
+        return _os_message(exc)
+    return None
+
+
+def _os_message(exc: OSError) -> str:
+    # Every write Polster makes is all-or-nothing (plans, atomic table writes): a failed one
+    # leaves the files as they were.
+    name = exc.filename or _decoded_path(exc)
+    where = f"{name}: " if name else ""
+    if exc.errno in _NO_SPACE:
+        what = "no space left on the device: free some space and try again"
+    elif exc.errno == errno.EROFS:
+        what = "the file system is read-only: use a writable directory"
+    elif exc.errno in _NOT_ALLOWED:
+        what = "permission denied: fix its permissions or use another directory"
+    else:
+        what = f"{exc.strerror or exc}: fix that and try again"
+    return f"{where}{what}; nothing was changed"
+
+
+def _is_toml_error(exc: BaseException) -> bool:
+    kind = type(exc)
+    return kind.__name__ == "TOMLDecodeError" or (
+        kind.__module__.startswith("tomlkit") and kind.__name__.endswith("Error")
+    )
+
+
+def _decoded_path(exc: BaseException) -> str | None:
+    """The file being read when ``exc`` was raised: the ``Path`` whose ``read_text`` (or
+    ``open``, ``read_bytes``) is on the traceback, innermost first."""
+    frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
+    for frame in reversed(frames):
+        if frame.f_code.co_name in ("read_text", "read_bytes", "open"):
+            path = frame.f_locals.get("self")
+            if isinstance(path, PurePath):
+                return str(path)
+    return None
+
+
+def report(exc: BaseException, prefix: str = "error: ") -> bool:
+    """Print ``exc`` as one line on stderr if a user can fix it; whether it was printed."""
+    message = user_message(exc)
+    if message is None:
+        return False
+    print(f"{prefix}{one_line(message)}", file=sys.stderr, flush=True)
+    return True
+
+
+def one_line_errors() -> None:
+    """Make an uncaught user error end a script with one line on stderr (exit code 1), not a
+    traceback. Other exceptions keep their traceback. Safe to call more than once."""
+    previous = sys.excepthook
+    if getattr(previous, "_polster", False):
+        return
+
+    def hook(kind, value, tb):
+        if not report(value):
+            previous(kind, value, tb)
+
+    hook._polster = True
+    sys.excepthook = hook

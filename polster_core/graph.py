@@ -166,6 +166,12 @@ class ProjectAssets:
                 continue
             key = asset_key(layer, name)
             rel = f"{CORE_DIR}/{entry}"
+            if not (self.root / rel).is_file():
+                what = "a directory" if (self.root / rel).is_dir() else "not a regular file"
+                self.stray.append(Problem(rel, f"is {what}: replace it with the core module"))
+                if key in self.assets:
+                    self.assets[key].core = rel  # present, if broken: reported once, here
+                continue
             if key in self.assets:
                 self.assets[key].core = rel
             else:

@@ -58,6 +58,7 @@ class Plan:
         staged: list[tuple[FileOp, Path]] = []
         backups: list[tuple[Path, Path]] = []  # (original path, backup copy)
         done: list[FileOp] = []
+        current: Path | None = None  # the file being written, to name it when that fails
         try:
             for op in self.ops:
                 if op.action == "create" and op.path.exists():
@@ -67,6 +68,7 @@ class Plan:
             for op in self.ops:
                 if op.action == "delete":
                     continue
+                current = op.path
                 _make_dirs(op.path.parent, made_dirs)
                 fd, tmp = tempfile.mkstemp(prefix=f".{op.path.name}.", dir=op.path.parent)
                 staged.append((op, Path(tmp)))
@@ -91,7 +93,9 @@ class Plan:
                 if op.action == "delete":
                     op.path.unlink()
                     done.append(op)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, OSError) and not exc.filename and current is not None:
+                exc.filename = str(current)
             for op, tmp in staged:
                 if op not in done:
                     tmp.unlink(missing_ok=True)

@@ -30,12 +30,40 @@ class Project:
     def platform(self) -> str:
         return self.config.get("platform", "")
 
+    def plugin_problems(self, plugins) -> tuple[list[str], list[str]]:
+        """What ``[tool.polster]`` names that the installed plugins cannot provide, as
+        (problems, warnings). The storage backend is a dependency of the project, needed to
+        run it: a problem. The CI platform's plugin is needed only to write the CI files
+        (``polster init``, ``polster enable``), not in the project's own environment (where
+        its CI runs ``polster check``): a warning."""
+        problems, warnings = [], []
+        wanted = [("storage", self.storage, plugins.storage_backend, problems)]
+        if self.platform not in ("", "none"):
+            wanted.append(("platform", self.platform, plugins.ci_platform, warnings))
+        for key, value, lookup, found in wanted:
+            if not isinstance(value, str):
+                problems.append(f"[tool.polster] {key} must be a string, not {value!r}")
+                continue
+            try:
+                lookup(value.strip().lower())
+            except PolsterError as exc:
+                found.append(f"[tool.polster] {key} = {value!r}: {exc}")
+        return problems, warnings
+
 
 def read_pyproject(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise PolsterError(f"cannot read {path}: {exc}") from None
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolsterError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PolsterError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolsterError(f"{path} is not valid TOML ({exc}): fix that line") from None
 
 
 def is_polster_project(directory: Path) -> bool:
@@ -43,18 +71,33 @@ def is_polster_project(directory: Path) -> bool:
     if not pyproject.is_file():
         return False
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
+        data = read_pyproject(pyproject)
+    except PolsterError:
         return False
     return isinstance(data.get("tool", {}).get("polster"), dict)
 
 
 def find_project(start: Path | None = None) -> Project:
-    """The project containing ``start`` (default: the working directory), walking upwards."""
+    """The project containing ``start`` (default: the working directory), walking upwards.
+
+    A pyproject.toml that cannot be read on the way is reported when no project is found:
+    it is most likely the project's own, broken.
+    """
     start = (start or Path.cwd()).resolve()
+    broken = None
     for directory in (start, *start.parents):
-        if is_polster_project(directory):
+        pyproject = directory / "pyproject.toml"
+        if not pyproject.is_file():
+            continue
+        try:
+            data = read_pyproject(pyproject)
+        except PolsterError as exc:
+            broken = broken or exc
+            continue
+        if isinstance(data.get("tool", {}).get("polster"), dict):
             return load_project(directory)
+    if broken is not None:
+        raise broken
     raise PolsterError(
         f"{start} is not inside a Polster project (no pyproject.toml with a [tool.polster] "
         "table): cd into one, or create one with `polster init NAME`"

@@ -8,6 +8,7 @@ Dagster's home is ``.dagster/`` inside the project (ignored by git), with teleme
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import os
 import re
@@ -39,8 +40,40 @@ instance_class:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a wrong option reported as one line (what is wrong, where help is)."""
+
+    def error(self, message: str):
+        from .errors import one_line
+
+        self.exit(2, f"error: {one_line(message)}: see python run_polster.py --help\n")
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 1 to 65535 (default 3000, or $POLSTER_UI_PORT), "
+            f"not '{value}'"
+        )
+    return port
+
+
+def _workers(value: str) -> int:
+    try:
+        workers = int(value)
+    except ValueError:
+        workers = -1
+    if workers < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more, not '{value}'")
+    return workers
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="run_polster.py",
         description="Run this Polster project's pipeline, or open the Dagster UI.",
     )
@@ -55,8 +88,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="UI host (default 127.0.0.1)")
     parser.add_argument(
         "--port",
-        type=int,
-        default=int(os.environ.get("POLSTER_UI_PORT") or 3000),
+        type=_port,
+        default=os.environ.get("POLSTER_UI_PORT") or "3000",
         help="UI port (default 3000, or $POLSTER_UI_PORT)",
     )
     parser.add_argument(
@@ -73,7 +106,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=_workers,
         default=0,
         metavar="N",
         help="run independent assets in parallel in N processes (Dagster's multiprocess "
@@ -100,8 +133,38 @@ def dagster_home(root: Path) -> Path:
 
 
 def main(root: Path | str, argv: list[str] | None = None) -> int:
+    """``run_polster.py``'s one error boundary: whatever a user can fix is one line on stderr
+    and exit code 1 (a full disk under ``.dagster/`` included); only bugs show a traceback."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    root = Path(root).resolve()
+    try:
+        return _main(Path(root).resolve(), args)
+    except KeyboardInterrupt:
+        print("Aborted.", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from .errors import one_line, user_message
+
+        message = _history_full(exc) or user_message(exc)
+        if message is None:
+            raise
+        print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
+        return 1
+
+
+def _history_full(exc: BaseException) -> str | None:
+    """The message for a disk too full for Dagster's history (``.dagster/``), if it was that."""
+    from .storage import _chain, _no_space
+
+    if not any("database or disk is full" in str(e) for e in _chain(exc)) and not _no_space(exc):
+        return None
+    home = os.environ.get("DAGSTER_HOME") or ".dagster"
+    return (
+        f"no space left on the device for Dagster's history in {home}: free some space there, "
+        "or set DAGSTER_HOME to a folder on a larger disk"
+    )
+
+
+def _main(root: Path, args: argparse.Namespace) -> int:
     os.chdir(root)
     dagster_home(root)
     src = str(root / "src")
@@ -111,9 +174,11 @@ def main(root: Path | str, argv: list[str] | None = None) -> int:
 
     load_dotenv(root)
     code = 0
-    if args.workers < 0:
-        print("error: --workers must be 1 or more", file=sys.stderr)
-        return 2
+    if args.ui:  # before a long run, not after it
+        problem = ui_address_problem(args.host, args.port)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 1
     if args.materialize or not args.ui:
         selection = [a.strip() for a in (args.select or "").split(",") if a.strip()]
         code = materialize(root, workers=args.workers, select=selection, verbose=args.verbose)
@@ -168,12 +233,7 @@ def _materialize(
 
         job = pipeline_job()
     except Exception as exc:  # the user's code failed to import: say where, briefly
-        print(
-            _masked(
-                f"error: the project's definitions failed to load: {type(exc).__name__}: {exc}"
-            ),
-            file=sys.stderr,
-        )
+        print(_masked(f"error: {_definitions_error(exc)}"), file=sys.stderr)
         return 1
     keys = None
     if select:
@@ -256,6 +316,35 @@ def _masked(text: str) -> str:
     from .secrets import Redactor, known_secrets
 
     return Redactor(known_secrets(Path.cwd()))(text)
+
+
+def _definitions_error(exc: Exception) -> str:
+    """Why the definitions did not load, in a line; the asset graph's own problems (a cycle,
+    a missing upstream asset) point to ``polster check``, which names the files to fix."""
+    from .errors import one_line, user_message
+    from .storage import _chain
+
+    own = user_message(exc) if not isinstance(exc, (ImportError, SyntaxError)) else None
+    if own is not None:
+        return one_line(own)
+    chain = list(_chain(exc))
+    text = one_line(f"{type(exc).__name__}: {_first_line(exc)}")
+    if any(type(e).__name__ == "CircularDependencyError" for e in chain):
+        return (
+            "the project's assets depend on each other in a cycle, so its definitions cannot "
+            "load: run `polster check` to see the cycle, then remove one of its dependencies"
+        )
+    if any(type(e).__module__.startswith("dagster") for e in chain):
+        return (
+            f"the project's definitions are invalid ({text}): run `polster check`, which "
+            "names the files with broken dependencies or registrations"
+        )
+    return f"the project's definitions failed to load: {text}"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def _instance():
@@ -472,22 +561,48 @@ def _error_text(event) -> str:
 
 
 def port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    return ui_address_problem(host, port) is None
+
+
+def ui_address_problem(host: str, port: int) -> str | None:
+    """Why the UI cannot listen on ``host:port`` (one line, with what to do), or None."""
+    from .errors import one_line
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (OSError, UnicodeError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return (
+            f"cannot resolve --host '{one_line(host)}' ({reason}): pass a name or address of "
+            "this machine, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)"
+        )
+    with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                other = port + 1 if port < 65535 else port - 1
+                return f"port {port} on {host} is busy: stop what uses it, or pass --port {other}"
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return (
+                    f"{host} is not an address of this machine: pass one of its addresses, "
+                    "e.g. 127.0.0.1 or 0.0.0.0"
+                )
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                return (
+                    f"port {port} needs more privileges than this user has: "
+                    "pass a port above 1023, e.g. --port 3000"
+                )
+            return f"cannot listen on {host}:{port} ({exc.strerror or exc}): pass another --port"
+    return None
 
 
 def start_ui(root: Path, host: str, port: int) -> int:
     """``dagster dev`` (UI + daemon) from workspace.yaml until Ctrl+C."""
-    if not port_free(host, port):
-        print(
-            f"error: port {port} on {host} is busy: stop what uses it, or pass --port {port + 1}",
-            file=sys.stderr,
-        )
+    problem = ui_address_problem(host, port)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 1
     command = [
         sys.executable,

@@ -88,9 +88,17 @@ def load_dotenv(root: Path) -> None:
     """Load ``root/.env`` into ``os.environ`` without overriding what is already set."""
     path = root / ".env"
     if path.is_file():
+        import io
+
         from dotenv import load_dotenv as _load
 
-        _load(path, override=False)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise PolsterError(
+                f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8"
+            ) from None
+        _load(stream=io.StringIO(text), override=False)
 
 
 def load_settings(root: Path | str, project_name: str | None = None) -> Settings:

@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import secrets as _random
+import shutil
 import socket
 import sys
 import time
@@ -88,17 +89,31 @@ class LocalBackend:
         import polars as pl
 
         target = self.path(layer, name)
+        for folder in (self.base, target.parent):
+            if folder.exists() and not folder.is_dir():
+                raise PolsterError(f"{folder} is a file, not a folder: move it out of the way")
+        made = [f for f in (target.parent, self.base) if not f.exists()]
         target.parent.mkdir(parents=True, exist_ok=True)
         sweep_dead_writers(target.parent, name)
-        tmp = new_temp_file(target.parent, name)
+        try:
+            tmp = new_temp_file(target.parent, name)
+        except BaseException:
+            _remove_empty(made)
+            raise
         try:
             if isinstance(frame, pl.LazyFrame):
                 frame.sink_parquet(tmp)
             else:
                 frame.write_parquet(tmp)
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
+            # polars does not always say the disk was full (e.g. "Invalid thrift: transport
+            # error"): look, before the temporary file gives its space back.
+            full = isinstance(exc, Exception) and not _no_space(exc) and _disk_full(target.parent)
             Path(tmp).unlink(missing_ok=True)
+            _remove_empty(made)  # a failed write leaves the tree as it was
+            if full:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target)) from exc
             raise
 
     def read(self, layer: str, name: str) -> Any:
@@ -195,6 +210,8 @@ class Storage:
     def _describe(self, exc: BaseException) -> str:
         """The cause in one line: the exception's type and first line, secrets masked."""
         text = _first_line(exc)
+        if isinstance(exc, PolsterError):  # already a sentence for people
+            return self.redact(text)
         if _IO_ERROR in text:  # polars wraps I/O errors in parquet "out of specification" ones
             return self.redact(
                 f"{text.split(_IO_ERROR, 1)[1]} (an I/O error under polars' parquet "
@@ -497,6 +514,22 @@ def _no_space(exc: BaseException) -> bool:
         or "(os error 28)" in str(e)
         for e in _chain(exc)
     )
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def _disk_full(folder: Path) -> bool:
+    """Whether the disk holding ``folder`` has (next to) no space left."""
+    try:
+        return shutil.disk_usage(folder).free < 64 * 1024
+    except OSError:
+        return False
 
 
 def _not_parquet(exc: BaseException) -> bool:

@@ -6,9 +6,12 @@ import hashlib
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from polster_core.testing.tools import ToolMissing
 
 BIN = Path(sys.executable).parent
 POLSTER = str(BIN / "polster")
@@ -75,3 +78,42 @@ def example_project(tmp_path_factory) -> Path:
     result = run_polster("init", "dna-platform", "--no-git", "--no-setup", cwd=parent)
     assert result.returncode == 0, result.stderr
     return parent / "dna-platform"
+
+
+@contextmanager
+def tmpfs(where: Path, size: str = "4m", read_only: bool = False):
+    """A tmpfs of ``size`` mounted at ``where`` (made if missing), read-only if asked: a real
+    disk that fills up, or refuses writes even to root. Mounting needs root; anywhere else the
+    test skips (and fails under CI=true)."""
+    where.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
+    if mount.returncode != 0:
+        raise ToolMissing(f"cannot mount a tmpfs here (it needs root): {mount.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+
+
+def fill(disk: Path) -> None:
+    """Fill ``disk`` to the last byte."""
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 4 MB tmpfs of its own (root mounts it; anywhere else the test cannot run)."""
+    with tmpfs(tmp_path / "disk") as disk:
+        yield disk

@@ -251,14 +251,15 @@ def start_azurite(
     return server
 
 
-def start_moto() -> Moto:
+def start_moto(env: dict[str, str] | None = None) -> Moto:
+    """A moto S3 server; ``env={"INITIAL_NO_AUTH_ACTION_COUNT": "0"}`` makes it check keys."""
     command = moto_command()
     if command is None:
         missing("moto", "run `bash scripts/dev-env.sh` (the dev dependency group has it)")
     port = free_port()
     argv = [command, "-H", HOST, "-p", str(port)]
-    process = _spawn(argv)
-    server = Moto("moto", port, process, None, argv)
+    process = _spawn(argv, env)
+    server = Moto("moto", port, process, None, argv, env)
     try:
         wait_for_port(port, process)
     except RuntimeError:

@@ -9,14 +9,12 @@ was given. See tests/faults.py for the versioned example and the :class:`Store` 
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from polster_core.testing.tools import ToolMissing
 from tests.faults import (
     AZURE_ACCOUNT,
     AZURE_KEY,
@@ -115,24 +113,6 @@ def make_store(request, templates, tmp_path):
     yield make
     for proxy in proxies:
         proxy.stop()
-
-
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 4 MB tmpfs of its own (root mounts it; anywhere else the test cannot run)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mount = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
-        capture_output=True,
-        text=True,
-    )
-    if mount.returncode != 0:
-        raise ToolMissing(f"cannot mount a tmpfs here: {mount.stderr.strip()}")
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
 
 
 def assert_no_secrets(store: Store, *outcomes) -> None:

@@ -6,7 +6,6 @@ a plan (see :mod:`polster_core.plan`) shown by ``--dry-run`` and applied all-or-
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 
@@ -41,27 +40,6 @@ class TemplateChoicesCommand(TyperCommand):
         super().format_help(ctx, formatter)
 
 
-def _file_errors(command):
-    """Report a file that cannot be read or written as one line (plans roll back first)."""
-
-    @functools.wraps(command)
-    def run(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            raise PolsterError(
-                f"{where}{exc.strerror or exc}: nothing was changed; fix that and try again"
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise PolsterError(
-                f"a file is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8; "
-                "nothing was changed"
-            ) from None
-
-    return run
-
-
 def _interactive(no_input: bool) -> bool:
     return not no_input and sys.stdin.isatty()
 
@@ -89,7 +67,6 @@ NO_INPUT_OPTION = typer.Option(
 
 
 @app.command("add-asset", cls=TemplateChoicesCommand)
-@_file_errors
 def add_asset(
     layer: str | None = typer.Option(None, "--layer", "-l", help="bronze, silver or gold."),
     name: str | None = typer.Option(
@@ -286,7 +263,6 @@ def _settings_notes(result, would: bool) -> None:
 
 
 @app.command("remove-asset")
-@_file_errors
 def remove_asset(
     layer: str | None = typer.Option(None, "--layer", "-l", help="bronze, silver or gold."),
     name: str | None = typer.Option(None, "--name", "-n", help="The asset's name."),
@@ -385,7 +361,6 @@ def _remove_notes(project, result, purge_data: bool) -> None:
 
 
 @app.command("list")
-@_file_errors
 def list_assets(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     graph: bool = typer.Option(False, "--graph", help="Print the lineage as a tree."),
@@ -493,14 +468,19 @@ def lineage_tree(assets) -> list[str]:
 
 
 @app.command()
-@_file_errors
 def check(path: Path | None = PATH_OPTION) -> None:
     """Report layer-rule breaks, cycles, drift between files and registrations, bad names."""
     from ..asset_plans import load_assets
+    from ..graph import Problem
+    from ..plugins import get_plugins
 
     project = _project(path)
     assets = load_assets(project)
-    problems = assets.problems()
+    config, warnings = project.plugin_problems(get_plugins())
+    problems = [Problem("pyproject.toml", text) for text in config] + assets.problems()
+    for warning in warnings:
+        note = "needed only to change the CI files"
+        typer.echo(f"warning: pyproject.toml: {warning}; {note}", err=True)
     count = len(assets.assets)
     if problems:
         for problem in problems:
@@ -508,4 +488,5 @@ def check(path: Path | None = PATH_OPTION) -> None:
         noun = "problem" if len(problems) == 1 else "problems"
         typer.echo(f"{len(problems)} {noun} in {project.name} ({count} assets)", err=True)
         raise typer.Exit(1)
-    typer.echo(f"OK: {count} assets, no problems")
+    noted = f" ({len(warnings)} warning{'s' * (len(warnings) != 1)} above)" if warnings else ""
+    typer.echo(f"OK: {count} assets, no problems{noted}")
