@@ -22,7 +22,6 @@ from polster_core.testing import StorageContract, table
 
 from .conftest import clean_env, run_polster
 from .storage_servers import silent_server, sshd  # noqa: F401 (fixtures)
-from .test_faults import tiny_disk  # noqa: F401 (fixture)
 from .test_plugins import install_target
 
 
