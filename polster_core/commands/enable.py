@@ -40,8 +40,10 @@ def enable(
     key = name.strip().lower()
     if key in plugins.storage_backends():
         plan, notes = storage_plan(project, plugins, key)
+        answer = {"storage": plugins.storage_backend(key).name}
     elif key in plugins.ci_platforms():
         plan, notes = platform_plan(project, plugins, key, force)
+        answer = {"platform": plugins.ci_platform(key).name}
     else:
         known = {**KNOWN_PLUGINS["storage"], **KNOWN_PLUGINS["platform"]}
         if key in known:
@@ -59,6 +61,9 @@ def enable(
     if not plan.ops:
         typer.echo(f"Nothing to change: {project.name} already has everything {key} adds.")
         return
+    from ..record import follow
+
+    follow(plan, plugins, lambda answers: answers.__dict__.update(answer))
     typer.echo(("Would change" if dry_run else "Changing") + f" {project.root}:")
     for line in plan.describe():
         typer.echo(line)
