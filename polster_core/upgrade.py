@@ -170,7 +170,9 @@ def upgrade_plan(
         _two_way(project, new, result, choose)
     else:
         _three_way(project, base, new, result)
-    put(plan, Record(answers, new, __version__, versions))
+    if not any(c.status == "differs" for c in result.changes):
+        # Written once every file is settled: a file left "differs" is asked about again.
+        put(plan, Record(answers, new, __version__, versions))
     return result
 
 

@@ -86,7 +86,7 @@ def upgrade(
             )
             raise typer.Exit(EXIT_CONFLICTS)
         return
-    if not result.plan.ops:
+    if not result.plan.ops and not differs:
         typer.echo("Nothing to upgrade: the project is up to date.")
         return
     try:
@@ -99,7 +99,8 @@ def upgrade(
     if differs:
         typer.echo(
             f"{len(differs)} file(s) differ from polster {result.to_version}'s and were left "
-            "as they are; run `polster upgrade` in a terminal to choose file by file."
+            "as they are, and no record was written; run `polster upgrade` in a terminal to "
+            "choose file by file."
         )
     if conflicts:
         typer.echo(
@@ -110,6 +111,8 @@ def upgrade(
         for rel in conflicts:
             typer.echo(f"  {rel}", err=True)
         raise typer.Exit(EXIT_CONFLICTS)
+    if not result.plan.ops:
+        return
     typer.echo(
         "Upgraded. Review the changes (e.g. `git diff`), then run `polster check` and the tests."
     )
