@@ -40,6 +40,8 @@ class Answers:
     assets: list[dict] = field(default_factory=list)
     # Example assets (init's run_{layer}_example) removed with `polster remove-asset`.
     removed: list[str] = field(default_factory=list)
+    # CI platforms enabled before ``platform``: their files are still the project's.
+    other_platforms: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
@@ -48,6 +50,7 @@ class Answers:
             "platform": self.platform,
             "assets": self.assets,
             "removed_examples": self.removed,
+            "other_platforms": self.other_platforms,
         }
 
     @classmethod
@@ -58,7 +61,14 @@ class Answers:
             platform=str(data.get("platform") or ""),
             assets=[dict(a) for a in data.get("assets", [])],
             removed=[str(k) for k in data.get("removed_examples", [])],
+            other_platforms=[str(p) for p in data.get("other_platforms", [])],
         )
+
+    def set_platform(self, platform: str) -> None:
+        if self.platform and self.platform != platform:
+            self.other_platforms.append(self.platform)
+        self.other_platforms = [p for p in dict.fromkeys(self.other_platforms) if p != platform]
+        self.platform = platform
 
     def add_asset(self, layer: str, name: str, template: str, deps: list[str]) -> None:
         self.drop_asset(layer, name)
@@ -145,14 +155,15 @@ def put(plan, record: Record) -> None:
         plan.update(RECORD, text)
 
 
-def follow(plan, plugins=None, change=None) -> None:
+def follow(plan, plugins=None, change=None, generated: dict[str, str] | None = None) -> None:
     """Keep the record in step with ``plan``, a command's edits of an existing project.
 
     A file the plan creates is recorded as created; one it deletes is dropped. For a file it
     edits, the command's own edit (the difference between the file now and the file it writes)
     is applied to the recorded text, so a user's edits never enter the record. ``change(answers)``
-    updates the answers. A project without a record is left without one: ``polster upgrade``
-    writes its first.
+    updates the answers; ``generated`` gives the recorded text of files the command writes in a
+    layout of its own (``enable`` appends settings to ``.env.example``). A project without a
+    record is left without one: ``polster upgrade`` writes its first.
     """
     from .merge import merge3
 
@@ -181,6 +192,9 @@ def follow(plan, plugins=None, change=None) -> None:
                 merged = merge3(before, files[rel], after, "", "")
                 if not merged.conflicts:
                     files[rel] = merged.text
+    for rel, text in (generated or {}).items():
+        if rel in files:
+            files[rel] = text
     record.files = files
     if plugins is not None:
         for dist, version in plugin_versions(plugins).items():

@@ -82,6 +82,10 @@ def generate(project: Project, answers: Answers, plugins) -> dict[str, str]:
 
     context = build_context(answers.name, plugins, answers.storage, answers.platform)
     files = recordable(project_files(context, plugins))
+    for other in answers.other_platforms:
+        platform = plugins.ci_platform(other)
+        for rel, text in platform.render(context).items():
+            files.setdefault(rel, text)
     width = line_length(project)
     for key in answers.removed:
         _, layer, name = key.split("_", 2)

@@ -227,3 +227,29 @@ def test_a_missing_asset_template_is_one_clear_error(project, envs):
     result = run_polster("upgrade", cwd=project, env=envs["B"])
     assert_one_line_error(result, "'gone'", "not installed")
     assert tree_hash(project) == before
+
+
+def test_enable_and_asset_commands_keep_the_record_so_upgrade_changes_nothing(
+    tmp_path, tmp_path_factory
+):
+    hello = install_target(tmp_path_factory, "polster_hello")
+    env = clean_env(PYTHONPATH=str(hello), POLSTER_DISABLE_PLUGIN_AUTOLOAD=None)
+    polster_ok("init", "grow", "--no-git", "--no-setup", cwd=tmp_path, env=env)
+    root = tmp_path / "grow"
+    for args in (
+        ("enable", "hci"),
+        ("enable", "hello"),
+        ("add-asset", "-l", "bronze", "-n", "feed", "-t", "api"),
+        ("add-asset", "-l", "bronze", "-n", "sheet", "-t", "excel"),
+        ("enable", "github"),
+        ("remove-asset", "-l", "bronze", "-n", "feed"),
+    ):
+        polster_ok(*args, cwd=root, env=env)
+    record = json.loads((root / RECORD).read_text())["answers"]
+    assert (record["storage"], record["platform"]) == ("hello", "github")
+    assert record["other_platforms"] == ["hello-ci"]
+    assert [a["name"] for a in record["assets"]] == ["sheet"]
+    before = tree_hash(root)
+    result = polster_ok("upgrade", cwd=root, env=env)
+    assert "Nothing to upgrade" in result.stdout
+    assert tree_hash(root) == before

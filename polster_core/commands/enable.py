@@ -63,7 +63,19 @@ def enable(
         return
     from ..record import follow
 
-    follow(plan, plugins, lambda answers: answers.__dict__.update(answer))
+    def change(answers):
+        if "platform" in answer:
+            answers.set_platform(answer["platform"])
+        else:
+            answers.storage = answer["storage"]
+
+    generated = {}
+    if "storage" in answer:
+        from ..scaffold import env_file
+
+        context = _context(project, plugins, answer["storage"], project.platform)
+        generated[".env.example"] = env_file(context, example=True)
+    follow(plan, plugins, change, generated)
     typer.echo(("Would change" if dry_run else "Changing") + f" {project.root}:")
     for line in plan.describe():
         typer.echo(line)

@@ -28,12 +28,7 @@ def upgrade(
     ),
     path: Path | None = typer.Option(None, "--path", help="Project directory (default: here)."),
 ) -> None:
-    """Re-render the project with the installed Polster and plugins and merge it with yours.
-
-    Files you did not touch are updated, files only you changed are kept, files both changed
-    are merged line by line; where the same lines changed, conflict blocks are written into
-    the file and the exit status is 4. Works without git and on a dirty tree.
-    """
+    """Re-render the project with the installed Polster and plugins; merge your edits in."""
     from ..project import find_project
     from ..upgrade import EXIT_CONFLICTS, upgrade_plan
 
