@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 TEMPLATES = Path(__file__).parent / "templates"
+# A directory laid out like ``templates/`` whose files win over the shipped ones; the test
+# suite uses it to play "a later Polster" for ``polster upgrade``. Not for users.
+OVERLAY_ENV = "POLSTER_TEMPLATE_DIR"
 
 
-@lru_cache(maxsize=1)
+def _overlay() -> str:
+    return os.environ.get(OVERLAY_ENV, "")
+
+
 def environment():
+    return _environment(_overlay())
+
+
+@lru_cache(maxsize=4)
+def _environment(overlay: str):
     import jinja2
 
+    paths = [overlay, str(TEMPLATES)] if overlay else [str(TEMPLATES)]
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=jinja2.FileSystemLoader(paths),
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -29,10 +42,12 @@ def render(template: str, **context: Any) -> str:
 
 def project_templates() -> list[tuple[str, str]]:
     """``(template name, output path)`` of every file in ``templates/project``."""
-    base = TEMPLATES / "project"
+    bases = [TEMPLATES / "project"]
+    if _overlay():
+        bases.insert(0, Path(_overlay()) / "project")
+    names = {p.relative_to(b).as_posix() for b in bases if b.is_dir() for p in b.rglob("*.j2")}
     found = []
-    for path in sorted(base.rglob("*.j2")):
-        rel = path.relative_to(base).as_posix()
+    for rel in sorted(names):
         out = rel[: -len(".j2")]
         parts = [("." + p[len("dot_") :]) if p.startswith("dot_") else p for p in out.split("/")]
         found.append((f"project/{rel}", "/".join(parts)))

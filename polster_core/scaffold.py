@@ -300,14 +300,22 @@ def check_target(target: Path, force: bool) -> None:
 
 
 def init_plan(target: Path, context: ProjectContext, plugins) -> Plan:
+    from . import record
+
     plan = Plan(target)
-    for rel, text in sorted(project_files(context, plugins).items()):
+    files = project_files(context, plugins)
+    for rel, text in sorted(files.items()):
         path = target / rel
         executable = rel == "run_polster.py"
         if not path.exists():
             plan.create(rel, text, executable=executable)
         elif rel not in KEEP_ON_FORCE and path.read_text(encoding="utf-8") != text:
             plan.update(rel, text)
+    answers = record.Answers(context.project_name, context.storage, context.platform)
+    generated = record.Record(
+        answers, record.recordable(files), plugins=record.plugin_versions(plugins)
+    )
+    record.put(plan, generated)
     return plan
 
 

@@ -17,6 +17,7 @@ EXPECTED_FILES = {
     ".env",
     ".env.example",
     ".gitignore",
+    ".polster/generated.json",
     "AGENTS.md",
     "README.md",
     "pyproject.toml",

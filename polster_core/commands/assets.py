@@ -160,6 +160,9 @@ def add_asset(
     upstream = list(dict.fromkeys(upstream))
 
     result = add_asset_plan(project, assets, layer, name, spec, upstream)
+    from ..record import follow
+
+    follow(result.plan, plugins, lambda a: a.add_asset(layer, name, spec.name, upstream))
     key = asset_key(layer, name)
     if dry_run:
         typer.echo(f"Would add {key} (template {spec.name}) to {project.root}:")
@@ -315,6 +318,9 @@ def remove_asset(
         shown = ", ".join(_shown(project.root, p) for p in result.data_files)
         if click.confirm(f"Also delete its stored data ({shown})?", default=False):
             result = remove_asset_plan(project, assets, layer, name, True, force)
+    from ..record import follow
+
+    follow(result.plan, change=lambda a: a.drop_asset(layer, name))
     key = asset_key(layer, name)
     lines = result.plan.describe()
     if dry_run:

@@ -40,8 +40,10 @@ def enable(
     key = name.strip().lower()
     if key in plugins.storage_backends():
         plan, notes = storage_plan(project, plugins, key)
+        answer = {"storage": plugins.storage_backend(key).name}
     elif key in plugins.ci_platforms():
         plan, notes = platform_plan(project, plugins, key, force)
+        answer = {"platform": plugins.ci_platform(key).name}
     else:
         known = {**KNOWN_PLUGINS["storage"], **KNOWN_PLUGINS["platform"]}
         if key in known:
@@ -59,6 +61,21 @@ def enable(
     if not plan.ops:
         typer.echo(f"Nothing to change: {project.name} already has everything {key} adds.")
         return
+    from ..record import follow
+
+    def change(answers):
+        if "platform" in answer:
+            answers.set_platform(answer["platform"])
+        else:
+            answers.storage = answer["storage"]
+
+    generated = {}
+    if "storage" in answer:
+        from ..scaffold import env_file
+
+        context = _context(project, plugins, answer["storage"], project.platform)
+        generated[".env.example"] = env_file(context, example=True)
+    follow(plan, plugins, change, generated)
     typer.echo(("Would change" if dry_run else "Changing") + f" {project.root}:")
     for line in plan.describe():
         typer.echo(line)
