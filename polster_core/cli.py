@@ -402,3 +402,6 @@ def main() -> None:
 # on ``app`` when imported; they must import nothing heavy at module level.
 from .commands import assets as _assets  # noqa: E402,F401
 from .commands import enable as _enable  # noqa: E402,F401
+from .commands import plugin as _plugin  # noqa: E402
+
+_plugin.register(app)
