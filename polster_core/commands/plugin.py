@@ -51,7 +51,9 @@ def new(
     try:
         made.plan.apply()  # all-or-nothing
     except KeyboardInterrupt:
-        raise Interrupted(f"Interrupted: nothing was written ({made.target} is as it was)") from None
+        raise Interrupted(
+            f"Interrupted: nothing was written ({made.target} is as it was)"
+        ) from None
     typer.echo("\nNext steps:")
     typer.echo(f"  cd {made.target}")
     typer.echo('  pip install -e ".[test]"     # the plugin, and what its tests need')
