@@ -146,6 +146,7 @@ def test_new_plugins_install_pass_their_tests_and_work_in_a_project(tmp_path):
     table = run([polster, "plugins"], tmp_path, env).stdout
     for name in plugins.values():
         assert f"polster-{name}" in table
+    assert "storage: myfs" in table and "ci: myci" in table and "templates: jsonl" in table
 
     init = [polster, "init", "shop", "--storage", "myfs", "--platform", "myci", "--no-setup"]
     made = run([*init, "--no-git", "--no-input"], tmp_path, env)
