@@ -78,7 +78,7 @@ def test_spec_field_tables_give_every_field_with_its_type_and_default(spec):
     rows = typed_table(spec.__name__)
     fields = dataclasses.fields(spec)
     assert [row[0] for row in rows] == [f.name for f in fields]
-    for (name, kind, default), field in zip(rows, fields):
+    for (name, kind, default), field in zip(rows, fields, strict=True):
         assert kind == field.type, name
         if spec is ProjectContext and name == "polster_version":
             assert default == "the running Polster's"
