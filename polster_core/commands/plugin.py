@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from ..errors import Interrupted, PolsterError
+from ..plugin_scaffold import KINDS  # light: no jinja2 until a plugin is written
 
 plugin_app = typer.Typer(
     help="Write Polster plugins: `polster plugin new storage NAME` and friends.",
@@ -20,9 +21,7 @@ plugin_app = typer.Typer(
 
 @plugin_app.command("new")
 def new(
-    kind: str = typer.Argument(
-        ..., help="What the plugin offers: storage (a backend), ci (a platform), template."
-    ),
+    kind: str = typer.Argument(..., help=f"What the plugin offers: {', '.join(KINDS)}."),
     name: str = typer.Argument(
         ..., help="Its name, e.g. myfs: what users pass to --storage, --platform or --template."
     ),
