@@ -205,3 +205,16 @@ def settings_table(context, secret_label: str, variable_label: str) -> str:
             f"| `{s.name}` | {where(s, variable_label)} | {s.description} | {s.default or '-'} |"
         )
     return "\n".join(rows)
+
+
+def quote(value: str) -> str:
+    """``value`` as a YAML double-quoted string, safe whatever it holds.
+
+    Plain YAML scalars change type or meaning with their text (``3.10`` is the float 3.1,
+    ``true``, ``no`` and ``on`` are booleans, ``*x`` an alias, ``a: b`` a mapping, ``#`` starts
+    a comment): write every value that comes from a setting, a name or a version with it. A
+    JSON string is a YAML double-quoted string, so this is ``json.dumps``.
+    """
+    import json
+
+    return json.dumps(str(value))

@@ -338,7 +338,7 @@ def setup(
 def plugins(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """List every loaded plugin: name, version, source and the hooks it implements."""
+    """List every loaded plugin: name, version, source, distribution and what it provides."""
     import json
 
     from .plugins import get_plugins
@@ -366,11 +366,11 @@ def plugins(
             json.dumps({"plugins": rows, "failed": failed, "problems": loaded.problems}, indent=2)
         )
         return
+    typer.echo(f"{'NAME':<20} {'VERSION':<10} {'SOURCE':<12} {'DISTRIBUTION':<18} PROVIDES")
     for row in rows:
-        hooks = ", ".join(row["hooks"]) or "-"
         typer.echo(
             f"{row['name']:<20} {row['version']:<10} {row['source']:<12} "
-            f"{row['distribution']:<18} {hooks}"
+            f"{row['distribution']:<18} {_provides(row['hooks'], row['provides'])}"
         )
     for failure in failed:
         typer.echo(
@@ -378,6 +378,25 @@ def plugins(
         )
     for problem in loaded.problems:
         typer.echo(f"warning: {problem}", err=True)
+
+
+# How `polster plugins` names what a registration hook offered.
+_OFFER_LABELS = {
+    "polster_storage_backends": "storage",
+    "polster_ci_platforms": "ci",
+    "polster_asset_templates": "templates",
+}
+
+
+def _provides(hooks: list[str], offers: dict[str, list[str]]) -> str:
+    """``storage: s3; ci: github; project_files``: what each hook registered, or its name."""
+    parts = []
+    for hook in hooks:
+        if hook in _OFFER_LABELS:
+            parts.append(f"{_OFFER_LABELS[hook]}: {', '.join(offers.get(hook, [])) or '-'}")
+        else:
+            parts.append(hook.removeprefix("polster_"))
+    return "; ".join(parts) or "-"
 
 
 def main() -> None:
@@ -437,3 +456,6 @@ def _refused(exc: Exception) -> int:
 from .commands import assets as _assets  # noqa: E402,F401
 from .commands import enable as _enable  # noqa: E402,F401
 from .commands import upgrade as _upgrade  # noqa: E402,F401
+from .commands import plugin as _plugin  # noqa: E402
+
+_plugin.register(app)

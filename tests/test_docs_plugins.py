@@ -5,10 +5,18 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
+import subprocess
+import sys
+import types
 from pathlib import Path
 
+import pytest
+
 from polster_core import hookspecs, remote
-from polster_core.specs import Setting, StorageBackend
+from polster_core.plugins import Plugins
+from polster_core.scaffold import ProjectContext
+from polster_core.specs import AssetContext, AssetTemplate, CIPlatform, Setting, StorageBackend
+from polster_core.testing import ci_context
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
 
@@ -41,6 +49,43 @@ def field_table(section: str) -> list[str]:
     return rows
 
 
+def typed_table(section: str) -> list[tuple[str, str, str]]:
+    """``(field, type, default)`` rows of the reference's table for ``section``."""
+    text = reference()
+    start = text.index(f"\n`{section}` fields")
+    table = text[start:].split("\n\n", 2)[1]
+    rows = []
+    for line in table.splitlines()[2:]:
+        cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        rows.append((cells[0].strip("`"), cells[1].strip("`"), cells[2].strip("`")))
+    return rows
+
+
+def documented_default(field: dataclasses.Field) -> str:
+    if field.default is not dataclasses.MISSING:
+        return repr(field.default)
+    if field.default_factory is not dataclasses.MISSING:
+        return repr(field.default_factory())
+    return "required"
+
+
+SPECS = [StorageBackend, Setting, CIPlatform, AssetTemplate, AssetContext, ProjectContext]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.__name__)
+def test_spec_field_tables_give_every_field_with_its_type_and_default(spec):
+    """Issue 14: every spec field, in order, with its type and default as the code has them."""
+    rows = typed_table(spec.__name__)
+    fields = dataclasses.fields(spec)
+    assert [row[0] for row in rows] == [f.name for f in fields]
+    for (name, kind, default), field in zip(rows, fields, strict=True):
+        assert kind == field.type, name
+        if spec is ProjectContext and name == "polster_version":
+            assert default == "the running Polster's"
+        else:
+            assert default == documented_default(field), name
+
+
 def test_spec_field_tables_match_the_dataclasses():
     assert field_table("StorageBackend") == [f.name for f in dataclasses.fields(StorageBackend)]
     assert field_table("Setting") == [f.name for f in dataclasses.fields(Setting)]
@@ -55,3 +100,73 @@ def test_the_guide_names_real_api():
     # The CI platform helper fills the marked section.
     assert "<!-- polster:ci-platform-guide" in text
     assert "<!-- /polster:ci-platform-guide -->" in text
+
+
+# Every python block of the guide runs (issue 14) ------------------------------------------------
+
+BLOCK = re.compile(
+    r"(?:<!-- (not standalone: [^\n]*?|continues the block above) -->\n)?```python\n(.*?)```", re.S
+)
+
+
+def python_blocks() -> list[tuple[int, str, str]]:
+    """``(line, mark, code)`` of every python block; a block continuing the one above carries
+    the code before it, so it runs as the reader's file would."""
+    text = DOC.read_text(encoding="utf-8")
+    blocks: list[tuple[int, str, str]] = []
+    for match in BLOCK.finditer(text):
+        line = text.count("\n", 0, match.start(2))
+        mark, code = match.group(1) or "", match.group(2)
+        if mark == "continues the block above":
+            assert blocks, f"line {line}: nothing above to continue"
+            code = blocks[-1][2] + "\n" + code
+        blocks.append((line, mark, code))
+    return blocks
+
+
+def test_the_guide_has_python_blocks_and_every_one_is_seen():
+    text = DOC.read_text(encoding="utf-8")
+    assert len(python_blocks()) == text.count("```python\n") >= 10
+
+
+@pytest.mark.parametrize("line, mark, code", python_blocks(), ids=lambda v: str(v)[:12])
+def test_every_python_block_of_the_guide_runs(line, mark, code, tmp_path, monkeypatch):
+    """A block runs as a module of its own; the hooks it implements are registered with a
+    plugin manager and called; its tests (a ``Test*`` class, ``test_*`` functions) pass under
+    pytest. A block marked "not standalone: WHY" (a part of a file that imports its siblings)
+    must say why, and compile."""
+    source = f"{DOC.name}, line {line}"
+    if mark.startswith("not standalone"):
+        assert mark.split(":", 1)[1].strip(), f"{source}: say why it is not standalone"
+        compile(code, source, "exec")
+        return
+    monkeypatch.chdir(tmp_path)
+    name = f"guide_block_{line}"
+    module = types.ModuleType(name)
+    monkeypatch.setitem(sys.modules, name, module)
+    exec(compile(code, source, "exec"), module.__dict__)
+    hooks = [attr for attr in dir(module) if attr.startswith("polster_")]
+    if hooks:
+        plugins = Plugins(autoload=False)
+        plugins.pm.register(module, name=name)
+        plugins.storage_backends()
+        plugins.ci_platforms()
+        plugins.asset_templates()
+        assert plugins.problems == []
+        assert set(plugins.info[name].hooks if name in plugins.info else hooks) == set(hooks)
+        context = ci_context("shop")
+        for hook in ("polster_project_files", "polster_env_vars"):
+            if hook in hooks:
+                assert getattr(module, hook)(context)
+    if re.search(r"^(class Test|def test_)", code, re.M):
+        path = tmp_path / f"test_{name}.py"
+        path.write_text(code, encoding="utf-8")
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+        assert " passed" in result.stdout and "skipped" not in result.stdout

@@ -63,6 +63,11 @@ def test_third_party_plugin_shows_in_plugins_and_init_choices(tmp_path, hello_si
     assert listed.returncode == 0, listed.stderr
     line = next(line for line in listed.stdout.splitlines() if line.startswith("hello "))
     assert "0.3.0" in line and "entry point" in line and "polster-hello" in line
+    # What it registered, by kind (issue 14: the table shows it, not only --json).
+    assert "storage: hello" in line and "ci: hello-ci" in line
+    assert listed.stdout.splitlines()[0].split() == [
+        "NAME", "VERSION", "SOURCE", "DISTRIBUTION", "PROVIDES"
+    ]  # fmt: skip
     data = json.loads(run_polster("plugins", "--json", cwd=tmp_path, env=env).stdout)
     hello = next(p for p in data["plugins"] if p["name"] == "hello")
     assert hello["provides"]["polster_storage_backends"] == ["hello"]

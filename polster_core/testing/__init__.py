@@ -1,11 +1,13 @@
 """Test helpers for plugin authors, Polster's own and third parties' alike.
 
 - :mod:`.storage`: :class:`StorageContract`, the suite every storage backend should pass;
-- :mod:`.ci`: rendering and validating CI platform files (check-jsonschema, actionlint).
+- :mod:`.ci`: rendering and validating CI platform files (check-jsonschema, actionlint);
+- :mod:`.assets`: asset templates in a real generated project (add-asset's checks, ruff).
 
 Nothing here is imported by the CLI.
 """
 
+from .assets import add_asset, new_project, ruff_errors
 from .ci import (
     ACTIONLINT_VERSION,
     SCHEMAS,
@@ -26,9 +28,12 @@ __all__ = [
     "VAULT_SETTINGS",
     "StorageContract",
     "actionlint",
+    "add_asset",
     "actionlint_dir",
     "ci_context",
     "failing_frame",
+    "new_project",
+    "ruff_errors",
     "schema_arguments",
     "schema_errors",
     "table",
