@@ -55,3 +55,9 @@ def test_the_guide_names_real_api():
     # The CI platform helper fills the marked section.
     assert "<!-- polster:ci-platform-guide" in text
     assert "<!-- /polster:ci-platform-guide -->" in text
+
+
+def test_the_executor_field_table_matches_the_dataclass():
+    from polster_core.specs import Executor
+
+    assert field_table("Executor") == [f.name for f in dataclasses.fields(Executor)]
