@@ -40,6 +40,18 @@ instance_class:
   module: polster_core.history
   class: PolsterInstance
 """
+# With this set, the project's Dagster instance keeps runs, events and schedules in PostgreSQL
+# (dagster-postgres), shared by every machine that runs or shows the pipeline.
+POSTGRES_ENV = "DAGSTER_POSTGRES_URL"
+POSTGRES_BEGIN = "# polster: shared history in PostgreSQL (DAGSTER_POSTGRES_URL is set)"
+POSTGRES_BLOCK = f"""\
+{POSTGRES_BEGIN}
+storage:
+  postgres:
+    postgres_url:
+      env: {POSTGRES_ENV}
+# polster: end
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -136,9 +148,55 @@ def dagster_home(root: Path) -> Path:
         text = config.read_text(encoding="utf-8")
         if not re.search(r"(?m)^instance_class\s*:", text):
             config.write_text(text.rstrip("\n") + "\n" + INSTANCE_CLASS, encoding="utf-8")
+    url = os.environ.get(POSTGRES_ENV, "").strip()
+    if url.startswith(("postgresql://", "postgres://")):
+        # dagster-postgres installs psycopg2; SQLAlchemy would look for psycopg (3) otherwise.
+        os.environ[POSTGRES_ENV] = "postgresql+psycopg2://" + url.split("://", 1)[1]
+    _sync_postgres(config, bool(url))
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
     return home
+
+
+def _sync_postgres(config: Path, wanted: bool) -> None:
+    """Add Polster's PostgreSQL storage block to ``dagster.yaml`` when ``DAGSTER_POSTGRES_URL``
+    is set, take it out when it is not; a ``storage:`` of the user's own is left alone."""
+    text = config.read_text(encoding="utf-8")
+    present = POSTGRES_BEGIN in text
+    if wanted and not present and not re.search(r"(?m)^storage\s*:", text):
+        config.write_text(text.rstrip("\n") + "\n" + POSTGRES_BLOCK, encoding="utf-8")
+    elif not wanted and present:
+        config.write_text(text.replace(POSTGRES_BLOCK, ""), encoding="utf-8")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password as ``***`` (for messages)."""
+    return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
+
+
+def postgres_problem(url: str, timeout: int = 5) -> str | None:
+    """Why the PostgreSQL history at ``url`` cannot be reached (one line, password masked)."""
+    try:
+        import psycopg2
+    except ImportError:
+        return (
+            f"{POSTGRES_ENV} is set but dagster-postgres is not installed: add it to the "
+            "project's dependencies (uv add dagster-postgres), or unset it"
+        )
+    url = re.sub(r"^[\w+]+://", "postgresql://", url)
+    try:
+        psycopg2.connect(url, connect_timeout=timeout).close()
+    except Exception as exc:  # psycopg2.Error, or a malformed URL
+        from .errors import one_line
+
+        reason = one_line(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
+        reason = reason.replace(url, mask_url(url))
+        return (
+            f"cannot reach the PostgreSQL history at {mask_url(url)} ({POSTGRES_ENV}): "
+            f"{reason}; start the server or fix the URL, or unset {POSTGRES_ENV} for the "
+            "local history in .dagster/"
+        )
+    return None
 
 
 def main(root: Path | str, argv: list[str] | None = None) -> int:
@@ -175,13 +233,13 @@ def _history_full(exc: BaseException) -> str | None:
 
 def _main(root: Path, args: argparse.Namespace) -> int:
     os.chdir(root)
+    from .settings import load_dotenv
+
+    load_dotenv(root)  # first: .env may set DAGSTER_POSTGRES_URL, which the instance reads
     dagster_home(root)
     src = str(root / "src")
     if src not in sys.path:
         sys.path.insert(0, src)
-    from .settings import load_dotenv
-
-    load_dotenv(root)
     code = 0
     if args.ui:  # before a long run, not after it
         problem = ui_address_problem(args.host, args.port)
@@ -301,6 +359,11 @@ def _materialize(
         if problem:
             print(_masked(f"error: {problem}"), file=sys.stderr)
             return 1
+    url = os.environ.get(POSTGRES_ENV, "").strip()
+    problem = postgres_problem(url) if url else None
+    if problem:
+        print(_masked(f"error: {problem}"), file=sys.stderr)
+        return 1
     instance = _instance()
     gc.freeze()
     gc.enable()
