@@ -348,6 +348,7 @@ def plugins(
     loaded.storage_backends()
     loaded.ci_platforms()
     loaded.asset_templates()
+    loaded.executors()
     rows = [
         {
             "name": info.name,

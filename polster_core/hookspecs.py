@@ -40,6 +40,15 @@ def polster_asset_templates(register):
 
 
 @hookspec
+def polster_executors(register):
+    """Register executors: call ``register(Executor(...))`` for each.
+
+    The executor's ``name`` is what users pass to ``run_polster.py --executor`` (or set in
+    ``POLSTER_EXECUTOR``); see :class:`polster_core.specs.Executor` for what it provides.
+    """
+
+
+@hookspec
 def polster_project_files(context):
     """Return ``{relative path: text}`` of files to add to a new project (or ``None``).
 

@@ -17,13 +17,14 @@ import pluggy
 
 from . import hookspecs
 from .errors import PolsterError
-from .specs import AssetTemplate, CIPlatform, StorageBackend
+from .specs import AssetTemplate, CIPlatform, Executor, StorageBackend
 
 DEFAULT_PLUGINS = (
     "polster_core.builtin.local_storage",
     "polster_core.builtin.asset_templates",
     "polster_core.builtin.bronze_templates",
     "polster_core.builtin.project_template",
+    "polster_core.builtin.executors",
 )
 
 ENTRY_POINT_GROUP = "polster"
@@ -32,6 +33,7 @@ DISABLE_AUTOLOAD_ENV = "POLSTER_DISABLE_PLUGIN_AUTOLOAD"
 # Plugins we publish, so an error can say what to install.
 KNOWN_PLUGINS = {
     "storage": {"adls": "polster-adls", "s3": "polster-s3"},
+    "executor": {"celery": "polster-celery"},
     "platform": {
         "github": "polster-github",
         "gitlab": "polster-gitlab",
@@ -150,6 +152,12 @@ class Plugins:
     def asset_templates(self) -> dict[str, AssetTemplate]:
         return self._collect("polster_asset_templates", "asset template")
 
+    def executors(self) -> dict[str, Executor]:
+        return self._collect("polster_executors", "executor")
+
+    def executor(self, name: str) -> Executor:
+        return self._lookup(self.executors(), name, "executor")
+
     def storage_backend(self, name: str) -> StorageBackend:
         return self._lookup(self.storage_backends(), name, "storage")
 
@@ -157,7 +165,9 @@ class Plugins:
         return self._lookup(self.ci_platforms(), name, "platform")
 
     def _lookup(self, registry: dict[str, Any], name: str, kind: str):
-        label = {"storage": "storage backend", "platform": "CI platform"}[kind]
+        label = {"storage": "storage backend", "platform": "CI platform", "executor": "executor"}[
+            kind
+        ]
         item = registry.get(name)
         if isinstance(item, _Conflict):
             raise PolsterError(

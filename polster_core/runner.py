@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 JOB_NAME = "polster_pipeline"
+# The executor run_polster.py uses when --executor is not given (see polster_core.specs.Executor).
+EXECUTOR_ENV = "POLSTER_EXECUTOR"
 # How the IO manager's log message with an error's full cause begins (runtime.py writes it).
 FULL_CAUSE = "Full cause (secrets masked):"
 DAGSTER_YAML = """\
@@ -37,6 +39,18 @@ INSTANCE_CLASS = """\
 instance_class:
   module: polster_core.history
   class: PolsterInstance
+"""
+# With this set, the project's Dagster instance keeps runs, events and schedules in PostgreSQL
+# (dagster-postgres), shared by every machine that runs or shows the pipeline.
+POSTGRES_ENV = "DAGSTER_POSTGRES_URL"
+POSTGRES_BEGIN = "# polster: shared history in PostgreSQL (DAGSTER_POSTGRES_URL is set)"
+POSTGRES_BLOCK = f"""\
+{POSTGRES_BEGIN}
+storage:
+  postgres:
+    postgres_url:
+      env: {POSTGRES_ENV}
+# polster: end
 """
 
 
@@ -101,16 +115,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--verbose",
         action="store_true",
-        help="after a failed asset's one-line error, print its full cause (the traceback, "
-        "secrets masked), as Dagster's log has it",
+        help="print Dagster's own log of the run too, and after a failed asset's one-line "
+        "error its full cause (the traceback, secrets masked)",
     )
     parser.add_argument(
         "--workers",
         type=_workers,
         default=0,
         metavar="N",
-        help="run independent assets in parallel in N processes (Dagster's multiprocess "
-        "executor); default: one process, fastest for small pipelines",
+        help="run independent assets in parallel in N long-lived worker processes (the "
+        "multiprocess executor); default: one process, fastest for small pipelines",
+    )
+    parser.add_argument(
+        "--executor",
+        metavar="NAME",
+        default=os.environ.get(EXECUTOR_ENV) or None,
+        help="how steps run: in-process, multiprocess (the default with --workers), or one "
+        "an executor plugin adds, e.g. celery (default: $POLSTER_EXECUTOR, else in-process)",
     )
     return parser.parse_args(argv)
 
@@ -127,9 +148,55 @@ def dagster_home(root: Path) -> Path:
         text = config.read_text(encoding="utf-8")
         if not re.search(r"(?m)^instance_class\s*:", text):
             config.write_text(text.rstrip("\n") + "\n" + INSTANCE_CLASS, encoding="utf-8")
+    url = os.environ.get(POSTGRES_ENV, "").strip()
+    if url.startswith(("postgresql://", "postgres://")):
+        # dagster-postgres installs psycopg2; SQLAlchemy would look for psycopg (3) otherwise.
+        os.environ[POSTGRES_ENV] = "postgresql+psycopg2://" + url.split("://", 1)[1]
+    _sync_postgres(config, bool(url))
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
     return home
+
+
+def _sync_postgres(config: Path, wanted: bool) -> None:
+    """Add Polster's PostgreSQL storage block to ``dagster.yaml`` when ``DAGSTER_POSTGRES_URL``
+    is set, take it out when it is not; a ``storage:`` of the user's own is left alone."""
+    text = config.read_text(encoding="utf-8")
+    present = POSTGRES_BEGIN in text
+    if wanted and not present and not re.search(r"(?m)^storage\s*:", text):
+        config.write_text(text.rstrip("\n") + "\n" + POSTGRES_BLOCK, encoding="utf-8")
+    elif not wanted and present:
+        config.write_text(text.replace(POSTGRES_BLOCK, ""), encoding="utf-8")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password as ``***`` (for messages)."""
+    return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
+
+
+def postgres_problem(url: str, timeout: int = 5) -> str | None:
+    """Why the PostgreSQL history at ``url`` cannot be reached (one line, password masked)."""
+    try:
+        import psycopg2
+    except ImportError:
+        return (
+            f"{POSTGRES_ENV} is set but dagster-postgres is not installed: add it to the "
+            "project's dependencies (uv add dagster-postgres), or unset it"
+        )
+    url = re.sub(r"^[\w+]+://", "postgresql://", url)
+    try:
+        psycopg2.connect(url, connect_timeout=timeout).close()
+    except Exception as exc:  # psycopg2.Error, or a malformed URL
+        from .errors import one_line
+
+        reason = one_line(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
+        reason = reason.replace(url, mask_url(url))
+        return (
+            f"cannot reach the PostgreSQL history at {mask_url(url)} ({POSTGRES_ENV}): "
+            f"{reason}; start the server or fix the URL, or unset {POSTGRES_ENV} for the "
+            "local history in .dagster/"
+        )
+    return None
 
 
 def main(root: Path | str, argv: list[str] | None = None) -> int:
@@ -166,13 +233,13 @@ def _history_full(exc: BaseException) -> str | None:
 
 def _main(root: Path, args: argparse.Namespace) -> int:
     os.chdir(root)
+    from .settings import load_dotenv
+
+    load_dotenv(root)  # first: .env may set DAGSTER_POSTGRES_URL, which the instance reads
     dagster_home(root)
     src = str(root / "src")
     if src not in sys.path:
         sys.path.insert(0, src)
-    from .settings import load_dotenv
-
-    load_dotenv(root)
     code = 0
     if args.ui:  # before a long run, not after it
         problem = ui_address_problem(args.host, args.port)
@@ -181,7 +248,13 @@ def _main(root: Path, args: argparse.Namespace) -> int:
             return 1
     if args.materialize or not args.ui:
         selection = [a.strip() for a in (args.select or "").split(",") if a.strip()]
-        code = materialize(root, workers=args.workers, select=selection, verbose=args.verbose)
+        code = materialize(
+            root,
+            workers=args.workers,
+            select=selection,
+            verbose=args.verbose,
+            executor=args.executor,
+        )
     if args.ui:
         ui_code = start_ui(root, args.host, args.port)
         code = code or ui_code
@@ -196,14 +269,36 @@ def _fmt_seconds(seconds: float | None) -> str:
 
 
 def pipeline_job():
-    """The project's pipeline job; Dagster's multiprocess executor rebuilds it in each worker."""
+    """The project's pipeline job, with the executor named in ``$POLSTER_EXECUTOR`` (set by
+    ``run_polster.py`` for the run); workers of other processes and machines rebuild it."""
     import importlib
 
-    return importlib.import_module("orchestration.definitions").defs.resolve_job_def(JOB_NAME)
+    job = importlib.import_module("orchestration.definitions").defs.resolve_job_def(JOB_NAME)
+    name = os.environ.get(EXECUTOR_ENV)
+    if name:
+        from .plugins import get_plugins
+
+        executor = get_plugins().executor(name)
+        if executor.executor_def is not None:
+            job = job.with_executor_def(executor.executor_def())
+    return job
+
+
+def choose_executor(name: str | None, workers: int):
+    """The executor of a run: ``--executor`` (or ``$POLSTER_EXECUTOR``), else ``multiprocess``
+    with ``--workers`` and ``in-process`` without."""
+    from .plugins import get_plugins
+
+    name = (name or "").strip() or ("multiprocess" if workers else "in-process")
+    return get_plugins().executor(name)
 
 
 def materialize(
-    root: Path, workers: int = 0, select: list[str] | None = None, verbose: bool = False
+    root: Path,
+    workers: int = 0,
+    select: list[str] | None = None,
+    verbose: bool = False,
+    executor: str | None = None,
 ) -> int:
     """Run the pipeline job (in this process, or in ``workers`` processes); print progress."""
     import warnings
@@ -217,20 +312,32 @@ def materialize(
     # collector runs again for the pipeline itself.
     gc.disable()
     try:
+        chosen = choose_executor(executor, workers)
         with quick_history(Path(os.environ["DAGSTER_HOME"])):
-            return _materialize(root, workers, select, started, verbose)
+            return _materialize(root, workers, select, started, verbose, chosen)
     finally:
         gc.enable()
+        from . import pool
+
+        pool.shutdown()
 
 
 def _materialize(
-    root: Path, workers: int, select: list[str] | None, started: float, verbose: bool = False
+    root: Path,
+    workers: int,
+    select: list[str] | None,
+    started: float,
+    verbose: bool = False,
+    executor=None,
 ) -> int:
+    in_process = executor is None or executor.in_process
     try:
         import dagster as dg
 
         from .errors import PolsterError
 
+        if not in_process:
+            os.environ[EXECUTOR_ENV] = executor.name
         job = pipeline_job()
     except Exception as exc:  # the user's code failed to import: say where, briefly
         print(_masked(f"error: {_definitions_error(exc)}"), file=sys.stderr)
@@ -247,23 +354,37 @@ def _materialize(
             )
             return 2
         keys = [dg.AssetKey(name) for name in select]
+    if not in_process and executor.preflight is not None:
+        problem = executor.preflight(os.environ)
+        if problem:
+            print(_masked(f"error: {problem}"), file=sys.stderr)
+            return 1
+    url = os.environ.get(POSTGRES_ENV, "").strip()
+    problem = postgres_problem(url) if url else None
+    if problem:
+        print(_masked(f"error: {problem}"), file=sys.stderr)
+        return 1
     instance = _instance()
     gc.freeze()
     gc.enable()
     run_id = str(uuid.uuid4())
-    # With workers, Dagster creates the run itself: the watcher finds it and polls its events.
-    watcher = _Progress(instance, None if workers else run_id)
+    config = {} if in_process else executor.run_config(os.environ, workers)
+    if executor is not None and executor.name == "multiprocess":
+        from . import pool
+
+        # The workers start now, with the project loaded, before the progress thread.
+        pool.prefork(config["max_concurrent"])
+    # Out of process, Dagster creates the run itself: the watcher finds it and polls its events.
+    watcher = _Progress(instance, run_id if in_process else None)
     watcher.start()
-    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    level = "DEBUG" if verbose else "CRITICAL"
+    quiet = {"loggers": {"console": {"config": {"log_level": level}}}}
     try:
-        if workers:
+        if not in_process:
             # Worker processes import the project too: give them its src/ directory.
             paths = [str(root / "src"), os.environ.get("PYTHONPATH", "")]
             os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-            config = {
-                **quiet,
-                "execution": {"config": {"multiprocess": {"max_concurrent": workers}}},
-            }
+            config = {**quiet, "execution": {"config": config}}
             result = dg.execute_job(
                 dg.reconstructable(pipeline_job), instance, run_config=config, asset_selection=keys
             )

@@ -167,6 +167,8 @@ def _collect_names() -> tuple[_Names, list[str]]:
 
     plugins = get_plugins()
     names = {s.name for b in plugins.storage_backends().values() for s in b.settings if s.secret}
+    names.update(s.name for e in plugins.executors().values() for s in e.settings if s.secret)
+    names.add("DAGSTER_POSTGRES_URL")  # the shared history's URL, with its password
     try:
         for result in plugins.pm.hook.polster_env_vars(context=ProjectContext("project")):
             names.update(s.name for s in result or () if s.secret)

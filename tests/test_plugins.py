@@ -50,6 +50,10 @@ def test_builtin_plugins_are_listed_with_their_hooks(tmp_path):
         "asset_templates",
         "bronze_templates",
         "project_template",
+        "executors",
+    }
+    assert by_name["executors"]["provides"] == {
+        "polster_executors": ["in-process", "multiprocess", "dagster-multiprocess"]
     }
     assert by_name["local_storage"]["source"] == "builtin"
     assert by_name["local_storage"]["hooks"] == ["polster_storage_backends"]

@@ -1,0 +1,143 @@
+"""Executors against each other: in-process, --workers 2 (and Dagster's own multiprocess
+executor, and Celery with two workers when polster-celery and a Redis server are there).
+
+    .venv/bin/python bench/bench_scaleout.py [--runs 3] [--chains 30] [--modes ...]
+
+Two projects, made once under bench/.cache (delete it to rebuild):
+- small: the example plus ``--chains`` bronze -> silver -> gold chains made with
+  ``polster add-asset`` (93 assets with the default 30): Polster's and Dagster's overhead.
+- cpu: four independent chains whose silver step runs a Python function per row (one core busy
+  for about a second each): what parallel workers are for.
+
+Each figure is the median wall time of ``python run_polster.py ...`` (interpreter start to
+exit), and its ratio to the in-process run of the same project, measured in one go.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+CPU_SILVER = '''"""Silver {i}: a Python function per row (keeps one core busy)."""
+
+import polars as pl
+
+ROWS = {rows}
+
+
+def _score(value: int) -> int:
+    total = 0
+    for k in range(60):
+        total = (total * 31 + value + k) % 1000003
+    return total
+
+
+def transform(df: pl.DataFrame) -> pl.DataFrame:
+    """Score every row in Python."""
+    frame = pl.DataFrame({{"n": range(ROWS)}})
+    return frame.with_columns(pl.col("n").map_elements(_score, return_dtype=pl.Int64).alias("s"))
+'''
+
+
+def polster(*args: str, cwd: Path) -> None:
+    subprocess.run(
+        [str(BIN / "polster"), *args],
+        cwd=cwd,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "POLSTER_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
+
+
+def make_small(chains: int) -> Path:
+    project = CACHE / f"small-{chains}" / "small"
+    if (project / "run_polster.py").exists():
+        return project
+    shutil.rmtree(project.parent, ignore_errors=True)
+    project.parent.mkdir(parents=True)
+    polster("init", "small", "--no-setup", "--no-git", "--no-input", cwd=project.parent)
+    for i in range(chains):
+        add_chain(project, i)
+    return project
+
+
+def add_chain(project: Path, i: int) -> None:
+    polster("add-asset", "-l", "bronze", "-n", f"b{i}", "--no-input", cwd=project)
+    polster("add-asset", "-l", "silver", "-n", f"s{i}", "-d", f"b{i}", "--no-input", cwd=project)
+    polster("add-asset", "-l", "gold", "-n", f"g{i}", "-d", f"s{i}", "--no-input", cwd=project)
+
+
+def make_cpu(rows: int) -> Path:
+    project = CACHE / f"cpu-{rows}" / "cpu"
+    if (project / "run_polster.py").exists():
+        return project
+    shutil.rmtree(project.parent, ignore_errors=True)
+    project.parent.mkdir(parents=True)
+    polster("init", "cpu", "--no-setup", "--no-git", "--no-input", cwd=project.parent)
+    for i in range(4):
+        add_chain(project, i)
+        core = project / f"src/core/silver_s{i}.py"
+        core.write_text(CPU_SILVER.format(i=i, rows=rows), encoding="utf-8")
+    return project
+
+
+def env_for(project: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLSTER_", "DAGSTER_"))}
+    env["POLSTER_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    env["PYTHONPATH"] = str(project / "src")
+    return env
+
+
+def timed(project: Path, args: list[str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "run_polster.py", *args],
+        cwd=project,
+        env=env_for(project),
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - start
+    if result.returncode != 0 or result.stderr.strip():
+        raise SystemExit(f"{args} failed in {project}:\n{result.stdout}\n{result.stderr}")
+    return seconds
+
+
+MODES = {
+    "in-process": [],
+    "workers-2": ["--workers", "2"],
+    "dagster-multiprocess-2": ["--executor", "dagster-multiprocess", "--workers", "2"],
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--chains", type=int, default=30)
+    parser.add_argument("--rows", type=int, default=60000, help="rows per cpu silver step")
+    parser.add_argument("--modes", nargs="+", default=["in-process", "workers-2"])
+    args = parser.parse_args()
+    projects = {"small": make_small(args.chains), "cpu": make_cpu(args.rows)}
+    print(f"{'project':<8} {'mode':<24} {'median s':>9} {'x in-process':>13}  (runs: {args.runs})")
+    for label, project in projects.items():
+        timed(project, [])  # warm the disk cache and create the history
+        base = None
+        for mode in args.modes:
+            times = [timed(project, MODES[mode]) for _ in range(args.runs)]
+            median = statistics.median(times)
+            base = base or median
+            print(f"{label:<8} {mode:<24} {median:>9.2f} {median / base:>13.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

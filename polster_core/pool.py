@@ -1,0 +1,318 @@
+"""Polster's worker pool: ``run_polster.py --workers N`` (the ``multiprocess`` executor).
+
+Dagster's multiprocess executor starts a new Python process for every step, which imports
+Dagster, polars and the project again (about 1 s each). Here N worker processes start once
+per run, each with the project already loaded (forked from ``run_polster.py`` once it has
+loaded the job, where the platform allows; spawned otherwise), and run step after step, as a
+Celery worker does. A step runs through :func:`run_step`, the call dagster-celery's own
+workers make (``create_execution_plan`` + ``execute_plan_iterator`` on the reconstructable
+job and the run); the Celery plugin shares it.
+
+The orchestrating side is a Dagster ``Executor``: it hands each ready step to an idle worker,
+passes the worker's events on to Dagster's plan (which decides what runs next), and reports a
+step whose worker died (killed, out of memory) as failed, then starts a new worker.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from multiprocessing.connection import wait
+from typing import Any
+
+import dagster as dg
+from dagster._core.events import DagsterEvent, EngineEventData
+from dagster._core.execution.api import create_execution_plan, execute_plan_iterator
+from dagster._core.execution.context.system import PlanOrchestrationContext
+from dagster._core.execution.plan.active import ActiveExecution
+from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
+from dagster._core.execution.plan.plan import ExecutionPlan
+from dagster._core.execution.retries import RetryMode, get_retries_config
+from dagster._core.executor.base import Executor
+from dagster._utils.error import SerializableErrorInfo, serializable_error_info_from_exc_info
+
+# Seconds the orchestrator waits for a worker's message before it checks for interrupts.
+TICK = 0.05
+
+
+def run_step(
+    instance: Any,
+    recon_job: Any,
+    dagster_run: Any,
+    step_key: str,
+    known_state: Any = None,
+    retry_mode: RetryMode = RetryMode.DISABLED,
+    repository_load_data: Any = None,
+) -> Iterator[DagsterEvent]:
+    """Run one step of a run in this process, storing its events in ``instance``; yields them.
+
+    What a dagster-celery worker does for a task (``_execute_plan``): the plan of that one
+    step, executed against the run that the orchestrating process created.
+    """
+    plan = create_execution_plan(
+        recon_job,
+        dagster_run.run_config,
+        step_keys_to_execute=[step_key],
+        known_state=known_state,
+        repository_load_data=repository_load_data,
+    )
+    yield from execute_plan_iterator(
+        plan,
+        recon_job,
+        dagster_run,
+        instance=instance,
+        retry_mode=retry_mode,
+        run_config=dagster_run.run_config,
+    )
+
+
+def _worker_main(conn: Any) -> None:
+    """A worker: runs each step it receives, sends back its events, then ``None``."""
+    # Ctrl+C reaches the whole process group: the orchestrator decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    instances: list[tuple[Any, Any]] = []  # (InstanceRef, its instance): one per run
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            break
+        if task is None:
+            break
+        instance_ref, recon_job, run, step_key, known_state, retry_mode, load_data = task
+        try:
+            instance = next((i for ref, i in instances if ref == instance_ref), None)
+            if instance is None:
+                instance = dg.DagsterInstance.from_ref(instance_ref)
+                instances.append((instance_ref, instance))
+            for event in run_step(
+                instance, recon_job, run, step_key, known_state, retry_mode, load_data
+            ):
+                conn.send(event)
+        except BaseException:  # reported as the step's failure by the orchestrator
+            conn.send(serializable_error_info_from_exc_info(sys.exc_info()))
+        conn.send(None)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    for _, instance in instances:
+        instance.dispose()
+    os._exit(0)
+
+
+def _context() -> Any:
+    """Fork where it is safe and cheap (Linux: the worker starts with the project loaded)."""
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+class Worker:
+    def __init__(self, context: Any):
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+        self.step: str | None = None
+
+    def stop(self, kill: bool = False) -> None:
+        if kill and self.process.is_alive():
+            self.process.kill()
+        else:
+            try:
+                self.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+class WorkerPool:
+    """N worker processes; :func:`prefork` starts them before the run (fewer threads then)."""
+
+    def __init__(self, size: int):
+        self.context = _context()
+        self.size = size
+        self.workers = [Worker(self.context) for _ in range(size)]
+
+    def replace(self, worker: Worker) -> Worker:
+        worker.stop(kill=True)
+        new = Worker(self.context)
+        self.workers[self.workers.index(worker)] = new
+        return new
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop(kill=worker.step is not None)
+        self.workers = []
+
+
+_PREFORKED: WorkerPool | None = None
+
+
+def prefork(size: int) -> None:
+    """Start the pool's workers now: ``run_polster.py`` calls it once the job is loaded, so the
+    workers start with the project imported, before its progress thread exists."""
+    global _PREFORKED
+    _PREFORKED = WorkerPool(size)
+
+
+def _take_pool(size: int) -> tuple[WorkerPool, bool]:
+    global _PREFORKED
+    pool, _PREFORKED = _PREFORKED, None
+    if pool is not None and pool.size == size:
+        return pool, True
+    if pool is not None:
+        pool.close()
+    return WorkerPool(size), False
+
+
+def shutdown() -> None:
+    """Stop pre-forked workers a run did not use (it failed before its steps began)."""
+    global _PREFORKED
+    if _PREFORKED is not None:
+        _PREFORKED.close()
+        _PREFORKED = None
+
+
+class PoolExecutor(Executor):
+    def __init__(self, retries: RetryMode, max_concurrent: int):
+        self._retries = retries
+        self._max_concurrent = max(1, max_concurrent)
+
+    @property
+    def retries(self) -> RetryMode:
+        return self._retries
+
+    def execute(
+        self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
+    ) -> Iterator[DagsterEvent]:
+        recon_job = plan_context.reconstructable_job
+        instance_ref = plan_context.instance.get_ref()
+        run = plan_context.dagster_run
+        retry_mode = self.retries.for_inner_plan()
+        load_data = execution_plan.repository_load_data
+        pool, _ = _take_pool(self._max_concurrent)
+        try:
+            yield from self._loop(
+                plan_context, execution_plan, pool, (instance_ref, recon_job, run, retry_mode)
+            )
+        finally:
+            pool.close()
+        del load_data
+
+    def _loop(self, plan_context, execution_plan, pool: WorkerPool, shared) -> Iterator:
+        instance_ref, recon_job, run, retry_mode = shared
+        with (
+            InstanceConcurrencyContext(plan_context.instance, run) as concurrency,
+            ActiveExecution(
+                execution_plan,
+                retry_mode=self.retries,
+                max_concurrent=pool.size,
+                instance_concurrency_context=concurrency,
+            ) as active,
+        ):
+            stopping = False
+            while (not stopping and not active.is_complete) or any(w.step for w in pool.workers):
+                if active.check_for_interrupts() and not stopping:
+                    stopping = True
+                    active.mark_interrupted()
+                    for worker in pool.workers:
+                        if worker.step:
+                            pool.replace(worker)
+                    yield DagsterEvent.engine_event(
+                        plan_context, "Polster's worker pool: interrupted", EngineEventData()
+                    )
+                    break
+                idle = [w for w in pool.workers if w.step is None]
+                if not stopping and idle:
+                    steps = active.get_steps_to_execute(limit=len(idle))
+                    yield from active.concurrency_event_iterator(plan_context)
+                    for worker, step in zip(idle, steps, strict=False):
+                        worker.step = step.key
+                        worker.conn.send(
+                            (
+                                instance_ref,
+                                recon_job,
+                                run,
+                                step.key,
+                                active.get_known_state(),
+                                retry_mode,
+                                execution_plan.repository_load_data,
+                            )
+                        )
+                busy = [w for w in pool.workers if w.step]
+                ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], TICK))
+                for worker in busy:
+                    if worker.conn in ready:
+                        yield from self._drain(plan_context, active, worker)
+                    if worker.step and worker.process.sentinel in ready:
+                        yield from self._crashed(plan_context, active, pool, worker)
+                yield from active.plan_events_iterator(plan_context)
+
+    def _drain(self, plan_context, active, worker: Worker) -> Iterator[DagsterEvent]:
+        key = worker.step
+        while worker.step and worker.conn.poll():
+            try:
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                return  # the worker died: its sentinel says so next round
+            if message is None:
+                worker.step = None
+                active.verify_complete(plan_context, key)
+            elif isinstance(message, SerializableErrorInfo):
+                step_context = plan_context.for_step(active.get_step_by_key(key))
+                event = self.log_failure_or_retry_event_after_error(
+                    step_context, message, active.get_known_state()
+                )
+                active.handle_event(event)
+                yield event
+            else:
+                yield message
+                active.handle_event(message)
+
+    def _crashed(self, plan_context, active, pool: WorkerPool, worker: Worker) -> Iterator:
+        yield from self._drain(plan_context, active, worker)
+        key = worker.step
+        if key is None:
+            return
+        worker.process.join(timeout=10)
+        code = worker.process.exitcode
+        how = f"killed by signal {-code}" if code and code < 0 else f"exit code {code}"
+        error = SerializableErrorInfo(
+            message=(
+                f"the worker process running {key} stopped ({how}) before the step finished: "
+                "its table was not replaced; run the pipeline again"
+            ),
+            stack=[],
+            cls_name="WorkerCrashed",
+        )
+        step_context = plan_context.for_step(active.get_step_by_key(key))
+        event = self.log_failure_or_retry_event_after_error(
+            step_context, error, active.get_known_state()
+        )
+        active.handle_event(event)
+        yield event
+        worker.step = None
+        active.verify_complete(plan_context, key)
+        pool.replace(worker)
+
+
+@dg.executor(
+    name="polster_pool",
+    config_schema={
+        "max_concurrent": dg.Field(int, is_required=False, default_value=0),
+        "retries": get_retries_config(),
+    },
+)
+def pool_executor(init_context) -> PoolExecutor:
+    """Polster's worker pool: steps run in ``max_concurrent`` long-lived processes."""
+    config = init_context.executor_config
+    return PoolExecutor(
+        retries=RetryMode.from_config(config["retries"]) or RetryMode.DISABLED,
+        max_concurrent=config["max_concurrent"] or os.cpu_count() or 1,
+    )
