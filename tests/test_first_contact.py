@@ -373,3 +373,24 @@ def graphql_text(port: int) -> str:
     from .ui_server import graphql
 
     return json.dumps(graphql(port, "{ assetNodes { assetKey { path } } }"))
+
+
+def test_every_other_python_block_of_the_readme_runs_as_written(example_project, tmp_path):
+    """The blocks not run with real sources above (the layers' examples, the best practices)
+    run too, each as a file of its own: imports included, nothing left undefined."""
+    readme = (example_project / "README.md").read_text()
+    covered = [
+        python_blocks(readme_section(readme, heading))
+        for heading in (
+            "## Building Your Pipeline",
+            "## Common Data Patterns",
+            "### 5. Test Your Transformations",
+        )
+    ]
+    others = [b for b in python_blocks(readme) if not any(b in blocks for blocks in covered)]
+    assert len(others) >= 6
+    for number, block in enumerate(others):
+        script = tmp_path / f"block_{number}.py"
+        script.write_text(block)
+        result = python(tmp_path, str(script))
+        assert result.returncode == 0, block + result.stderr
