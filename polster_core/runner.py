@@ -112,6 +112,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="run independent assets in parallel in N processes (Dagster's multiprocess "
         "executor); default: one process, fastest for small pipelines",
     )
+    from .partition_runs import add_arguments
+
+    add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -181,7 +184,14 @@ def _main(root: Path, args: argparse.Namespace) -> int:
             return 1
     if args.materialize or not args.ui:
         selection = [a.strip() for a in (args.select or "").split(",") if a.strip()]
-        code = materialize(root, workers=args.workers, select=selection, verbose=args.verbose)
+        partitions = (args.partition, args.partition_from, args.partition_to)
+        code = materialize(
+            root,
+            workers=args.workers,
+            select=selection,
+            verbose=args.verbose,
+            partitions=partitions,
+        )
     if args.ui:
         ui_code = start_ui(root, args.host, args.port)
         code = code or ui_code
@@ -203,7 +213,11 @@ def pipeline_job():
 
 
 def materialize(
-    root: Path, workers: int = 0, select: list[str] | None = None, verbose: bool = False
+    root: Path,
+    workers: int = 0,
+    select: list[str] | None = None,
+    verbose: bool = False,
+    partitions: tuple = (None, None, None),
 ) -> int:
     """Run the pipeline job (in this process, or in ``workers`` processes); print progress."""
     import warnings
@@ -218,13 +232,18 @@ def materialize(
     gc.disable()
     try:
         with quick_history(Path(os.environ["DAGSTER_HOME"])):
-            return _materialize(root, workers, select, started, verbose)
+            return _materialize(root, workers, select, started, verbose, partitions)
     finally:
         gc.enable()
 
 
 def _materialize(
-    root: Path, workers: int, select: list[str] | None, started: float, verbose: bool = False
+    root: Path,
+    workers: int,
+    select: list[str] | None,
+    started: float,
+    verbose: bool = False,
+    partitions: tuple = (None, None, None),
 ) -> int:
     try:
         import dagster as dg
@@ -247,6 +266,11 @@ def _materialize(
             )
             return 2
         keys = [dg.AssetKey(name) for name in select]
+    from .partition_runs import describe, run_tags
+
+    tags = run_tags(job, *partitions)
+    if tags:
+        print(f"  {describe(tags)}", flush=True)
     instance = _instance()
     gc.freeze()
     gc.enable()
@@ -265,7 +289,11 @@ def _materialize(
                 "execution": {"config": {"multiprocess": {"max_concurrent": workers}}},
             }
             result = dg.execute_job(
-                dg.reconstructable(pipeline_job), instance, run_config=config, asset_selection=keys
+                dg.reconstructable(pipeline_job),
+                instance,
+                run_config=config,
+                asset_selection=keys,
+                tags=tags,
             )
         else:
             result = job.execute_in_process(
@@ -274,6 +302,7 @@ def _materialize(
                 raise_on_error=False,
                 run_config=quiet,
                 asset_selection=keys,
+                tags=tags,
             )
     except PolsterError as exc:
         watcher.stop()
@@ -508,6 +537,8 @@ class _Progress:
             rows = meta.get("dagster/row_count")
             step["rows"] = getattr(rows, "value", None)
             step["fell_back"] = bool(getattr(meta.get("fell_back_to_local"), "value", False))
+            if event.partition:  # one event per partition written
+                step["partitions"] = step.get("partitions", 0) + 1
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed:
@@ -527,6 +558,8 @@ class _Progress:
                 step["status"] = "ok"
                 rows = "-" if step["rows"] is None else f"{step['rows']:,} rows"
                 fallback = "  (fell back to local storage)" if step.get("fell_back") else ""
+                if step.get("partitions"):
+                    fallback += f"  ({step['partitions']} partition(s))"
                 print(
                     f"  ok    {step['name']:<40} {rows:>14} {_fmt_seconds(step['seconds']):>8}"
                     f"{fallback}",
