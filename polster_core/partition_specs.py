@@ -130,14 +130,16 @@ def _definition(node: ast.expr, tree: ast.Module) -> Partitioning:
 def choose_partitioning(assets, upstream: list[str], kind, start, template, ask=None):
     """The new asset's partitioning, the upstream keys partitioned the same way, and a note
     for the user (or ""). By default an asset is partitioned like its partitioned upstream;
-    ``ask(default)`` (interactive mode) asks. Raises PolsterError for what cannot work."""
+    ``ask(question, default)`` (interactive mode, a template that renders partitions) asks.
+    Raises PolsterError for what cannot work."""
     ups = [assets.assets[k] for k in upstream if k in assets.assets]
     parted = [u for u in ups if u.partitions != NONE]
     kinds = sorted({u.partitions for u in parted})
     inherited = kinds[0] if len(kinds) == 1 and kinds[0] in KINDS else NONE
     note = ""
-    if kind is None and ask is not None:
-        kind = ask(inherited)
+    asking = ask is not None and getattr(template, "partitions", False)
+    if kind is None and asking:
+        kind = ask("Partitions", inherited)
     if kind is None:
         kind = inherited
         if inherited != NONE:
@@ -151,6 +153,8 @@ def choose_partitioning(assets, upstream: list[str], kind, start, template, ask=
         starts = [u.partitions_start for u in parted if u.partitions == kind and u.partitions_start]
         if starts:
             start = max(starts)
+        elif kind in KINDS and asking:
+            start = ask("First partition (YYYY-MM-DD)", default_start())
         elif kind in KINDS:
             start = default_start()
             note = (

@@ -191,16 +191,19 @@ def add_asset(
         typer.echo(line)
     _settings_notes(result, would=False)
     core = f"src/core/{layer}_{name}.py"
+    script = f"{core} {partitioning.example_key}" if partitioning.partitioned else core
     typer.echo(
         f"Next: edit {core}, then run it with `python run_polster.py --select {key}` "
-        f'(or `python {core}`, while it keeps its `if __name__ == "__main__":` block).'
+        f'(or `python {script}`, while it keeps its `if __name__ == "__main__":` block).'
     )
 
 
-def _partitions_prompt(default: str) -> str:
+def _partitions_prompt(question: str, default: str) -> str:
     from ..partition_specs import KINDS, NONE
 
-    return click.prompt("Partitions", default=default, type=click.Choice([*KINDS, NONE]))
+    if question == "Partitions":
+        return click.prompt(question, default=default, type=click.Choice([*KINDS, NONE]))
+    return click.prompt(question, default=default)
 
 
 def _new_name(assets, layer: str, name: str) -> str:
