@@ -185,7 +185,7 @@ def read_table(storage: Any, layer: str, name: str, partition: str | None, lazy:
     table = PartitionedTable(storage, layer, name)
     if partition is not None:
         return table.scan(partition) if lazy else table.read(partition)
-    if not storage.exists(layer, name) and table.keys():
+    if _partitioned_only(storage, table):
         frame = table.scan_all()
         return frame if lazy else frame.collect()
     return storage.scan(layer, name) if lazy else storage.read(layer, name)
@@ -195,12 +195,30 @@ def write_table(storage: Any, frame: Any, layer: str, name: str, partition: str 
     """What the example scripts write: one partition, or the whole table."""
     if partition is not None:
         return PartitionedTable(storage, layer, name).write(frame, partition)
-    if PartitionedTable(storage, layer, name).keys():
+    if _has_partitions(PartitionedTable(storage, layer, name)):
         _warn_once(
             f"NOTE: {layer}/{name} has partitions stored; this unpartitioned write goes to its "
             "own file beside them and they are kept (pass a partition to write one of them)"
         )
     return storage.write(frame, layer, name)
+
+
+def _has_partitions(table: PartitionedTable) -> bool:
+    """Whether partitions are stored; False when the store cannot be asked (the read or
+    write that follows reports that problem, in one line, through the Storage)."""
+    try:
+        return bool(table.keys())
+    except Exception:
+        return False
+
+
+def _partitioned_only(storage: Any, table: PartitionedTable) -> bool:
+    try:
+        if storage.exists(table.layer, table.name):
+            return False
+    except Exception:
+        return False
+    return _has_partitions(table)
 
 
 # Listing and deleting folders on any backend ------------------------------------------------
