@@ -169,10 +169,20 @@ def add_asset_plan(
     name: str,
     template: AssetTemplate,
     upstream: list[str],
+    partitioning=None,
+    partitioned_upstream: tuple[str, ...] = (),
 ) -> AddPlan:
     """Render the new asset and plan its files; raises :class:`PolsterError` on any problem."""
     key = asset_key(layer, name)
-    context = AssetContext(project.name, layer, name, tuple(upstream))
+    context = AssetContext(
+        project.name,
+        layer,
+        name,
+        tuple(upstream),
+        partitions=partitioning.kind if partitioning else "none",
+        start=partitioning.start if partitioning else "",
+        partitioned_upstream=tuple(partitioned_upstream),
+    )
     core = template.render_core(context)
     wrapper = template.render_wrapper(context)
     _check_rendered(template, core_path(layer, name), core)
@@ -490,5 +500,9 @@ def stored_data(project: Project, layer: str, name: str) -> tuple[list[Path], st
         base / "_samples" / layer / f"{name}.sample.parquet",
         base / layer / f".{name}.fallback",
     ]
+    # A partitioned table: every partition's file (and its sample) in the table's folder.
+    for folder in (base / layer / name, base / "_samples" / layer / name):
+        if folder.is_dir():
+            candidates.extend(sorted(p for p in folder.rglob("*") if p.is_file()))
     backend = env_setting(project, "STORAGE_BACKEND", project.storage).strip().lower()
     return [p for p in candidates if p.is_file()], backend or "local"

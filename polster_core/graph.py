@@ -82,6 +82,8 @@ class Asset:
     upstream: list[str] = field(default_factory=list)
     downstream: list[str] = field(default_factory=list)
     function: str | None = None  # the @asset function found in the wrapper
+    partitions: str = "none"  # daily, hourly, weekly, monthly, none or custom (partitions_def)
+    partitions_start: str = ""
     error: str | None = None  # why the wrapper could not be read
     # ``from core.X import a, b`` in the wrapper: (module path relative to the root, names, line)
     core_imports: list[tuple[str, list[str], int]] = field(default_factory=list)
@@ -96,6 +98,8 @@ class Asset:
             "registered": self.registered,
             "upstream": self.upstream,
             "downstream": self.downstream,
+            "partitions": self.partitions,
+            "partitions_start": self.partitions_start,
         }
 
 
@@ -209,6 +213,10 @@ class ProjectAssets:
         asset.function = function.name
         asset.upstream = upstream_of(function)
         asset.core_imports = core_imports(tree)
+        from .partition_specs import partitioning_of
+
+        partitioning = partitioning_of(function, tree)
+        asset.partitions, asset.partitions_start = partitioning.kind, partitioning.start
 
     # Questions -----------------------------------------------------------------------------
 
@@ -341,6 +349,9 @@ class ProjectAssets:
                 found.append(
                     Problem(where, f"depends on {up}: {rule(asset.layer, self.allow_same_layer)}")
                 )
+        from .partition_mapping import partition_problems
+
+        found.extend(partition_problems(self, asset, where))
         if asset.layer != "bronze" and not asset.upstream:
             found.append(
                 Problem(

@@ -70,9 +70,23 @@ class Answers:
         self.other_platforms = [p for p in dict.fromkeys(self.other_platforms) if p != platform]
         self.platform = platform
 
-    def add_asset(self, layer: str, name: str, template: str, deps: list[str]) -> None:
+    def add_asset(
+        self,
+        layer: str,
+        name: str,
+        template: str,
+        deps: list[str],
+        partitions: str = "none",
+        start: str = "",
+        partitioned_upstream: list[str] | None = None,
+    ) -> None:
         self.drop_asset(layer, name)
-        self.assets.append({"layer": layer, "name": name, "template": template, "deps": deps})
+        asset = {"layer": layer, "name": name, "template": template, "deps": deps}
+        if partitions != "none":  # unpartitioned assets keep the record's earlier shape
+            asset.update(
+                partitions=partitions, start=start, partitioned_upstream=partitioned_upstream or []
+            )
+        self.assets.append(asset)
 
     def drop_asset(self, layer: str, name: str) -> None:
         before = len(self.assets)

@@ -133,6 +133,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="how steps run: in-process, multiprocess (the default with --workers), or one "
         "an executor plugin adds, e.g. celery (default: $POLSTER_EXECUTOR, else in-process)",
     )
+    from .partition_runs import add_arguments
+
+    add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -248,12 +251,14 @@ def _main(root: Path, args: argparse.Namespace) -> int:
             return 1
     if args.materialize or not args.ui:
         selection = [a.strip() for a in (args.select or "").split(",") if a.strip()]
+        partitions = (args.partition, args.partition_from, args.partition_to)
         code = materialize(
             root,
             workers=args.workers,
             select=selection,
             verbose=args.verbose,
             executor=args.executor,
+            partitions=partitions,
         )
     if args.ui:
         ui_code = start_ui(root, args.host, args.port)
@@ -299,6 +304,7 @@ def materialize(
     select: list[str] | None = None,
     verbose: bool = False,
     executor: str | None = None,
+    partitions: tuple = (None, None, None),
 ) -> int:
     """Run the pipeline job (in this process, or in ``workers`` processes); print progress."""
     import warnings
@@ -314,7 +320,7 @@ def materialize(
     try:
         chosen = choose_executor(executor, workers)
         with quick_history(Path(os.environ["DAGSTER_HOME"])):
-            return _materialize(root, workers, select, started, verbose, chosen)
+            return _materialize(root, workers, select, started, verbose, chosen, partitions)
     finally:
         gc.enable()
         from . import pool
@@ -329,6 +335,7 @@ def _materialize(
     started: float,
     verbose: bool = False,
     executor=None,
+    partitions: tuple = (None, None, None),
 ) -> int:
     in_process = executor is None or executor.in_process
     try:
@@ -364,6 +371,11 @@ def _materialize(
     if problem:
         print(_masked(f"error: {problem}"), file=sys.stderr)
         return 1
+    from .partition_runs import describe, run_tags
+
+    tags = run_tags(job, *partitions)
+    if tags:
+        print(f"  {describe(tags)}", flush=True)
     instance = _instance()
     gc.freeze()
     gc.enable()
@@ -386,7 +398,11 @@ def _materialize(
             os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
             config = {**quiet, "execution": {"config": config}}
             result = dg.execute_job(
-                dg.reconstructable(pipeline_job), instance, run_config=config, asset_selection=keys
+                dg.reconstructable(pipeline_job),
+                instance,
+                run_config=config,
+                asset_selection=keys,
+                tags=tags,
             )
         else:
             result = job.execute_in_process(
@@ -395,6 +411,7 @@ def _materialize(
                 raise_on_error=False,
                 run_config=quiet,
                 asset_selection=keys,
+                tags=tags,
             )
     except PolsterError as exc:
         watcher.stop()
@@ -629,6 +646,8 @@ class _Progress:
             rows = meta.get("dagster/row_count")
             step["rows"] = getattr(rows, "value", None)
             step["fell_back"] = bool(getattr(meta.get("fell_back_to_local"), "value", False))
+            if event.partition:  # one event per partition written
+                step["partitions"] = step.get("partitions", 0) + 1
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed:
@@ -648,6 +667,8 @@ class _Progress:
                 step["status"] = "ok"
                 rows = "-" if step["rows"] is None else f"{step['rows']:,} rows"
                 fallback = "  (fell back to local storage)" if step.get("fell_back") else ""
+                if step.get("partitions"):
+                    fallback += f"  ({step['partitions']} partition(s))"
                 print(
                     f"  ok    {step['name']:<40} {rows:>14} {_fmt_seconds(step['seconds']):>8}"
                     f"{fallback}",

@@ -107,13 +107,21 @@ class PolsterIOManager(dg.ConfigurableIOManager):
 
         if obj is None:
             return
+        layer, name = layer_and_name(context.asset_key)
+        storage = self._storage()
+        if context.has_asset_partitions:  # one file per partition: see partitioned_io.py
+            from .partitioned_io import handle_partitioned_output
+
+            with _full_cause_logged(context):
+                context.add_output_metadata(
+                    handle_partitioned_output(context, obj, storage, layer, name)
+                )
+            return
         if not isinstance(obj, (pl.DataFrame, pl.LazyFrame)):
             raise dg.Failure(
                 f"asset {context.asset_key.to_user_string()} returned {type(obj).__name__}: "
                 "return a polars DataFrame or LazyFrame"
             )
-        layer, name = layer_and_name(context.asset_key)
-        storage = self._storage()
         with _full_cause_logged(context):
             result = storage.write(obj, layer, name)
         if isinstance(obj, pl.DataFrame):
@@ -151,6 +159,11 @@ class PolsterIOManager(dg.ConfigurableIOManager):
         upstream = context.upstream_output
         layer, name = layer_and_name(upstream.asset_key)
         storage = self._storage()
+        if context.has_asset_partitions:  # the mapped partitions: see partitioned_io.py
+            from .partitioned_io import load_partitioned_input
+
+            with _full_cause_logged(context):
+                return load_partitioned_input(context, storage, layer, name)
         typing_type = getattr(context.dagster_type, "typing_type", None)
         with _full_cause_logged(context):
             if typing_type is pl.LazyFrame:

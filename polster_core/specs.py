@@ -164,7 +164,9 @@ class AssetTemplate:
     and takes one parameter per key in ``context.upstream``, in that order.
     ``settings(context)`` lists the environment variables the generated code reads (added,
     commented out, to the project's ``.env.example``); ``requirements`` are packages the
-    generated code needs, added to the project's dependencies.
+    generated code needs, added to the project's dependencies. A template that renders
+    partitioned assets (``context.partitions`` other than ``"none"``) sets ``partitions=True``;
+    ``add-asset --partitions`` refuses the others.
     """
 
     name: str
@@ -175,6 +177,7 @@ class AssetTemplate:
     settings: Callable[[Any], tuple[Setting, ...]] | None = None
     requirements: tuple[str, ...] = ()
     plugin: str = ""
+    partitions: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,11 @@ class AssetContext:
     name: str
     upstream: tuple[str, ...] = ()  # asset keys, e.g. ("run_bronze_example",)
     extra: dict[str, Any] = field(default_factory=dict)
+    # The asset's partitioning (daily, hourly, weekly, monthly or none), its first partition,
+    # and which upstream keys are partitioned the same way (read one partition of each).
+    partitions: str = "none"
+    start: str = ""
+    partitioned_upstream: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:

@@ -105,7 +105,15 @@ def generate(project: Project, answers: Answers, plugins) -> dict[str, str]:
                 f"asset {key} was made with the asset template '{asset['template']}', which is "
                 "not installed (or is offered twice): install its plugin, then upgrade again"
             )
-        ctx = AssetContext(answers.name, layer, name, tuple(asset.get("deps", ())))
+        ctx = AssetContext(
+            answers.name,
+            layer,
+            name,
+            tuple(asset.get("deps", ())),
+            partitions=asset.get("partitions", "none"),
+            start=asset.get("start", ""),
+            partitioned_upstream=tuple(asset.get("partitioned_upstream", ())),
+        )
         files[core_path(layer, name)] = spec.render_core(ctx)
         files[wrapper_path(layer, name)] = spec.render_wrapper(ctx)
         reg = registry_path(layer)

@@ -343,7 +343,7 @@ def test_interactive_add_asks_layer_name_template_and_deps(tmp_path):
     assert (project / "src/core/bronze_raw_orders.py").is_file()
     assert "PATH_SETTING" in (project / "src/core/bronze_raw_orders.py").read_text()
 
-    code, out = run_in_terminal(["add-asset"], project, ["silver", "orders", "9", "1, 2"])
+    code, out = run_in_terminal(["add-asset"], project, ["silver", "orders", "9", "1, 2", "none"])
     assert code == 0, out
     assert "1. run_bronze_example" in out and "2. run_bronze_raw_orders" in out
     assert "9 is not in the list" in out

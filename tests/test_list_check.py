@@ -27,7 +27,7 @@ def lineage(tmp_path_factory) -> Path:
 def test_list_shows_layer_files_upstream_and_downstream(lineage):
     out = polster_ok(lineage, "list")
     lines = out.splitlines()
-    assert lines[0].split() == ["LAYER", "ASSET", "UPSTREAM", "DOWNSTREAM", "FILES"]
+    assert lines[0].split() == ["LAYER", "ASSET", "UPSTREAM", "DOWNSTREAM", "PARTITIONS", "FILES"]
     row = next(line for line in lines[1:] if line.split()[1] == "run_silver_deduplicated_events")
     assert row.split()[0] == "silver"
     assert "run_bronze_customer_events" in row
@@ -51,6 +51,8 @@ def test_list_json_is_complete(lineage):
         "registered": True,
         "upstream": ["run_silver_validated_emails", "run_silver_deduplicated_events"],
         "downstream": [],
+        "partitions": "none",
+        "partitions_start": "",
     }
     assert [a["layer"] for a in data["assets"]][:2] == ["bronze", "bronze"]
 

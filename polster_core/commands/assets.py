@@ -82,6 +82,15 @@ def add_asset(
         help="Upstream assets, comma-separated: run_bronze_api_users, or api_users when "
         "unambiguous.",
     ),
+    partitions: str | None = typer.Option(
+        None,
+        "--partitions",
+        "-p",
+        help="daily, hourly, weekly, monthly or none (default: its upstream's, else none).",
+    ),
+    start: str | None = typer.Option(
+        None, "--start", help="First partition, YYYY-MM-DD (default: its upstream's)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan, write nothing."),
     no_input: bool = NO_INPUT_OPTION,
     path: Path | None = PATH_OPTION,
@@ -159,10 +168,22 @@ def add_asset(
     upstream = [resolve_dependency(assets, ref, layer, name) for ref in refs]
     upstream = list(dict.fromkeys(upstream))
 
-    result = add_asset_plan(project, assets, layer, name, spec, upstream)
+    from ..partition_specs import choose_partitioning
+
+    assets.load_dependencies()
+    partitioning, same, note = choose_partitioning(
+        assets, upstream, partitions, start, spec, _partitions_prompt if interactive else None
+    )
+    result = add_asset_plan(project, assets, layer, name, spec, upstream, partitioning, same)
     from ..record import follow
 
-    follow(result.plan, plugins, lambda a: a.add_asset(layer, name, spec.name, upstream))
+    follow(
+        result.plan,
+        plugins,
+        lambda a: a.add_asset(
+            layer, name, spec.name, upstream, partitioning.kind, partitioning.start, list(same)
+        ),
+    )
     key = asset_key(layer, name)
     if dry_run:
         typer.echo(f"Would add {key} (template {spec.name}) to {project.root}:")
@@ -172,15 +193,26 @@ def add_asset(
         typer.echo("Nothing was written (--dry-run).")
         return
     result.plan.apply()
+    if note:
+        typer.echo(note)
     typer.echo(f"Added {key} (template {spec.name}):")
     for line in result.plan.describe():
         typer.echo(line)
     _settings_notes(result, would=False)
     core = f"src/core/{layer}_{name}.py"
+    script = f"{core} {partitioning.example_key}" if partitioning.partitioned else core
     typer.echo(
         f"Next: edit {core}, then run it with `python run_polster.py --select {key}` "
-        f'(or `python {core}`, while it keeps its `if __name__ == "__main__":` block).'
+        f'(or `python {script}`, while it keeps its `if __name__ == "__main__":` block).'
     )
+
+
+def _partitions_prompt(question: str, default: str) -> str:
+    from ..partition_specs import KINDS, NONE
+
+    if question == "Partitions":
+        return click.prompt(question, default=default, type=click.Choice([*KINDS, NONE]))
+    return click.prompt(question, default=default)
 
 
 def _new_name(assets, layer: str, name: str) -> str:
@@ -398,7 +430,7 @@ def list_assets(
     if not ordered:
         typer.echo("No assets yet: add one with `polster add-asset`.")
         return
-    rows = [("LAYER", "ASSET", "UPSTREAM", "DOWNSTREAM", "FILES")]
+    rows = [("LAYER", "ASSET", "UPSTREAM", "DOWNSTREAM", "PARTITIONS", "FILES")]
     for asset in ordered:
         files = []
         files.append(asset.core or f"MISSING {_core(asset)}")
@@ -411,17 +443,27 @@ def list_assets(
                 asset.key,
                 ", ".join(asset.upstream) or "-",
                 ", ".join(asset.downstream) or "-",
+                _partitioning(asset),
                 "  ".join(files),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     out = []
     for row in rows:
-        cells = [row[i].ljust(widths[i]) for i in range(4)]
-        out.append("  ".join([*cells, row[4]]).rstrip())
+        cells = [row[i].ljust(widths[i]) for i in range(5)]
+        out.append("  ".join([*cells, row[5]]).rstrip())
     counts = ", ".join(f"{layer} {sum(1 for a in ordered if a.layer == layer)}" for layer in LAYERS)
     out.append(f"{len(ordered)} assets ({counts})")
     typer.echo("\n".join(out))
+
+
+def _partitioning(asset) -> str:
+    """``daily from 2026-11-01``, ``custom`` (a partitions_def polster cannot read) or ``-``."""
+    if asset.partitions == "none":
+        return "-"
+    if asset.partitions_start:
+        return f"{asset.partitions} from {asset.partitions_start}"
+    return asset.partitions
 
 
 def _core(asset) -> str:

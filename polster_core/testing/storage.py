@@ -92,6 +92,49 @@ class StorageContract:
         assert scan.filter(pl.col("id") < 10).collect()["id"].to_list() == [0, 2, 4, 6, 8]
         assert scan.collect().equals(lazy.collect())
 
+    def test_partitions_are_files_of_their_own(self, make_storage, request):
+        """Each partition is its own file under the table's folder: writing one never touches
+        another, all of them read as one table, and deleting the table removes them all."""
+        from polster_core.partitions import PartitionedTable
+
+        storage = make_storage()
+        name = self._name(request)
+        parts = PartitionedTable(storage, self.layer, name)
+        parts.write(table(4), "2026-11-01")
+        result = parts.write(table(6, offset=10), "2026-11-02")
+        assert result.uri.endswith(f"/{self.layer}/{name}/date=2026-11-02/data.parquet")
+        parts.write(table(2, offset=50), "2026-11-02")  # replaces that partition only
+        assert parts.keys() == ["2026-11-01", "2026-11-02"]
+        assert parts.read("2026-11-01").equals(table(4))
+        assert parts.read("2026-11-02").equals(table(2, offset=50))
+        every = parts.scan_all().collect().sort("id")
+        assert (
+            every.height == 6 and every["date"].to_list() == ["2026-11-01"] * 4 + ["2026-11-02"] * 2
+        )
+        assert parts.delete() == 2
+        assert parts.keys() == []
+
+    def test_a_failed_partition_write_leaves_the_others_and_its_previous_version(
+        self, make_storage, request
+    ):
+        from polster_core.errors import PolsterError
+        from polster_core.partitions import PartitionedTable
+
+        storage = make_storage()
+        name = self._name(request)
+        parts = PartitionedTable(storage, self.layer, name)
+        parts.write(table(3), "2026-11-01")
+        parts.write(table(5), "2026-11-02")
+        try:
+            parts.write(failing_frame(), "2026-11-02")
+        except (PolsterError, Exception):
+            pass
+        else:
+            raise AssertionError("a write whose source fails must fail")
+        assert parts.keys() == ["2026-11-01", "2026-11-02"]
+        assert parts.read("2026-11-01").equals(table(3))
+        assert parts.read("2026-11-02").equals(table(5))
+
     def test_a_failed_write_leaves_the_previous_version(self, make_storage, request):
         from polster_core.errors import PolsterError
 
