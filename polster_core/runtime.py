@@ -300,3 +300,32 @@ def quality_checks(
         metadata={"rows": dg.MetadataValue.int(rows)},
         **extra,
     )
+
+
+def pipeline_schedule(
+    job: Any,
+    assets: list,
+    name: str = "polster_pipeline_daily",
+    hour: int = 6,
+    default_status: Any = None,
+) -> Any:
+    """The pipeline's one schedule, running while the Dagster daemon runs.
+
+    Every day at ``hour``:00 when no asset is partitioned. When assets are time-partitioned,
+    on their partitions' cadence (daily at ``hour``:00, weekly, monthly; hourly every hour),
+    each tick materialising the last complete partition, plus every unpartitioned asset.
+    """
+    status = default_status or dg.DefaultScheduleStatus.RUNNING
+    kinds = {
+        type(a.partitions_def).__name__
+        for a in assets
+        if getattr(a, "partitions_def", None) is not None
+    }
+    if not kinds:
+        return dg.ScheduleDefinition(
+            name=name, job=job, cron_schedule=f"0 {hour} * * *", default_status=status
+        )
+    timing = {} if kinds == {"HourlyPartitionsDefinition"} else {"hour_of_day": hour}
+    return dg.build_schedule_from_partitioned_job(
+        job, name=name, default_status=status, minute_of_hour=0, **timing
+    )
