@@ -220,7 +220,7 @@ def test_a_worker_runs_the_steps_and_the_tables_equal_an_in_process_run(
     with dg.DagsterInstance.from_config(str(home)) as instance:
         (record,) = instance.get_run_records()
         logs = instance.all_logs(record.dagster_run.run_id)
-        assert any("in celery worker" in (e.user_message or "") for e in logs)
+        assert any("in celery worker" in entry.message for entry in logs)
         assert PASSWORD not in str(record.dagster_run.run_config)
     local = tmp_path / "local-data"
     in_process = run(project, LOCAL_DATA_DIR=str(local), DAGSTER_HOME=str(tmp_path / "home2"))
