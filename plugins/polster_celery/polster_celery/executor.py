@@ -69,6 +69,12 @@ def preflight(settings: Mapping[str, str]) -> str | None:
             f"(polster enable s3, adls, ...), or set {SHARED_DISK_ENV}=true if every worker "
             "mounts the same LOCAL_DATA_DIR"
         )
+    if not shared and not (settings.get("DAGSTER_POSTGRES_URL") or "").strip():
+        return (
+            "the celery executor's workers on other machines need the run's history, which is "
+            "in this machine's .dagster/: set DAGSTER_POSTGRES_URL to a PostgreSQL every "
+            f"machine reaches, or set {SHARED_DISK_ENV}=true if the workers share this disk"
+        )
     broker, _ = broker_urls(settings)
     if not broker:
         return (

@@ -164,6 +164,17 @@ def test_preflight_checks_the_broker_in_seconds():
     assert time.monotonic() - started < 10
 
 
+def test_workers_elsewhere_need_a_shared_history_and_a_broker(redis_url):
+    from polster_celery.executor import preflight
+
+    cloud = {"STORAGE_BACKEND": "s3", "CELERY_BROKER_URL": redis_url}
+    assert "set DAGSTER_POSTGRES_URL to a PostgreSQL every machine reaches" in preflight(cloud)
+    assert preflight({**cloud, "DAGSTER_POSTGRES_URL": "postgresql://h/db"}) is None
+    assert preflight({**cloud, "POLSTER_SHARED_DISK": "true"}) is None
+    no_broker = {"STORAGE_BACKEND": "s3", "POLSTER_SHARED_DISK": "true"}
+    assert preflight(no_broker).startswith("CELERY_BROKER_URL is not set: set it in .env")
+
+
 def test_worker_without_an_executor_is_one_line(project):
     result = run(project, "--worker")
     assert result.returncode == 2
@@ -229,5 +240,7 @@ def test_a_worker_runs_the_steps_and_the_tables_equal_an_in_process_run(
     for layer in LAYERS:
         assert celery_tables[layer].equals(local_tables[layer]), layer
     assert celery_tables["bronze"].height > 0
-    found = grep_secrets([home, copy / ".dagster"], [result.stdout, result.stderr], [PASSWORD])
+    texts = [result.stdout, result.stderr, log.read_text()]
+    assert "waiting for steps from redis://:***@127.0.0.1:" in texts[2]
+    found = grep_secrets([home, copy / ".dagster"], texts, [PASSWORD])
     assert found == []
