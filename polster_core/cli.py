@@ -386,6 +386,7 @@ _OFFER_LABELS = {
     "polster_storage_backends": "storage",
     "polster_ci_platforms": "ci",
     "polster_asset_templates": "templates",
+    "polster_executors": "executors",
 }
 
 

@@ -136,6 +136,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     from .partition_runs import add_arguments
 
     add_arguments(parser)
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="run a worker of the executor (e.g. celery) that takes this project's steps "
+        "until stopped; --workers N: N steps at once",
+    )
     return parser.parse_args(argv)
 
 
@@ -243,6 +249,10 @@ def _main(root: Path, args: argparse.Namespace) -> int:
     src = str(root / "src")
     if src not in sys.path:
         sys.path.insert(0, src)
+    # .env may name the executor too (parse_args saw the environment before it was loaded).
+    args.executor = args.executor or os.environ.get(EXECUTOR_ENV) or None
+    if args.worker:
+        return run_worker(root, args.executor, args.workers)
     code = 0
     if args.ui:  # before a long run, not after it
         problem = ui_address_problem(args.host, args.port)
@@ -296,6 +306,32 @@ def choose_executor(name: str | None, workers: int):
 
     name = (name or "").strip() or ("multiprocess" if workers else "in-process")
     return get_plugins().executor(name)
+
+
+def run_worker(root: Path, name: str | None, workers: int) -> int:
+    """``run_polster.py --worker``: the executor's worker for this project, until stopped."""
+    from .plugins import get_plugins
+
+    if not (name or "").strip():
+        print(
+            "error: --worker needs an executor with workers: add --executor NAME (e.g. celery) "
+            f"or set {EXECUTOR_ENV} in .env",
+            file=sys.stderr,
+        )
+        return 2
+    executor = get_plugins().executor(name.strip())
+    if executor.worker is None:
+        print(
+            f"error: the {executor.name} executor has no workers to start: --worker is for "
+            "executors that run steps elsewhere, e.g. celery",
+            file=sys.stderr,
+        )
+        return 2
+    # The worker rebuilds the pipeline job with this executor (see pipeline_job).
+    os.environ[EXECUTOR_ENV] = executor.name
+    paths = [str(root / "src"), os.environ.get("PYTHONPATH", "")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    return executor.worker(root, [f"--concurrency={workers}"] if workers else [])
 
 
 def materialize(

@@ -81,8 +81,11 @@ def _next_minor(version: str) -> str:
     return f"{major}.{minor + 1}"
 
 
-def build_context(name: str, plugins, storage: str, platform: str) -> ProjectContext:
-    """The context of a new project (``polster init``) or of an existing one (``enable``)."""
+def build_context(
+    name: str, plugins, storage: str, platform: str, executor: str = ""
+) -> ProjectContext:
+    """The context of a new project (``polster init``) or of an existing one (``enable``);
+    ``executor`` (``[tool.polster] executor``) adds its plugin's settings and requirement."""
     backend = plugins.storage_backend(storage)
     deps = runtime_requirements()
     if backend.requirement:
@@ -95,6 +98,11 @@ def build_context(name: str, plugins, storage: str, platform: str) -> ProjectCon
         storage_backends=tuple(plugins.unique_names(plugins.storage_backends())),
     )
     context.settings = project_settings(context, plugins)
+    if executor and executor in plugins.executors():
+        spec = plugins.executor(executor)
+        if spec.requirement:
+            context.dependencies.append(spec.requirement)
+        context.settings = _unique_settings([*context.settings, *spec.settings])
     if platform:
         ci_platform = plugins.ci_platform(platform)
         if ci_platform.readme_section is not None:

@@ -80,8 +80,18 @@ def generate(project: Project, answers: Answers, plugins) -> dict[str, str]:
     from .scaffold import build_context, project_files
     from .specs import AssetContext
 
-    context = build_context(answers.name, plugins, answers.storage, answers.platform)
+    executor = str(project.config.get("executor", ""))
+    context = build_context(
+        answers.name, plugins, answers.storage, answers.platform, executor=executor
+    )
     files = recordable(project_files(context, plugins))
+    if executor and "pyproject.toml" in files:  # `polster enable celery` set it
+        import tomlkit
+
+        doc = tomlkit.parse(files["pyproject.toml"])
+        doc.setdefault("tool", tomlkit.table()).setdefault("polster", tomlkit.table())
+        doc["tool"]["polster"]["executor"] = executor
+        files["pyproject.toml"] = tomlkit.dumps(doc)
     for other in answers.other_platforms:
         platform = plugins.ci_platform(other)
         for rel, text in platform.render(context).items():

@@ -1,8 +1,9 @@
-"""``polster enable NAME``: add a storage backend or a CI platform to an existing project.
+"""``polster enable NAME``: add a storage backend, a CI platform or an executor to a project.
 
 The same plugins' contributions as ``polster init --storage/--platform``, applied as a plan:
 dependencies and ``[tool.polster]`` in pyproject.toml, the settings in ``.env`` and
-``.env.example``, the README's settings table, and a platform's CI files.
+``.env.example``, the README's settings table, and a platform's CI files. An executor plugin
+(``celery``) adds its dependency, ``[tool.polster] executor`` and its settings.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from ..errors import PolsterError
 def enable(
     name: str = typer.Argument(
         ...,
-        help="A storage backend (e.g. adls, s3) or CI platform "
-        "(e.g. github, gitlab, azure-devops) from an installed plugin.",
+        help="A storage backend (e.g. adls, s3), CI platform "
+        "(e.g. github, gitlab, azure-devops) or executor (e.g. celery) from an installed plugin.",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the changes, write nothing."),
     force: bool = typer.Option(False, "--force", help="Overwrite CI files that exist already."),
     path: Path | None = typer.Option(None, "--path", help="Project directory (default: here)."),
 ) -> None:
-    """Add a storage backend or a CI platform to this project, as init would have."""
+    """Add a storage backend, a CI platform or an executor to this project."""
     from ..plugins import KNOWN_PLUGINS, get_plugins
     from ..project import find_project
 
@@ -44,8 +45,12 @@ def enable(
     elif key in plugins.ci_platforms():
         plan, notes = platform_plan(project, plugins, key, force)
         answer = {"platform": plugins.ci_platform(key).name}
+    elif key in plugins.executors() and plugins.executor(key).requirement:
+        plan, notes = executor_plan(project, plugins, key)
+        answer = {}
     else:
         known = {**KNOWN_PLUGINS["storage"], **KNOWN_PLUGINS["platform"]}
+        known.update(KNOWN_PLUGINS["executor"])
         if key in known:
             raise PolsterError(
                 f"'{key}' is not installed: run `pip install {known[key]}`, "
@@ -64,16 +69,20 @@ def enable(
     from ..record import follow
 
     def change(answers):
+        if not answer:
+            return
         if "platform" in answer:
             answers.set_platform(answer["platform"])
         else:
             answers.storage = answer["storage"]
 
     generated = {}
-    if "storage" in answer:
+    if "platform" not in answer:
         from ..scaffold import env_file
 
-        context = _context(project, plugins, answer["storage"], project.platform)
+        storage = answer.get("storage", project.storage)
+        executor = None if answer else key
+        context = _context(project, plugins, storage, project.platform, executor)
         generated[".env.example"] = env_file(context, example=True)
     follow(plan, plugins, change, generated)
     typer.echo(("Would change" if dry_run else "Changing") + f" {project.root}:")
@@ -87,10 +96,54 @@ def enable(
         typer.echo(note)
 
 
-def _context(project, plugins, storage: str, platform: str):
+def _context(project, plugins, storage: str, platform: str, executor: str | None = None):
     from ..scaffold import build_context
 
-    return build_context(project.name, plugins, storage, platform)
+    if executor is None:
+        executor = str(project.config.get("executor", ""))
+    return build_context(project.name, plugins, storage, platform, executor=executor)
+
+
+def executor_plan(project, plugins, name: str):
+    """Add executor ``name``'s plugin: dependency, ``[tool.polster] executor``, its settings in
+    ``.env`` and ``.env.example`` (secret values empty) and the README's settings table."""
+    from ..plan import Plan
+    from ..scaffold import STORAGE_END, STORAGE_START, setting_note, storage_section
+
+    executor = plugins.executor(name)
+    context = _context(project, plugins, project.storage, project.platform, executor.name)
+    plan = Plan(project.root)
+    pyproject = _pyproject_with(project, executor.requirement, executor=executor.name)
+    if pyproject != (project.root / "pyproject.toml").read_text(encoding="utf-8"):
+        plan.update("pyproject.toml", pyproject)
+    for rel in (".env", ".env.example"):
+        path = project.root / rel
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        present = set(re.findall(r"(?m)^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=", old))
+        added = [s for s in executor.settings if s.name not in present]
+        if added:
+            lines = old.rstrip("\n").splitlines() + ["", f"# Added by `polster enable {name}`"]
+            for setting in added:
+                lines.append(f"# {setting.description}{setting_note(setting, context.settings)}")
+                lines.append(f"{setting.name}={'' if setting.secret else setting.default}")
+            text = "\n".join(lines).lstrip("\n") + "\n"
+            plan.update(rel, text) if path.exists() else plan.create(rel, text)
+    notes = []
+    readme = project.root / "README.md"
+    if readme.exists():
+        old = readme.read_text(encoding="utf-8")
+        text = _replace_between(old, storage_section(context), STORAGE_START, STORAGE_END)
+        if text is None:
+            notes.append("README.md has no storage section markers: its table was left as is")
+        elif text != old:
+            plan.update("README.md", text)
+    notes.append(
+        f"{project.name} can now run its steps with the {executor.name} executor: fill in "
+        f".env, run `polster setup`, start workers with `python run_polster.py --worker "
+        f"--executor {executor.name}`, then run `python run_polster.py --executor "
+        f"{executor.name}` (or set POLSTER_EXECUTOR={executor.name} in .env)."
+    )
+    return plan, notes
 
 
 def storage_plan(project, plugins, name: str):

@@ -1,0 +1,246 @@
+"""The celery executor with a real Redis broker (``redis-server``, started by the tests on a free
+port with a password, stopped by PID): registration, the preflight's refusals, and a run whose
+steps a ``run_polster.py --worker`` process (in a copy of the project) executes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from polster_core.testing.tools import ToolMissing
+from tests.remote_pipeline import LAYERS, grep_secrets, init_project, plugin_env, set_env
+from tests.storage_servers import free_port
+
+PASSWORD = "redis-Secret-4711"
+
+
+def redis_server() -> str:
+    found = shutil.which("redis-server")
+    if not found:
+        raise ToolMissing("redis-server is not installed: run scripts/tools.sh (apt: redis-server)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """``redis://:PASSWORD@127.0.0.1:PORT/0`` of a server of our own."""
+    server = redis_server()
+    home = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    pidfile = home / "pid"
+    subprocess.run(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            PASSWORD,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(home),
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(pidfile),
+            "--logfile",
+            str(home / "log"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    url = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
+    import redis
+
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            redis.Redis.from_url(url, socket_timeout=1).ping()
+            break
+        except redis.RedisError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        if pidfile.exists():
+            pid = int(pidfile.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(100):
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    return init_project(tmp_path_factory.mktemp("celery"), "local", name="celery-demo")
+
+
+def run(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "run_polster.py", *args],
+        cwd=project,
+        env=plugin_env(PYTHONPATH=str(project / "src"), **env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_the_plugin_registers_the_celery_executor():
+    from polster_core.plugins import get_plugins
+
+    executor = get_plugins().executor("celery")
+    assert executor.remote and executor.plugin == "polster-celery"
+    assert executor.preflight is not None and executor.worker is not None
+    secret = {s.name for s in executor.settings if s.secret}
+    assert secret == {"CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"}
+    listed = subprocess.run(
+        [str(Path(sys.executable).parent / "polster"), "plugins"],
+        env=plugin_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    line = next(x for x in listed.stdout.splitlines() if x.startswith("celery "))
+    assert "polster-celery" in line and line.endswith("executors: celery")
+
+
+def test_local_storage_is_refused_unless_the_disk_is_shared(project, redis_url):
+    result = run(project, "--executor", "celery", CELERY_BROKER_URL=redis_url)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: the celery executor runs steps on worker machines, which")
+    assert "POLSTER_SHARED_DISK=true" in lines[0]
+    assert not (project / "data").exists()  # no step ran
+
+
+def test_a_broker_that_is_down_is_one_masked_line_and_fast(project):
+    url = f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0"
+    started = time.monotonic()
+    result = run(project, "--executor", "celery", CELERY_BROKER_URL=url, POLSTER_SHARED_DISK="true")
+    assert time.monotonic() - started < 60
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: the Celery broker at redis://:***@127.0.0.1:")
+    assert "does not answer" in lines[0]
+    assert PASSWORD not in result.stdout + result.stderr
+    # The worker refuses the same way.
+    worker = run(project, "--worker", "--executor", "celery", CELERY_BROKER_URL=url)
+    assert worker.returncode == 1
+    assert worker.stderr.strip().startswith("error: the Celery broker at redis://:***@")
+    assert PASSWORD not in worker.stdout + worker.stderr
+
+
+def test_preflight_checks_the_broker_in_seconds():
+    from polster_celery.executor import broker_problem
+
+    assert broker_problem("redis://127.0.0.1:1/0") is not None
+    assert broker_problem("amqp://guest:pw@127.0.0.1:1//").startswith(
+        "the Celery broker at amqp://guest:***@127.0.0.1:1// (CELERY_BROKER_URL) does not answer"
+    )
+    # A host that never answers (a non-routable address): the timeout, not a hang.
+    started = time.monotonic()
+    assert broker_problem("redis://10.255.255.1:6379/0", timeout=1) is not None
+    assert time.monotonic() - started < 10
+
+
+def test_workers_elsewhere_need_a_shared_history_and_a_broker(redis_url):
+    from polster_celery.executor import preflight
+
+    cloud = {"STORAGE_BACKEND": "s3", "CELERY_BROKER_URL": redis_url}
+    assert "set DAGSTER_POSTGRES_URL to a PostgreSQL every machine reaches" in preflight(cloud)
+    assert preflight({**cloud, "DAGSTER_POSTGRES_URL": "postgresql://h/db"}) is None
+    assert preflight({**cloud, "POLSTER_SHARED_DISK": "true"}) is None
+    no_broker = {"STORAGE_BACKEND": "s3", "POLSTER_SHARED_DISK": "true"}
+    assert preflight(no_broker).startswith("CELERY_BROKER_URL is not set: set it in .env")
+
+
+def test_worker_without_an_executor_is_one_line(project):
+    result = run(project, "--worker")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: --worker needs an executor with workers: add --executor NAME (e.g. celery) "
+        "or set POLSTER_EXECUTOR in .env"
+    )
+
+
+def tables(data: Path) -> dict[str, pl.DataFrame]:
+    return {layer: pl.read_parquet(data / layer / "example.parquet") for layer in LAYERS}
+
+
+@pytest.mark.slow
+def test_a_worker_runs_the_steps_and_the_tables_equal_an_in_process_run(
+    project, redis_url, tmp_path
+):
+    shared = tmp_path / "shared-data"
+    set_env(
+        project,
+        CELERY_BROKER_URL=redis_url,
+        POLSTER_SHARED_DISK="true",
+        LOCAL_DATA_DIR=str(shared),
+    )
+    # The worker runs from its own copy of the project, as on another machine.
+    copy = tmp_path / "worker-copy"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".dagster", "data"))
+    log = tmp_path / "worker.log"
+    with open(log, "w") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "run_polster.py", "--worker", "--executor=celery", "--workers=1"],
+            cwd=copy,
+            env=plugin_env(PYTHONPATH=str(copy / "src")),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        home = tmp_path / "home"
+        result = run(project, "--executor", "celery", DAGSTER_HOME=str(home))
+        assert result.returncode == 0, result.stdout + result.stderr + log.read_text()
+        assert "Succeeded: 3 materialised, 0 failed" in result.stdout
+        assert worker.poll() is None, log.read_text()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+    # The steps ran in the worker: Dagster's history says so.
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (record,) = instance.get_run_records()
+        logs = instance.all_logs(record.dagster_run.run_id)
+        assert any("in celery worker" in entry.message for entry in logs)
+        assert PASSWORD not in str(record.dagster_run.run_config)
+    local = tmp_path / "local-data"
+    in_process = run(project, LOCAL_DATA_DIR=str(local), DAGSTER_HOME=str(tmp_path / "home2"))
+    assert in_process.returncode == 0, in_process.stderr
+    celery_tables, local_tables = tables(shared), tables(local)
+    for layer in LAYERS:
+        assert celery_tables[layer].equals(local_tables[layer]), layer
+    assert celery_tables["bronze"].height > 0
+    texts = [result.stdout, result.stderr, log.read_text()]
+    assert "waiting for steps from redis://:***@127.0.0.1:" in texts[2]
+    found = grep_secrets([home, copy / ".dagster"], texts, [PASSWORD])
+    assert found == []
