@@ -98,12 +98,12 @@ def env_for(project: Path) -> dict[str, str]:
     return env
 
 
-def timed(project: Path, args: list[str]) -> float:
+def timed(project: Path, args: list[str], extra: dict | None = None) -> float:
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "run_polster.py", *args],
         cwd=project,
-        env=env_for(project),
+        env={**env_for(project), **(extra or {})},
         capture_output=True,
         text=True,
     )
@@ -117,7 +117,67 @@ MODES = {
     "in-process": [],
     "workers-2": ["--workers", "2"],
     "dagster-multiprocess-2": ["--executor", "dagster-multiprocess", "--workers", "2"],
+    "celery-2": ["--executor", "celery"],
 }
+
+
+class Celery:
+    """A Redis broker of its own and two Celery workers (``run_polster.py --worker``, one step
+    at a time each) for ``project``, started before the timed runs and stopped by PID."""
+
+    def __init__(self, project: Path):
+        import socket
+        import tempfile
+
+        server = shutil.which("redis-server")
+        if server is None:
+            raise SystemExit("celery-2 needs redis-server (bash scripts/tools.sh installs it)")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.home = Path(tempfile.mkdtemp(prefix="bench-redis-"))
+        subprocess.run(
+            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+             "no", "--dir", str(self.home), "--daemonize", "yes", "--pidfile",
+             str(self.home / "pid"), "--logfile", str(self.home / "log")],
+            check=True,
+        )  # fmt: skip
+        for _ in range(100):
+            if (self.home / "pid").exists():
+                break
+            time.sleep(0.05)
+        self.env = {
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/0",
+            "POLSTER_SHARED_DISK": "true",
+            "POLSTER_DISABLE_PLUGIN_AUTOLOAD": "",
+        }
+        self.workers = [
+            subprocess.Popen(
+                [sys.executable, "run_polster.py", "--worker", "--executor", "celery",
+                 "--workers", "1"],
+                cwd=project,
+                env={**env_for(project), **self.env},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            for _ in range(2)
+        ]  # fmt: skip
+        time.sleep(8)  # the workers load the project and connect
+
+    def stop(self) -> None:
+        import signal
+
+        for worker in self.workers:
+            os.killpg(worker.pid, signal.SIGTERM)
+        for worker in self.workers:
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+        pid = int((self.home / "pid").read_text())
+        os.kill(pid, 15)
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 def main() -> None:
@@ -133,7 +193,13 @@ def main() -> None:
         timed(project, [])  # warm the disk cache and create the history
         base = None
         for mode in args.modes:
-            times = [timed(project, MODES[mode]) for _ in range(args.runs)]
+            celery = Celery(project) if mode == "celery-2" else None
+            try:
+                extra = celery.env if celery else None
+                times = [timed(project, MODES[mode], extra) for _ in range(args.runs)]
+            finally:
+                if celery:
+                    celery.stop()
             median = statistics.median(times)
             base = base or median
             print(f"{label:<8} {mode:<24} {median:>9.2f} {median / base:>13.2f}", flush=True)
