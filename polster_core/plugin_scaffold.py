@@ -70,6 +70,26 @@ KINDS = {
                 "cd demo && polster add-asset --layer bronze --name orders --template {name}",
             ),
         ),
+        PluginKind(
+            "executor",
+            "executor",
+            "polster_executors",
+            "executors",
+            known="executor",
+            requirements=("dagster>=1.13,<1.14",),
+            # What a generated project's pipeline needs to run in the plugin's tests.
+            test_requirements=(
+                "dagster-webserver>=1.13,<1.14",
+                "polars>=1.30",
+                "pyarrow>=15",
+                "python-dotenv>=1.0",
+                "requests>=2.31",
+            ),
+            try_it=(
+                "polster init demo",
+                "cd demo && python run_polster.py --executor {name} --workers 2",
+            ),
+        ),
     )
 }
 

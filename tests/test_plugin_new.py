@@ -55,7 +55,7 @@ def test_dry_run_lists_the_files_and_writes_nothing(tmp_path):
 @pytest.mark.parametrize(
     "args, fragments",
     [
-        (("executor", "ray"), ["unknown plugin kind 'executor'", "storage, ci, template"]),
+        (("runner", "ray"), ["unknown plugin kind 'runner'", "storage, ci, template, executor"]),
         (("storage", "MyFS"), ["'MyFS' is not a plugin name", "lower-case"]),
         (("storage", "my fs"), ["'my fs' is not a plugin name"]),
         (("storage", "x" * 21), ["is too long: use at most 20 characters"]),
@@ -120,7 +120,7 @@ def test_new_plugins_install_pass_their_tests_and_work_in_a_project(tmp_path):
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
     env["VIRTUAL_ENV"] = str(venv)
     timings = {}
-    plugins = {"storage": "myfs", "ci": "myci", "template": "jsonl"}
+    plugins = {"storage": "myfs", "ci": "myci", "template": "jsonl", "executor": "mypool"}
     for kind, name in plugins.items():
         started = time.monotonic()
         made = run([polster, "plugin", "new", kind, name], tmp_path, env)
@@ -143,6 +143,7 @@ def test_new_plugins_install_pass_their_tests_and_work_in_a_project(tmp_path):
     assert provides["myfs"] == {"polster_storage_backends": ["myfs"]}
     assert provides["myci"] == {"polster_ci_platforms": ["myci"]}
     assert provides["jsonl"] == {"polster_asset_templates": ["jsonl"]}
+    assert provides["mypool"] == {"polster_executors": ["mypool"]}
     table = run([polster, "plugins"], tmp_path, env).stdout
     for name in plugins.values():
         assert f"polster-{name}" in table
@@ -168,3 +169,8 @@ def test_new_plugins_install_pass_their_tests_and_work_in_a_project(tmp_path):
     wrote = run([python, "src/core/bronze_orders.py"], project, project_env)
     assert wrote.returncode == 0, wrote.stdout + wrote.stderr
     assert (store / "shop/data/bronze/orders.parquet").is_file()
+    # The new executor joins the project the way polster-celery does.
+    enabled = run([polster, "enable", "mypool"], project, env)
+    assert enabled.returncode == 0, enabled.stdout + enabled.stderr
+    assert "polster-mypool>=0.1" in (project / "pyproject.toml").read_text()
+    assert "MYPOOL_MAX_CONCURRENT=" in (project / ".env").read_text()
