@@ -259,9 +259,10 @@ def list_folder(backend: Any, layer: str, name: str) -> list[str]:
         return [p.name for p in folder.iterdir() if (p / f"{PART}.parquet").is_file()]
     fs, path = _folder(backend, layer, name)
     try:
-        entries = fs.ls(path, detail=False, refresh=True)
-    except TypeError:
-        entries = fs.ls(path, detail=False)
+        try:
+            entries = fs.ls(path, detail=False, refresh=True)
+        except TypeError:  # a filesystem without listings cache (sftp) takes no refresh=
+            entries = fs.ls(path, detail=False)
     except FileNotFoundError:
         return []
     names = [str(e).rstrip("/").rpartition("/")[2] for e in entries]
