@@ -32,6 +32,7 @@ from dagster._core.execution.plan.instance_concurrency_context import InstanceCo
 from dagster._core.execution.plan.plan import ExecutionPlan
 from dagster._core.execution.retries import RetryMode, get_retries_config
 from dagster._core.executor.base import Executor
+from dagster._core.system_config.objects import ResolvedRunConfig
 from dagster._utils.error import SerializableErrorInfo, serializable_error_info_from_exc_info
 
 # Seconds the orchestrator waits for a worker's message before it checks for interrupts.
@@ -52,13 +53,7 @@ def run_step(
     What a dagster-celery worker does for a task (``_execute_plan``): the plan of that one
     step, executed against the run that the orchestrating process created.
     """
-    plan = create_execution_plan(
-        recon_job,
-        dagster_run.run_config,
-        step_keys_to_execute=[step_key],
-        known_state=known_state,
-        repository_load_data=repository_load_data,
-    )
+    plan = _step_plan(recon_job, dagster_run, step_key, known_state, repository_load_data)
     yield from execute_plan_iterator(
         plan,
         recon_job,
@@ -66,6 +61,40 @@ def run_step(
         instance=instance,
         retry_mode=retry_mode,
         run_config=dagster_run.run_config,
+    )
+
+
+# The run's whole plan, built once per process and run: building it again for every step (what
+# dagster-celery's workers do) costs about 0.1 s per step on a 93-asset job.
+_PLANS: dict[str, tuple[Any, Any, ExecutionPlan]] = {}
+
+
+def _step_plan(
+    recon_job: Any, dagster_run: Any, step_key: str, known_state: Any, load_data: Any
+) -> ExecutionPlan:
+    """The plan of ``step_key`` alone: the run's whole plan (cached), subset to that step, with
+    the run's state so far; a step the whole plan does not know (one resolved from a dynamic
+    output) gets a plan of its own, as dagster-celery builds it."""
+    cached = _PLANS.get(dagster_run.run_id)
+    if cached is None:
+        job = recon_job.with_repository_load_data(load_data) if load_data else recon_job
+        job_def = job.get_definition()
+        config = ResolvedRunConfig.build(job_def, dagster_run.run_config)
+        whole = create_execution_plan(
+            recon_job, dagster_run.run_config, repository_load_data=load_data
+        )
+        _PLANS.clear()  # one run at a time per worker
+        cached = _PLANS[dagster_run.run_id] = (job_def, config, whole)
+    job_def, config, whole = cached
+    if step_key in whole.step_dict_by_key:
+        state = known_state if known_state is not None else whole.known_state
+        return whole._replace(known_state=state).build_subset_plan([step_key], job_def, config)
+    return create_execution_plan(
+        recon_job,
+        dagster_run.run_config,
+        step_keys_to_execute=[step_key],
+        known_state=known_state,
+        repository_load_data=load_data,
     )
 
 
