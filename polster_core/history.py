@@ -84,6 +84,10 @@ class PolsterInstance(DagsterInstance):
     @staticmethod
     def config_defaults(base_dir: str) -> dict:
         defaults = dict(InstanceRef.config_defaults(base_dir))
+        # Dagster's SQLite storage, with less work per event (sqlite_history.py).
+        defaults["storage"] = defaults["storage"]._replace(
+            module_name="polster_core.sqlite_history", class_name="PolsterSqliteStorage"
+        )
         defaults["compute_logs"] = ConfigurableClassData(
             __name__,
             RedactingComputeLogManager.__name__,
