@@ -1,0 +1,113 @@
+"""Dagster's SQLite history with less work per event: the storage of every Polster project.
+
+Dagster's SQLite event log (a database per run, plus an index database of asset events) does,
+for every event it stores: a new SQLAlchemy engine per connection, a new engine and a schema
+lookup to learn whether the tags table exists, a column listing of the asset table, and an
+insert of the asset's row that fails (the row exists after the first event) before the update.
+A run stores several events per asset and per partition (planned, materialised, checks): a
+single-run backfill of 365 daily partitions through three assets stores about 1,900, and that
+overhead was half of their cost (``bench/bench_partitions.py``).
+
+:class:`QuickSqliteEventLogStorage` does the same writes with the answers kept: one engine per
+database (still a connection per event, opened and closed as Dagster does, so the run's file
+changes as before and the UI's live view follows it), the tables and columns it found (they
+are never removed), and the asset row updated first, inserted when there is none.
+:class:`PolsterSqliteStorage` is Dagster's ``DagsterSqliteStorage`` (same files and schema;
+runs, schedules and sensors untouched) with that event log; ``PolsterInstance``
+(:mod:`polster_core.history`) makes it the default storage of every project, so a project
+whose ``dagster.yaml`` names a ``storage:`` of its own (PostgreSQL) keeps it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from dagster._core.storage.event_log.schema import AssetKeyTable
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    SqliteEventLogStorage,
+)
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from sqlalchemy import create_engine
+from sqlalchemy import exc as db_exc
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import NullPool
+
+ENGINES_KEPT = 32  # a long-lived process (the UI, the daemon) sees many runs' databases
+
+
+class QuickSqliteEventLogStorage(SqliteEventLogStorage):
+    """Dagster's SQLite event log, keeping what it would look up again for every event."""
+
+    def __init__(self, base_dir: str, inst_data: Any = None):
+        super().__init__(base_dir, inst_data)
+        self._engines: OrderedDict[str, Any] = OrderedDict()
+        self._tables_found: set[str] = set()
+        self._index_cols_found = False
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        with self._db_lock:
+            engine = self._engines.get(shard)
+            if engine is None:
+                engine = create_engine(
+                    self.conn_string_for_shard(shard),
+                    poolclass=NullPool,  # a connection per use, closed after it, as Dagster's
+                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+                )
+                if shard not in self._initialized_dbs:
+                    self._initdb(engine)
+                    self._initialized_dbs.add(shard)
+                self._engines[shard] = engine
+                while len(self._engines) > ENGINES_KEPT:
+                    self._engines.popitem(last=False)[1].dispose()
+            else:
+                self._engines.move_to_end(shard)
+            with engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+
+    def has_table(self, table_name: str) -> bool:
+        if table_name in self._tables_found:
+            return True
+        found = super().has_table(table_name)
+        if found:
+            self._tables_found.add(table_name)
+        return found
+
+    def _has_asset_key_index_cols_on_connection(self, conn: Connection) -> bool:
+        if not self._index_cols_found:
+            self._index_cols_found = super()._has_asset_key_index_cols_on_connection(conn)
+        return self._index_cols_found
+
+    def _store_asset_event(self, conn: Connection, event: Any, event_id: int) -> None:
+        if not (event.dagster_event and event.dagster_event.asset_key):
+            return
+        values = self._get_asset_entry_values(
+            event, event_id, self._has_asset_key_index_cols_on_connection(conn)
+        )
+        if not values:
+            return
+        key = event.dagster_event.asset_key.to_string()
+        update = AssetKeyTable.update().values(**values).where(AssetKeyTable.c.asset_key == key)
+        if conn.execute(update).rowcount:
+            return
+        try:
+            conn.execute(AssetKeyTable.insert().values(asset_key=key, **values))
+        except db_exc.IntegrityError:  # another process inserted it meanwhile
+            conn.execute(update)
+
+
+class PolsterSqliteStorage(DagsterSqliteStorage):
+    """Dagster's SQLite storage whose event log is :class:`QuickSqliteEventLogStorage`."""
+
+    def __init__(self, base_dir: str, inst_data: Any = None):
+        super().__init__(base_dir, inst_data)
+        self._event_log_storage = QuickSqliteEventLogStorage(self._event_log_storage._base_dir)
+
+    @classmethod
+    def from_config_value(cls, inst_data: Any, config_value: Any) -> PolsterSqliteStorage:
+        return cls.from_local(inst_data=inst_data, **config_value)

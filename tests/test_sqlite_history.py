@@ -1,0 +1,82 @@
+"""The SQLite history of a Polster project (polster_core.sqlite_history): the same records as
+Dagster's own storage, read back by Dagster's own storage, with less work per event."""
+
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+from polster_core.sqlite_history import QuickSqliteEventLogStorage
+
+DAYS = [f"2024-01-0{d}" for d in range(1, 6)]
+POLSTER_YAML = "instance_class:\n  module: polster_core.history\n  class: PolsterInstance\n"
+DAILY = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-06")
+
+
+@dg.asset(partitions_def=DAILY, backfill_policy=dg.BackfillPolicy.single_run())
+def events(context: dg.AssetExecutionContext) -> None:
+    context.log.info(f"{len(context.partition_keys)} partitions")
+
+
+@dg.asset(deps=[events])
+def totals() -> None:
+    return None
+
+
+def backfill(instance: dg.DagsterInstance, first: str, last: str) -> str:
+    job = dg.Definitions(
+        assets=[events, totals], jobs=[dg.define_asset_job("all")]
+    ).resolve_job_def("all")
+    result = job.execute_in_process(
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last,
+        },
+    )
+    assert result.success
+    return result.run_id
+
+
+def instance_at(home: Path, yaml: str) -> dg.DagsterInstance:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(yaml, encoding="utf-8")
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def test_a_backfill_is_recorded_per_partition_and_dagster_reads_it_back(tmp_path):
+    home = tmp_path / ".dagster"
+    with instance_at(home, POLSTER_YAML) as instance:
+        assert isinstance(instance.event_log_storage, QuickSqliteEventLogStorage)
+        first = backfill(instance, DAYS[0], DAYS[2])
+        second = backfill(instance, DAYS[1], DAYS[4])
+        key = dg.AssetKey("events")
+        assert instance.get_materialized_partitions(key) == set(DAYS)
+        latest = instance.get_latest_materialization_event(key)
+        assert latest is not None and latest.run_id == second
+        assert instance.get_run_by_id(first).is_success
+    # Dagster's own storage reads the same history: every partition, the latest run per asset.
+    plain = SqliteEventLogStorage(str(home / "history" / "runs"))
+    assert plain.get_materialized_partitions(dg.AssetKey("events")) == set(DAYS)
+    records = {r.asset_entry.asset_key: r.asset_entry for r in plain.get_asset_records()}
+    assert records[dg.AssetKey("events")].last_run_id == second
+    assert records[dg.AssetKey("totals")].last_materialization.run_id == second
+    found = plain.fetch_materializations(dg.AssetKey("events"), limit=100).records
+    assert Counter(r.partition_key for r in found) == {
+        "2024-01-01": 1,
+        "2024-01-02": 2,
+        "2024-01-03": 2,
+        "2024-01-04": 1,
+        "2024-01-05": 1,
+    }
+
+
+def test_a_storage_named_in_dagster_yaml_is_kept(tmp_path):
+    home = tmp_path / ".dagster"
+    yaml = POLSTER_YAML + f"storage:\n  sqlite:\n    base_dir: {home / 'own'}\n"
+    with instance_at(home, yaml) as instance:
+        assert type(instance.event_log_storage) is SqliteEventLogStorage
+        backfill(instance, DAYS[0], DAYS[1])
+        assert instance.get_materialized_partitions(dg.AssetKey("events")) == set(DAYS[:2])
+    assert (home / "own" / "history" / "runs" / "index.db").is_file()
