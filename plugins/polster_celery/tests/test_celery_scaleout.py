@@ -195,8 +195,10 @@ def add_slow_step(project: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_step_fails_that_asset_and_a_rerun_completes(redis_url, tmp_path):
-    project = shared_disk_project(tmp_path, redis_url)
+@pytest.mark.parametrize("broker", ["redis_url", "rabbitmq_url"])
+def test_a_worker_killed_mid_step_fails_that_asset_and_a_rerun_completes(broker, request, tmp_path):
+    url = request.getfixturevalue(broker)
+    project = shared_disk_project(tmp_path, url)
     copy = copy_project(project, tmp_path / "worker")
     add_slow_step(copy)  # the worker's code sleeps in silver when told to
     silver = tmp_path / "shared" / "silver" / "example.parquet"
@@ -261,4 +263,5 @@ def test_a_worker_killed_mid_step_fails_that_asset_and_a_rerun_completes(redis_u
         stop_worker(worker)
     assert pl.read_parquet(silver).equals(before)  # the same data, written again
     texts = [stdout, stderr, third.stdout, third.stderr, log.read_text()]
-    assert grep_secrets([project / ".dagster", copy], texts, [REDIS_PASSWORD]) == []
+    secrets = [REDIS_PASSWORD, RABBIT_PASSWORD]
+    assert grep_secrets([project / ".dagster", copy], texts, secrets) == []
