@@ -6,6 +6,14 @@ Dagster stores in the run's history; this one reads it from ``CELERY_BROKER_URL`
 process, so a password in it is never recorded. Its worker (``run_polster.py --worker``) is
 ``celery -A dagster_celery.app worker`` run in this process with the same broker: no config
 file with the URL is written to disk, as ``dagster-celery worker start`` would.
+
+A worker that dies in the middle of a step (SIGKILL, out of memory, its machine gone) never
+reports back, and dagster-celery's loop would wait for that step forever. Here each step's
+result is watched: workers record that they started a step (``task_track_started``), and the
+run pings the worker running it; one that has not answered for ``LOST_AFTER`` seconds fails
+that step (a step failure in the run's history, like any other), so the run ends and a rerun
+starts it afresh. A step whose task fails in the worker outside the step (a pool process
+killed: Celery's ``WorkerLostError``) fails the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,12 +35,34 @@ from . import BACKEND_ENV, BROKER_ENV, SHARED_DISK_ENV
 # Seconds the preflight waits for the broker.
 BROKER_TIMEOUT = 3.0
 TRUE = ("1", "true", "yes", "on")
+# A worker running a step is pinged every CHECK_EVERY seconds (each ping waits PING_TIMEOUT);
+# one that has not answered for LOST_AFTER seconds is lost, and its step failed.
+CHECK_EVERY = 5.0
+PING_TIMEOUT = 2.0
+LOST_AFTER = 20.0
+# Celery settings of the run and of the workers: a worker records which step it started.
+CONFIG = {"task_track_started": True}
+
+
+AMQP = ("amqp", "amqps", "pyamqp", "librabbitmq")
 
 
 def broker_urls(settings: Mapping[str, str]) -> tuple[str, str]:
+    """The broker and the result backend: ``CELERY_RESULT_BACKEND``, or else the broker itself
+    (Redis), or for a RabbitMQ broker ``rpc://`` (results sent back over the broker as
+    messages: Celery 5 has no ``amqp://`` result backend)."""
     broker = (settings.get(BROKER_ENV) or "").strip()
-    backend = (settings.get(BACKEND_ENV) or "").strip() or broker
+    backend = (settings.get(BACKEND_ENV) or "").strip()
+    if not backend:
+        backend = "rpc://" if _scheme(broker) in AMQP else broker
     return broker, backend
+
+
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError:  # reported by broker_problem
+        return ""
 
 
 @dg.executor(
@@ -41,15 +72,122 @@ def broker_urls(settings: Mapping[str, str]) -> tuple[str, str]:
 )
 def celery_executor(init_context):
     """Steps on Celery workers; broker and result backend from ``CELERY_BROKER_URL`` and
-    ``CELERY_RESULT_BACKEND`` (default: the broker)."""
-    from dagster_celery.executor import CeleryExecutor
-
+    ``CELERY_RESULT_BACKEND`` (default: the broker; ``rpc://`` for RabbitMQ)."""
     broker, backend = broker_urls(os.environ)
-    return CeleryExecutor(
+    return _executor_class()(
         retries=RetryMode.from_config(init_context.executor_config["retries"]),
         broker=broker or None,
         backend=backend or None,
+        config_source=CONFIG,
     )
+
+
+def _executor_class():
+    from dagster_celery.core_execution_loop import core_celery_execution_loop
+    from dagster_celery.executor import CeleryExecutor, _submit_task
+
+    class WatchedCeleryExecutor(CeleryExecutor):
+        """dagster-celery's executor whose steps fail, rather than hang the run, when the
+        worker running them is lost."""
+
+        def execute(self, plan_context, execution_plan):
+            watch = WorkerWatch()
+
+            def submit(app, context, step, queue, priority, known_state):
+                result = _submit_task(app, context, step, queue, priority, known_state)
+                return WatchedResult(result, app, watch, self, context, step, known_state)
+
+            return core_celery_execution_loop(
+                plan_context, execution_plan, step_execution_fn=submit
+            )
+
+    return WatchedCeleryExecutor
+
+
+class WorkerWatch:
+    """When each worker running one of the run's steps last answered a ping."""
+
+    def __init__(self) -> None:
+        self.answered: dict[str, float] = {}
+        self.asked: dict[str, float] = {}
+
+    def lost(self, app, result) -> str | None:
+        """The name of the worker running ``result``'s step if it is lost, else ``None``."""
+        try:
+            state, info = result.state, result.info
+        except Exception:  # the result backend did not answer: ask again next tick
+            return None
+        if state != "STARTED" or not isinstance(info, dict) or not info.get("hostname"):
+            return None  # still queued (no worker has it yet), or done
+        host = str(info["hostname"])
+        now = time.monotonic()
+        self.answered.setdefault(host, now)
+        if now - self.asked.get(host, 0.0) >= CHECK_EVERY:
+            self.asked[host] = now
+            try:
+                if app.control.ping(destination=[host], timeout=PING_TIMEOUT, limit=1):
+                    self.answered[host] = time.monotonic()
+            except Exception:  # the broker is briefly away: not the worker's fault
+                self.answered[host] = time.monotonic()
+        return host if time.monotonic() - self.answered[host] > LOST_AFTER else None
+
+
+class WatchedResult:
+    """A step's Celery result as dagster-celery's loop uses it (``ready``, ``get``,
+    ``revoke``), which is ready with a step failure when its worker is lost or its task
+    failed outside the step."""
+
+    def __init__(self, result, app, watch, executor, context, step, known_state) -> None:
+        self.result, self.app, self.watch = result, app, watch
+        self.executor, self.context, self.step, self.known_state = (
+            executor,
+            context,
+            step,
+            known_state,
+        )
+        self.lost: str | None = None
+
+    def ready(self) -> bool:
+        if self.result.ready():
+            return True
+        self.lost = self.watch.lost(self.app, self.result)
+        if self.lost is not None and self.result.ready():
+            self.lost = None  # it finished while the worker was asked after all
+            return True
+        return self.lost is not None
+
+    def revoke(self, *args, **kwargs):
+        return self.result.revoke(*args, **kwargs)
+
+    def get(self):
+        from celery.exceptions import TaskRevokedError
+        from dagster._serdes import serialize_value
+        from dagster._utils.error import (
+            SerializableErrorInfo,
+            serializable_error_info_from_exc_info,
+        )
+
+        if self.lost is None:
+            try:
+                return self.result.get()
+            except TaskRevokedError:
+                raise  # dagster-celery's loop reports it
+            except Exception:
+                error = serializable_error_info_from_exc_info(sys.exc_info())
+        else:
+            error = SerializableErrorInfo(
+                message=(
+                    f"the Celery worker running this step ({self.lost}) stopped answering for "
+                    f"{LOST_AFTER:.0f}s (killed, or its machine is down) before the step "
+                    "finished: its table was not replaced; run the pipeline again"
+                ),
+                stack=[],
+                cls_name="WorkerLost",
+            )
+        event = self.executor.log_failure_or_retry_event_after_error(
+            self.context.for_step(self.step), error, self.known_state
+        )
+        return [serialize_value(event)]
 
 
 def _mask(url: str) -> str:
@@ -104,7 +242,7 @@ def broker_problem(url: str, timeout: float = BROKER_TIMEOUT) -> str | None:
                 client.ping()
             finally:
                 client.close()
-        elif scheme in ("amqp", "amqps", "pyamqp", "librabbitmq"):
+        elif scheme in AMQP:
             default = 5671 if scheme == "amqps" else 5672
             socket.create_connection((host, port or default), timeout=timeout).close()
         else:
@@ -139,7 +277,13 @@ def worker(root: Path, argv: list[str]) -> int:
     from dagster_celery.make_app import make_app
     from dagster_celery.tasks import create_task
 
-    app = make_app(CeleryExecutor.for_cli(broker=broker, backend=backend).app_args())
+    app = make_app(
+        CeleryExecutor.for_cli(broker=broker, backend=backend, config_source=CONFIG).app_args()
+    )
+    if _scheme(broker) in ("redis", "rediss"):
+        # Take a step only when a process is free: a busy worker holds no queued step back
+        # from idle ones, and a killed worker takes no queued step down with it.
+        app.conf.worker_disable_prefetch = True
     create_task(app)
     name = f"polster-{Path(root).name}-{os.getpid()}@%h"
     args = ["worker", "--prefetch-multiplier=1", "-Q", "dagster", "-n", name]

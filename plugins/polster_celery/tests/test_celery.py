@@ -4,87 +4,21 @@ steps a ``run_polster.py --worker`` process (in a copy of the project) executes.
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import celery_fixtures
 import polars as pl
 import pytest
+from celery_fixtures import REDIS_PASSWORD, copy_project, start_worker, stop_worker
 
-from polster_core.testing.tools import ToolMissing
 from tests.remote_pipeline import LAYERS, grep_secrets, init_project, plugin_env, set_env
 from tests.storage_servers import free_port
 
-PASSWORD = "redis-Secret-4711"
-
-
-def redis_server() -> str:
-    found = shutil.which("redis-server")
-    if not found:
-        raise ToolMissing("redis-server is not installed: run scripts/tools.sh (apt: redis-server)")
-    return found
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    """``redis://:PASSWORD@127.0.0.1:PORT/0`` of a server of our own."""
-    server = redis_server()
-    home = tmp_path_factory.mktemp("redis")
-    port = free_port()
-    pidfile = home / "pid"
-    subprocess.run(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--requirepass",
-            PASSWORD,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(home),
-            "--daemonize",
-            "yes",
-            "--pidfile",
-            str(pidfile),
-            "--logfile",
-            str(home / "log"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    url = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
-    import redis
-
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            redis.Redis.from_url(url, socket_timeout=1).ping()
-            break
-        except redis.RedisError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-    try:
-        yield url
-    finally:
-        if pidfile.exists():
-            pid = int(pidfile.read_text().strip())
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.05)
+PASSWORD = REDIS_PASSWORD
+redis_url = celery_fixtures.redis_url
 
 
 @pytest.fixture(scope="module")
@@ -185,11 +119,12 @@ def test_worker_without_an_executor_is_one_line(project):
 
 
 def tables(data: Path) -> dict[str, pl.DataFrame]:
-    return {layer: pl.read_parquet(data / layer / "example.parquet") for layer in LAYERS}
+    """Every table (and local sample) under ``data``, by its path."""
+    return {p.relative_to(data).as_posix(): pl.read_parquet(p) for p in data.rglob("*.parquet")}
 
 
 @pytest.mark.slow
-def test_a_worker_runs_the_steps_and_the_tables_equal_an_in_process_run(
+def test_a_worker_runs_the_steps_and_the_tables_equal_in_process_and_multiprocess_runs(
     project, redis_url, tmp_path
 ):
     shared = tmp_path / "shared-data"
@@ -200,18 +135,9 @@ def test_a_worker_runs_the_steps_and_the_tables_equal_an_in_process_run(
         LOCAL_DATA_DIR=str(shared),
     )
     # The worker runs from its own copy of the project, as on another machine.
-    copy = tmp_path / "worker-copy"
-    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".dagster", "data"))
+    copy = copy_project(project, tmp_path / "worker-copy")
     log = tmp_path / "worker.log"
-    with open(log, "w") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "run_polster.py", "--worker", "--executor=celery", "--workers=1"],
-            cwd=copy,
-            env=plugin_env(PYTHONPATH=str(copy / "src")),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    worker = start_worker(copy, log)
     try:
         home = tmp_path / "home"
         result = run(project, "--executor", "celery", DAGSTER_HOME=str(home))
@@ -219,12 +145,7 @@ def test_a_worker_runs_the_steps_and_the_tables_equal_an_in_process_run(
         assert "Succeeded: 3 materialised, 0 failed" in result.stdout
         assert worker.poll() is None, log.read_text()
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
+        stop_worker(worker)
     # The steps ran in the worker: Dagster's history says so.
     import dagster as dg
 
@@ -233,13 +154,21 @@ def test_a_worker_runs_the_steps_and_the_tables_equal_an_in_process_run(
         logs = instance.all_logs(record.dagster_run.run_id)
         assert any("in celery worker" in entry.message for entry in logs)
         assert PASSWORD not in str(record.dagster_run.run_config)
-    local = tmp_path / "local-data"
-    in_process = run(project, LOCAL_DATA_DIR=str(local), DAGSTER_HOME=str(tmp_path / "home2"))
-    assert in_process.returncode == 0, in_process.stderr
-    celery_tables, local_tables = tables(shared), tables(local)
-    for layer in LAYERS:
-        assert celery_tables[layer].equals(local_tables[layer]), layer
-    assert celery_tables["bronze"].height > 0
+    # The same project in one process and with two worker processes: the same tables.
+    runs = {"celery": shared}
+    for name, args in (("in-process", ()), ("multiprocess", ("--workers", "2"))):
+        data = tmp_path / f"{name}-data"
+        other = run(project, *args, LOCAL_DATA_DIR=str(data), DAGSTER_HOME=str(tmp_path / name))
+        assert other.returncode == 0, other.stdout + other.stderr
+        assert "Succeeded: 3 materialised, 0 failed" in other.stdout
+        runs[name] = data
+    found = {name: tables(data) for name, data in runs.items()}
+    assert sorted(found["in-process"]) == sorted(f"{layer}/example.parquet" for layer in LAYERS)
+    for name in ("celery", "multiprocess"):
+        assert sorted(found[name]) == sorted(found["in-process"]), name
+        for path, frame in found["in-process"].items():
+            assert found[name][path].equals(frame), f"{name}: {path}"
+    assert found["celery"]["bronze/example.parquet"].height > 0
     texts = [result.stdout, result.stderr, log.read_text()]
     assert "waiting for steps from redis://:***@127.0.0.1:" in texts[2]
     found = grep_secrets([home, copy / ".dagster"], texts, [PASSWORD])
