@@ -35,6 +35,8 @@ from . import BACKEND_ENV, BROKER_ENV, SHARED_DISK_ENV
 # Seconds the preflight waits for the broker.
 BROKER_TIMEOUT = 3.0
 TRUE = ("1", "true", "yes", "on")
+# Seconds between two looks of the run at its steps' results (dagster-celery's: 1).
+TICK = 0.05
 # A worker running a step is pinged every CHECK_EVERY seconds (each ping waits PING_TIMEOUT);
 # one that has not answered for LOST_AFTER seconds is lost, and its step failed.
 CHECK_EVERY = 5.0
@@ -83,8 +85,13 @@ def celery_executor(init_context):
 
 
 def _executor_class():
+    from dagster_celery import core_execution_loop
     from dagster_celery.core_execution_loop import core_celery_execution_loop
     from dagster_celery.executor import CeleryExecutor, _submit_task
+
+    # dagster-celery's loop looks for finished steps and submits the next ones once a second:
+    # a second of waiting per level of the asset graph, more than a small step's own time.
+    core_execution_loop.TICK_SECONDS = TICK
 
     class WatchedCeleryExecutor(CeleryExecutor):
         """dagster-celery's executor whose steps fail, rather than hang the run, when the
@@ -275,7 +282,8 @@ def worker(root: Path, argv: list[str]) -> int:
         return 1
     from dagster_celery.executor import CeleryExecutor
     from dagster_celery.make_app import make_app
-    from dagster_celery.tasks import create_task
+
+    from .tasks import create_task
 
     app = make_app(
         CeleryExecutor.for_cli(broker=broker, backend=backend, config_source=CONFIG).app_args()
