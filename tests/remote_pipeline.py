@@ -70,9 +70,7 @@ def add_kill_switch(project: Path) -> None:
         core.write_text(text[:main] + KILL_SWITCH + text[main:], encoding="utf-8")
 
 
-def run_pipeline(
-    project: Path, home: Path, *args: str, **env: str
-) -> subprocess.CompletedProcess:
+def run_pipeline(project: Path, home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """``python run_polster.py [args]`` with Dagster's home in ``home`` and ``env`` over
     ``.env``."""
     return subprocess.run(

@@ -178,3 +178,72 @@ def test_partitioned_pipeline_end_to_end_on_remote_storage(remote, tmp_path):
 
     texts = [result.stdout, result.stderr]
     assert grep_secrets([project, tmp_path], texts, remote.secrets) == []
+
+
+# A killed write of one partition --------------------------------------------------------------
+
+
+@pytest.fixture(params=["local", "adls", "s3"])
+def killed_store(request, tmp_path):
+    """(env of the store, where a partition file lands, a test of "its upload is under way",
+    and the objects stored under the table's folder)."""
+    kind = request.param
+    env = {"LOCAL_DATA_DIR": str(tmp_path / "data"), "DISABLE_LOCAL_SAMPLE": "true"}
+    blob = "kill/bronze/big/date=2026-11-02/data.parquet"
+    if kind == "local":
+        data = tmp_path / "data"
+
+        def under_way():
+            return any(p.stat().st_size > 0 for p in data.rglob("*.tmp"))
+
+        def stored():
+            folder = data / "bronze" / "big"
+            return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.parquet"))
+
+        return {"STORAGE_BACKEND": "local", **env}, under_way, stored
+    server = request.getfixturevalue("azurite" if kind == "adls" else "moto")
+    store = new_remote(kind, server)
+    env = {"STORAGE_BACKEND": kind, **store.env, f"{kind.upper()}_BASE_PATH": "kill", **env}
+
+    def under_way():
+        if kind == "adls":
+            return server.uncommitted_blocks(store.where, blob) > 0
+        return server.multipart_uploads(store.where) > 0
+
+    def stored():
+        return [n.removeprefix("kill/bronze/big/") for n in store.names("kill/bronze/big/")]
+
+    return env, under_way, stored
+
+
+def test_a_killed_partition_write_leaves_the_others_and_its_previous_version(
+    killed_store, tmp_path
+):
+    from polster_core.partitions import PartitionedTable
+    from polster_core.plugins import Plugins
+    from polster_core.settings import Settings
+    from polster_core.storage import Storage
+    from polster_core.testing import table
+
+    env, under_way, stored = killed_store
+    storage = Storage(Settings(tmp_path, "demo", env), plugins=Plugins(autoload=True))
+    events = PartitionedTable(storage, "bronze", "big")
+    events.write(table(10), "2026-11-01")
+    events.write(table(7), "2026-11-02")
+
+    kill_mid_write(tmp_path, env, under_way, partition="2026-11-02")
+
+    assert events.keys() == ["2026-11-01", "2026-11-02"]
+    assert events.read("2026-11-01").equals(table(10))
+    assert events.read("2026-11-02").equals(table(7))  # the previous version, whole
+    assert events.scan_all().collect().height == 17
+    assert stored() == hive(["2026-11-01", "2026-11-02"])
+    if env["STORAGE_BACKEND"] == "local":  # another engine reads the folder as it stands
+        folder = tmp_path / "data" / "bronze" / "big"
+        assert pl.read_parquet(folder, hive_partitioning=True).height == 17
+    # The next write of that partition replaces it (and clears what the killed writer left).
+    events.write(table(3), "2026-11-02")
+    assert events.read("2026-11-02").equals(table(3))
+    assert events.scan_all().collect().height == 13
+    if env["STORAGE_BACKEND"] == "local":
+        assert list((tmp_path / "data").rglob("*.tmp")) == []
