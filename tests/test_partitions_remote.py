@@ -247,3 +247,147 @@ def test_a_killed_partition_write_leaves_the_others_and_its_previous_version(
     assert events.scan_all().collect().height == 13
     if env["STORAGE_BACKEND"] == "local":
         assert list((tmp_path / "data").rglob("*.tmp")) == []
+
+
+# remove-asset --purge-data on the backend -----------------------------------------------------
+
+
+def test_purge_data_deletes_every_partition_and_the_file_on_the_backend(remote, tmp_path):
+    from polster_core.partitions import PartitionedTable
+    from polster_core.testing import table
+
+    project = events_project(tmp_path, remote.kind)
+    set_env(project, **remote.env)
+    storage = remote.storage(project)
+    for name in ("clean_events", "clean_events_v2"):  # a neighbour whose name starts the same
+        for day in DAYS[:3]:
+            PartitionedTable(storage, "silver", name).write(table(4), day)
+        storage.write(table(2), "silver", name)  # an unpartitioned version from before
+    PartitionedTable(storage, "bronze", "events").write(table(5), DAYS[0])
+    before = remote.names()
+    silver = f"{BASE}/silver/clean_events"
+    assert len(before) == 9
+    scheme = "az" if remote.kind == "adls" else "s3"
+
+    def remove(*more: str):
+        return run_polster(
+            "remove-asset", "--layer", "silver", "--name", "clean_events", "--purge-data",
+            *more, cwd=project, env=plugin_env(),
+        )  # fmt: skip
+
+    # gold depends on it: refused before anything is asked of the store.
+    result = remove()
+    assert result.returncode == 1 and "is used by run_gold_event_kpis" in result.stderr
+    assert remote.names() == before
+    result = run_polster(
+        "remove-asset", "--layer", "gold", "--name", "event_kpis", cwd=project, env=plugin_env()
+    )
+    assert result.returncode == 0, result.stderr
+
+    folder = f"{scheme}://{remote.where}/{silver}/"
+    result = remove("--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert f"delete {folder} (3 partition(s), on {remote.kind})" in result.stdout
+    assert f"delete {scheme}://{remote.where}/{silver}.parquet (on {remote.kind})" in result.stdout
+    assert remote.names() == before
+
+    result = remove()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"delete {folder} (3 partition(s), on {remote.kind})" in result.stdout
+    assert not (project / "src/core/silver_clean_events.py").exists()
+    left = [n for n in before if not n.startswith((f"{silver}/", f"{silver}.parquet"))]
+    assert len(left) == 5 and remote.names() == left  # the neighbour and bronze are untouched
+    assert grep_secrets([project], [result.stdout, result.stderr], remote.secrets) == []
+
+    # Nothing stored any more: said, and the asset's files go as usual.
+    result = run_polster(
+        "remove-asset", "--layer", "gold", "--name", "example", "--purge-data",
+        cwd=project, env=plugin_env(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"Nothing of gold/example is stored on {remote.kind}" in result.stdout
+    assert not (project / "src/core/gold_example.py").exists()
+    assert remote.names() == left
+
+
+def test_purge_data_when_the_store_fails_removes_nothing(remote, tmp_path):
+    """ADLS refuses a wrong key; S3's endpoint has nothing listening (Azure's SDK retries an
+    unreachable host for about 90 s, whatever ADLS_MAX_RETRIES says: that setting is for
+    writes). Either way: one line, no secret, and not a file of the project changed."""
+    import base64
+
+    from tests.conftest import assert_one_line_error, tree_hash
+    from tests.storage_servers import free_port
+
+    project = events_project(tmp_path, remote.kind)
+    if remote.kind == "adls":
+        wrong = base64.b64encode(b"not the key of this account, 64 bytes long......" * 2).decode()
+        refused = remote.server.connection_string.replace(AZURITE_KEY, wrong)
+        set_env(project, **{**remote.env, "ADLS_CONNECTION_STRING": refused})
+        secrets = [*remote.secrets, wrong]
+    else:
+        dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+        set_env(project, **{**remote.env, "S3_ENDPOINT_URL": dead})
+        secrets = remote.secrets
+    before = tree_hash(project)
+    result = run_polster(
+        "remove-asset", "--layer", "gold", "--name", "event_kpis", "--purge-data",
+        cwd=project, env=plugin_env(),
+    )  # fmt: skip
+    assert_one_line_error(result, "gold/event_kpis", "nothing was removed")
+    assert tree_hash(project) == before
+    assert grep_secrets([], [result.stdout, result.stderr], secrets) == []
+
+
+def test_purge_data_refused_by_the_store_keeps_the_asset_to_try_again(azurite, tmp_path):  # noqa: F811
+    """A SAS token that may read and list but not delete: the command fails in one line, the
+    asset's files stay, so the same command finishes the job once it may delete."""
+    from datetime import datetime, timedelta, timezone
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    from polster_core.partitions import PartitionedTable
+    from polster_core.testing import table
+    from tests.conftest import assert_one_line_error, tree_hash
+
+    remote = new_remote("adls", azurite)
+    project = events_project(tmp_path, "adls")
+    set_env(project, **remote.env)
+    storage = remote.storage(project)
+    for day in DAYS[:2]:
+        PartitionedTable(storage, "gold", "event_kpis").write(table(3), day)
+    before_names = remote.names()
+    read_only = generate_container_sas(
+        azurite.account,
+        remote.where,
+        account_key=azurite.key,
+        permission=ContainerSasPermissions(read=True, list=True),
+        expiry=datetime.now(timezone.utc) + timedelta(hours=1),
+    )
+    sas = {
+        "ADLS_CONNECTION_STRING": "",
+        "ADLS_ACCOUNT_NAME": azurite.account,
+        "ADLS_ENDPOINT_URL": azurite.endpoint,
+        "ADLS_SAS_TOKEN": read_only,
+    }
+    set_env(project, **sas)
+    before = tree_hash(project)
+
+    def purge():
+        return run_polster(
+            "remove-asset", "--layer", "gold", "--name", "event_kpis", "--purge-data",
+            cwd=project, env=plugin_env(),
+        )  # fmt: skip
+
+    result = purge()
+    assert_one_line_error(result, "gold/event_kpis", "run the command again")
+    assert tree_hash(project) == before
+    assert remote.names() == before_names
+    signature = [p[4:] for p in read_only.split("&") if p.startswith("sig=")]
+    assert grep_secrets([], [result.stdout, result.stderr], [read_only, *signature]) == []
+
+    set_env(project, **remote.env, ADLS_SAS_TOKEN="", ADLS_ACCOUNT_NAME="", ADLS_ENDPOINT_URL="")
+    result = purge()
+    assert result.returncode == 0, result.stderr
+    assert remote.names(f"{BASE}/gold/event_kpis") == []
+    assert not (project / "src/core/gold_event_kpis.py").exists()
