@@ -362,6 +362,7 @@ class RemovePlan:
     key: str
     notes: list[str] = field(default_factory=list)
     data_files: list[Path] = field(default_factory=list)  # stored data that --purge-data deletes
+    backend: str = "local"  # STORAGE_BACKEND: a remote one's table is purged by the command
 
 
 def remove_asset_plan(
@@ -432,15 +433,10 @@ def remove_asset_plan(
         )
     for note in unreadable:
         result.notes.append(f"{note} could not be read; --force removed {key} anyway")
-    result.data_files, backend = stored_data(project, layer, name)
+    result.data_files, result.backend = stored_data(project, layer, name)
     if purge_data:
         for path in result.data_files:
             plan.delete(str(path))
-        if backend != "local":
-            result.notes.append(
-                f"--purge-data deletes local files only: the {backend} backend's copy of "
-                f"{layer}/{name}.parquet is still there; delete it with your storage tools"
-            )
     return result
 
 

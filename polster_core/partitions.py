@@ -5,8 +5,8 @@ storage backend (hive-style names, so polars, DuckDB or Spark read the folder as
 Each partition is written through the backend's own atomic ``write`` (the partition's folder
 is passed as the layer), so every backend, built-in or third-party, gets partitions without
 new code; the only new things a backend may provide, listing and deleting a table's folder
-(``list_folder`` / ``delete_folder``), default to fsspec on the backend's ``fs`` and ``path``
-(or its URI).
+(``list_folder`` / ``delete_folder``) and deleting its file (``delete``), default to fsspec on
+the backend's ``fs`` and ``path`` (or its URI).
 
 The column is the partition key's kind, read off the key itself, so the IO manager and the
 example scripts name the same folders: ``date`` (daily, weekly and monthly keys,
@@ -280,6 +280,19 @@ def delete_folder(backend: Any, layer: str, name: str) -> None:
     try:
         if fs.exists(path):
             fs.rm(path, recursive=True)
+    except FileNotFoundError:
+        pass
+
+
+def delete_file(backend: Any, layer: str, name: str) -> None:
+    """Remove a table's unpartitioned file (``delete`` of the backend, or fsspec's ``rm``)."""
+    own = getattr(backend, "delete", None)
+    if own is not None:
+        own(layer, name)
+        return
+    fs, path = _folder(backend, layer, name)
+    try:
+        fs.rm(f"{path}.parquet")
     except FileNotFoundError:
         pass
 

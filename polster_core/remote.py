@@ -42,7 +42,7 @@ import tempfile
 import threading
 import time
 import traceback
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import PolsterError
@@ -178,10 +178,14 @@ class FsspecBackend:
     def _write_renamed(self, frame: Any, path: str) -> None:
         import polars as pl
 
-        from .storage import dead_writers_file, temp_name
+        from .storage import dead_writers_file, staging, temp_name
 
         parent, _, filename = path.rpartition("/")
-        tmp = f"{parent}/{temp_name(filename, '.tmp')}" if parent else temp_name(filename, ".tmp")
+        stage, stem = parent, filename  # a partition's file: staged beside its table's folder
+        if parent:
+            folder, stem = staging(PurePosixPath(parent), filename)
+            stage = "" if str(folder) == "." else str(folder)
+        tmp = f"{stage}/{temp_name(stem, '.tmp')}" if stage else temp_name(stem, ".tmp")
         fs = self.fs
         if parent:
             try:
@@ -189,8 +193,8 @@ class FsspecBackend:
             except (OSError, NotImplementedError):  # object stores have no directories
                 pass
             try:  # what writers of this host that were killed left behind
-                for stale in fs.glob(f"{parent}/.{filename}.*.tmp"):
-                    if dead_writers_file(stale.rpartition("/")[2], filename, ".tmp"):
+                for stale in fs.glob(f"{stage}/.{stem}.*.tmp" if stage else f".{stem}.*.tmp"):
+                    if dead_writers_file(stale.rpartition("/")[2], stem, ".tmp"):
                         fs.rm(stale)
             except Exception:  # best effort: never fail a write for it
                 pass

@@ -19,7 +19,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Protocol
 
 from .errors import PolsterError
@@ -66,9 +66,10 @@ class WriteResult:
 class LocalBackend:
     """Parquet files under ``data/{layer}/{name}.parquet``, written to a temp file, then renamed.
 
-    The temporary file, ``.{name}.{pid}-{host}.{random}.parquet.tmp`` beside the table, names
-    its writer: a writer that was killed cannot remove it, so the next write of the table
-    removes those of writers of this host that are no longer running (never a live one's).
+    The temporary file, ``.{name}.{pid}-{host}.{random}.parquet.tmp`` beside the table (beside
+    a partitioned table's folder for a partition's file: see :func:`staging`), names its
+    writer: a writer that was killed cannot remove it, so the next write of the table removes
+    those of writers of this host that are no longer running (never a live one's).
     """
 
     name = "local"
@@ -94,9 +95,10 @@ class LocalBackend:
                 raise PolsterError(f"{folder} is a file, not a folder: move it out of the way")
         made = [f for f in (target.parent, self.base) if not f.exists()]
         target.parent.mkdir(parents=True, exist_ok=True)
-        sweep_dead_writers(target.parent, name)
+        stage, stem = staging(target.parent, name)
+        sweep_dead_writers(stage, stem)
         try:
-            tmp = new_temp_file(target.parent, name)
+            tmp = new_temp_file(stage, stem)
         except BaseException:
             _remove_empty(made)
             raise
@@ -429,6 +431,25 @@ class Storage:
 # write can remove those a killed writer left, and never those of a live one.
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 TEMP_SUFFIX = ".parquet.tmp"
+
+
+_HIVE_FOLDER = re.compile(r"^\w+=.+$")
+
+
+def staging(folder: PurePath, name: str) -> tuple[Any, str]:
+    """Where a write of ``name`` into ``folder`` puts its temporary file, and the name that
+    file is made for: ``folder`` and ``name``; but for a partition's file
+    (``{table}/date=KEY/data``), the folder holding the table's folder and
+    ``{table}.date=KEY.data``, so a reader of the table's folder (polars' hive scan reads every
+    file in it) never meets a half-written file, nor one a killed writer left behind."""
+    if not _HIVE_FOLDER.match(folder.name):
+        return folder, name
+    parts = [name]
+    while _HIVE_FOLDER.match(folder.name):
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    parts.insert(0, folder.name)
+    return folder.parent, ".".join(parts)
 
 
 def temp_name(name: str, suffix: str = TEMP_SUFFIX) -> str:

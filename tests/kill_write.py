@@ -1,8 +1,10 @@
 """Kill a write part-way: a subprocess writes a large table and is SIGKILLed mid-upload.
 
 ``kill_mid_write`` returns once the writer is dead; the caller then checks that the previous
-version is still readable. The kill waits for proof that the write is under way (a temporary
-file, an open multipart upload, uncommitted blocks): a kill before or after would prove nothing.
+version is still readable (with ``partition``, the write is one partition of the partitioned
+table ``bronze/big``, and the other partitions must stay readable too). The kill waits for
+proof that the write is under way (a temporary file, an open multipart upload, uncommitted
+blocks): a kill before or after would prove nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from polster_core.storage import Storage
 
 import os
 root, rows, lazy = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "lazy"
+partition = sys.argv[4] if len(sys.argv) > 4 else None
 storage = Storage(Settings(root, "demo", dict(os.environ)), plugins=Plugins(autoload=True))
 big = pl.select(
     id=pl.int_range(rows),
@@ -36,7 +39,12 @@ big = pl.select(
     label=pl.format("row-{}", pl.int_range(rows).hash(2) % 100_000),
 )
 print("WRITING", flush=True)
-storage.write(big.lazy() if lazy else big, "bronze", "big")
+if partition is None:
+    storage.write(big.lazy() if lazy else big, "bronze", "big")
+else:
+    from polster_core.partitions import PartitionedTable
+
+    PartitionedTable(storage, "bronze", "big").write(big.lazy() if lazy else big, partition)
 print("DONE", flush=True)
 """
 
@@ -58,12 +66,15 @@ def kill_mid_write(
     timeout: float = 120,
     lazy: bool = False,
     rows: int = ROWS,
+    partition: str | None = None,
 ) -> str:
     """Start the writer, SIGKILL it once ``under_way()`` is true; return what it printed.
 
-    With ``lazy`` the table is written as a LazyFrame (streamed, or staged on local disk)."""
+    With ``lazy`` the table is written as a LazyFrame (streamed, or staged on local disk);
+    with ``partition`` it is that partition of the partitioned table ``bronze/big``."""
+    argv = [sys.executable, "-c", WRITER, str(root), str(rows), "lazy" if lazy else "eager"]
     process = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(root), str(rows), "lazy" if lazy else "eager"],
+        argv + ([partition] if partition else []),
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

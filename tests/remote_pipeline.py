@@ -70,10 +70,11 @@ def add_kill_switch(project: Path) -> None:
         core.write_text(text[:main] + KILL_SWITCH + text[main:], encoding="utf-8")
 
 
-def run_pipeline(project: Path, home: Path, **env: str) -> subprocess.CompletedProcess:
-    """``python run_polster.py`` with Dagster's home in ``home`` and ``env`` over ``.env``."""
+def run_pipeline(project: Path, home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``python run_polster.py [args]`` with Dagster's home in ``home`` and ``env`` over
+    ``.env``."""
     return subprocess.run(
-        [sys.executable, "run_polster.py"],
+        [sys.executable, "run_polster.py", *args],
         cwd=project,
         env=plugin_env(DAGSTER_HOME=str(home), **env),
         capture_output=True,

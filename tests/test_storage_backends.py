@@ -324,3 +324,38 @@ def test_a_killed_write_on_a_third_party_backend_leaves_the_previous_version(
     assert len(list(folder.glob(".big.parquet.*.tmp"))) == 1  # the killed writer's
     storage.write(table(3), "bronze", "big")  # the next write removes it
     assert list(folder.glob(".big.parquet.*.tmp")) == []
+
+
+def test_a_killed_partition_write_on_a_third_party_backend_stays_out_of_the_table_folder(
+    tmp_path, folder_site, monkeypatch
+):
+    """A backend that writes a temporary file and renames it (FsspecBackend's default) stages
+    a partition's file beside the table's folder: the folder holds whole partitions only."""
+    import polars as pl
+
+    from polster_core.partitions import PartitionedTable
+
+    (tmp_path / "shared").mkdir()
+    env = {
+        "STORAGE_BACKEND": "folder",
+        "FOLDER_PATH": str(tmp_path / "shared"),
+        "LOCAL_DATA_DIR": str(tmp_path / "data"),
+        "DISABLE_LOCAL_SAMPLE": "true",
+    }
+    monkeypatch.syspath_prepend(str(folder_site))
+    monkeypatch.setenv("PYTHONPATH", str(folder_site))
+    storage = storage_on(tmp_path, Plugins(autoload=True), **env)
+    big = PartitionedTable(storage, "bronze", "big")
+    big.write(table(10), "2026-11-01")
+    big.write(table(7), "2026-11-02")
+    layer = tmp_path / "shared" / "demo" / "data" / "bronze"
+
+    def under_way():
+        return any(p.stat().st_size > 0 for p in layer.glob(".big.date=2026-11-02.*.tmp"))
+
+    kill_mid_write(tmp_path, env, under_way, partition="2026-11-02")
+    assert big.read("2026-11-02").equals(table(7))
+    assert pl.read_parquet(layer / "big", hive_partitioning=True).height == 17
+    assert len(list(layer.glob(".big.date=2026-11-02.*.tmp"))) == 1  # the killed writer's
+    big.write(table(3), "2026-11-02")  # the next write of that partition removes it
+    assert list(layer.glob("*.tmp")) == [] and big.keys() == ["2026-11-01", "2026-11-02"]

@@ -309,7 +309,10 @@ def remove_asset(
         "edited. Never removes an asset others depend on.",
     ),
     purge_data: bool = typer.Option(
-        False, "--purge-data", help="Also delete its stored table (local storage)."
+        False,
+        "--purge-data",
+        help="Also delete its stored table: every partition and the unpartitioned file, on "
+        "the configured storage backend (STORAGE_BACKEND), and its local files.",
     ),
     no_input: bool = NO_INPUT_OPTION,
     path: Path | None = PATH_OPTION,
@@ -346,15 +349,24 @@ def remove_asset(
         raise PolsterError(f"{problem}: name an existing asset")
 
     result = remove_asset_plan(project, assets, layer, name, purge_data, force)
-    if asked and result.data_files and not purge_data:
-        shown = ", ".join(_shown(project.root, p) for p in result.data_files)
-        if click.confirm(f"Also delete its stored data ({shown})?", default=False):
+    remote = result.backend != "local"
+    if asked and (result.data_files or remote) and not purge_data:
+        shown = [_shown(project.root, p) for p in result.data_files]
+        shown += [f"its table on {result.backend}"] if remote else []
+        if click.confirm(f"Also delete its stored data ({', '.join(shown)})?", default=False):
+            purge_data = True
             result = remove_asset_plan(project, assets, layer, name, True, force)
     from ..record import follow
 
     follow(result.plan, change=lambda a: a.drop_asset(layer, name))
     key = asset_key(layer, name)
     lines = result.plan.describe()
+    stored = None
+    if purge_data and remote:  # asks the backend now: its SDK is imported only here
+        from ..purge import find_remote_table
+
+        stored = find_remote_table(project, layer, name, result.backend)
+        lines += stored.describe()
     if dry_run:
         typer.echo(f"Would remove {key} from {project.root}:")
     elif asked:
@@ -362,12 +374,14 @@ def remove_asset(
     for line in lines if (dry_run or asked) else []:
         typer.echo(line)
     if dry_run:
-        _remove_notes(project, result, purge_data)
+        _remove_notes(project, result, purge_data, stored)
         typer.echo("Nothing was written (--dry-run).")
         return
     if asked and not click.confirm(f"Remove {key}?", default=False):
         typer.echo("Nothing was removed.")
         raise typer.Exit(1)
+    if stored is not None:  # first: if the store fails, the asset stays and a rerun finishes
+        stored.delete()
     result.plan.apply()
     if not asked:
         typer.echo(f"Removed {key}:")
@@ -375,7 +389,7 @@ def remove_asset(
             typer.echo(line)
     else:
         typer.echo(f"Removed {key}.")
-    _remove_notes(project, result, purge_data)
+    _remove_notes(project, result, purge_data, stored)
 
 
 def _shown(root: Path, path: Path) -> str:
@@ -385,9 +399,14 @@ def _shown(root: Path, path: Path) -> str:
         return str(path)
 
 
-def _remove_notes(project, result, purge_data: bool) -> None:
+def _remove_notes(project, result, purge_data: bool, stored=None) -> None:
     for note in result.notes:
         typer.echo(note)
+    if stored is not None and stored.empty:
+        typer.echo(
+            f"Nothing of {stored.layer}/{stored.name} is stored on {stored.backend} "
+            f"({stored.folder}, {stored.file})"
+        )
     if result.data_files and not any(
         op.action == "delete" and op.path in result.data_files for op in result.plan.ops
     ):
