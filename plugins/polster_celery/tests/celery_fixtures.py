@@ -158,7 +158,7 @@ def rabbitmq_url(tmp_path_factory):
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    # The script execs erl: this PID is the node's.
+    # The script passes SIGTERM on to the node and waits for it: stopping it stops the node.
     server = subprocess.Popen(
         [str(RABBIT_SERVER)],
         env=env,
