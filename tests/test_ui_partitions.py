@@ -4,12 +4,16 @@ metadata, and the automation sensor bringing a new bronze day's silver and gold 
 
 from __future__ import annotations
 
+import os
 import time
 
 import polars as pl
 import pytest
 
+from polster_core.testing.tools import ToolMissing
+
 from .assets_helpers import add, new_project
+from .test_ui import CHROMIUM, CHROMIUM_ARGS
 from .ui_server import UIServer, graphql
 
 BRONZE, SILVER, GOLD = "run_bronze_events", "run_silver_clean_events", "run_gold_event_kpis"
@@ -22,6 +26,10 @@ LAUNCH_BACKFILL = """mutation LaunchPartitionBackfill($backfillParams: LaunchBac
     __typename ... on LaunchBackfillSuccess { backfillId }
     ... on PythonError { message } ... on PartitionKeysNotFoundError { message }
     ... on UnauthorizedError { message } } }"""
+
+LATEST_BACKFILLS = """{ partitionBackfillsOrError(limit: 10) { ... on PartitionBackfills {
+  results { id status partitionNames assetSelection { path } tags { key value }
+    runs(limit: 50) { status tags { key value } } } } } }"""
 
 BACKFILL = """query ($id: String!) { partitionBackfillOrError(backfillId: $id) {
   ... on PartitionBackfill { status runs(limit: 50) { runId status tags { key value } } } } }"""
@@ -158,3 +166,59 @@ def test_the_automation_sensor_brings_silver_and_gold_along(ui):
     nodes = partition_nodes(ui, DAYS + ["2026-11-04"])
     events = [e["partition"] for e in nodes[SILVER]["assetMaterializations"]]
     assert events.count("2026-11-04") == 1 and all(events.count(d) <= 1 for d in DAYS), events
+
+
+def test_the_materialize_button_launches_a_one_run_backfill(ui):
+    """In a real browser: the asset's Materialize... button, a custom range of days, Launch
+    backfill. The daemon runs it as one run over the range."""
+    if not os.path.exists(CHROMIUM):
+        raise ToolMissing(
+            "Debian's chromium is not installed: run `bash scripts/dev-env.sh` as root "
+            "(it runs apt-get install chromium)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    graphql(ui.port, "mutation { setNuxSeen }")  # no "join the community" dialog
+    days = ["2026-11-05", "2026-11-06"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(f"{ui.url}/assets/{BRONZE}")
+            page.get_by_role("button", name="Materialize…").click(timeout=60_000)
+            dialog = page.get_by_role("dialog")
+            ranges = dialog.get_by_role("textbox").first  # the partition range box
+            ranges.wait_for(timeout=60_000)
+            ranges.fill(f"[{days[0]}...{days[-1]}]")
+            ranges.press("Enter")
+            dialog.get_by_text("2 partitions", exact=True).wait_for(timeout=30_000)
+            dialog.get_by_role("button", name="Launch backfill").click()
+            dialog.wait_for(state="hidden", timeout=30_000)
+        finally:
+            browser.close()
+
+    deadline = time.monotonic() + 300
+    while True:
+        found = graphql(ui.port, LATEST_BACKFILLS)["partitionBackfillsOrError"]["results"]
+        mine = [
+            b
+            for b in found
+            if b["partitionNames"] == days and b["assetSelection"] == [{"path": [BRONZE]}]
+        ]
+        if mine and mine[0]["status"] != "REQUESTED":
+            break
+        assert time.monotonic() < deadline, f"no finished backfill from the UI: {found}"
+        time.sleep(2)
+    assert mine[0]["status"] == "COMPLETED_SUCCESS", mine
+    (run,) = mine[0]["runs"]
+    tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+    assert tags["dagster/from_ui"] == "true"
+    assert (
+        tags["dagster/asset_partition_range_start"],
+        tags["dagster/asset_partition_range_end"],
+    ) == (
+        days[0],
+        days[-1],
+    )
+    bronze = folders(ui.project, "bronze", "events")
+    assert {f"date={day}" for day in days} <= set(bronze)
