@@ -32,8 +32,6 @@ def handle_partitioned_output(
     """Write each partition of ``obj``; returns the materialisation's metadata."""
     import polars as pl
 
-    from .runtime import markdown_preview, table_schema
-
     keys = partition_keys(context)
     asset = context.asset_key.to_user_string()
     if isinstance(obj, (pl.DataFrame, pl.LazyFrame)):
@@ -70,30 +68,58 @@ def handle_partitioned_output(
             "partition) or a dict {partition_key: DataFrame}"
         )
     table = PartitionedTable(storage, layer, name)
-    results = {}
-    for key in keys:
-        results[key] = table.write(frames[key], key)
-    first = frames[keys[0]]
-    if isinstance(first, pl.LazyFrame):
-        first = table.scan(keys[0]).head(PREVIEW_ROWS).collect()
-    rows = sum(r.rows for r in results.values())
-    metadata: dict[str, Any] = {
-        "dagster/row_count": dg.MetadataValue.int(rows),
-        "dagster/column_schema": table_schema(first.schema),
-        "columns": dg.MetadataValue.int(len(first.schema)),
-        "preview": dg.MetadataValue.md(markdown_preview(first)),
+    results = {key: table.write(frames[key], key) for key in keys}
+    per_partition = {key: partition_metadata(table, key, frames[key], results[key]) for key in keys}
+    common: dict[str, Any] = {
         "partitions_written": dg.MetadataValue.int(len(keys)),
         "partition_column": dg.MetadataValue.text(column_for(keys[0])),
-        "uri": dg.MetadataValue.text(results[keys[0]].uri if len(keys) == 1 else table.uri()),
         "storage_backend": dg.MetadataValue.text(results[keys[0]].backend),
+    }
+    # One materialisation event per partition (Dagster makes them), each with its own rows,
+    # schema, preview and file, also when a range is written in one run.
+    if all(add_partition_metadata(context, key, per_partition[key]) for key in keys):
+        return common
+    # No step to attach them to (an OutputContext built by hand): one summary for all.
+    first = per_partition[keys[0]]
+    return {
+        **first,
+        **common,
+        "dagster/row_count": dg.MetadataValue.int(sum(r.rows for r in results.values())),
+        "uri": dg.MetadataValue.text(first["uri"].value if len(keys) == 1 else table.uri()),
         "fell_back_to_local": dg.MetadataValue.bool(any(r.fell_back for r in results.values())),
         "write_seconds": dg.MetadataValue.float(round(sum(r.seconds for r in results.values()), 4)),
     }
-    if len(keys) > 1:
-        lines = ["| partition | rows |", "| --- | --- |"]
-        lines += [f"| {k} | {results[k].rows:,} |" for k in keys]
-        metadata["rows_per_partition"] = dg.MetadataValue.md("\n".join(lines))
+
+
+def partition_metadata(table: PartitionedTable, key: str, frame: Any, result: Any) -> dict:
+    """Rows, schema, a preview and the file of one written partition."""
+    import polars as pl
+
+    from .runtime import markdown_preview, table_schema
+
+    if isinstance(frame, pl.LazyFrame):
+        frame = table.scan(key).head(PREVIEW_ROWS).collect()
+    metadata: dict[str, Any] = {
+        "dagster/row_count": dg.MetadataValue.int(result.rows),
+        "dagster/column_schema": table_schema(frame.schema),
+        "columns": dg.MetadataValue.int(len(frame.schema)),
+        "preview": dg.MetadataValue.md(markdown_preview(frame)),
+        "uri": dg.MetadataValue.text(result.uri),
+        "fell_back_to_local": dg.MetadataValue.bool(result.fell_back),
+        "write_seconds": dg.MetadataValue.float(round(result.seconds, 4)),
+    }
     return metadata
+
+
+def add_partition_metadata(context: dg.OutputContext, key: str, metadata: dict) -> bool:
+    """Attach ``metadata`` to the materialisation event of partition ``key``; False when the
+    context belongs to no step (Dagster's ``add_asset_metadata(partition_key=...)``)."""
+    try:
+        step = context.step_context
+    except dg.DagsterInvariantViolationError:
+        return False
+    step.add_asset_metadata(metadata, asset_key=context.asset_key, partition_key=key)
+    return True
 
 
 def load_partitioned_input(context: dg.InputContext, storage: Any, layer: str, name: str) -> Any:

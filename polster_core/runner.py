@@ -689,11 +689,15 @@ class _Progress:
             step["start"] = entry.timestamp
         elif kind == "ASSET_MATERIALIZATION":
             meta = event.event_specific_data.materialization.metadata
-            rows = meta.get("dagster/row_count")
-            step["rows"] = getattr(rows, "value", None)
-            step["fell_back"] = bool(getattr(meta.get("fell_back_to_local"), "value", False))
-            if event.partition:  # one event per partition written
+            rows = getattr(meta.get("dagster/row_count"), "value", None)
+            fell_back = bool(getattr(meta.get("fell_back_to_local"), "value", False))
+            if event.partition:  # one event per partition written, each with its own rows
                 step["partitions"] = step.get("partitions", 0) + 1
+                if step["partitions"] > 1 and rows is not None:
+                    rows += step["rows"] or 0
+                fell_back = fell_back or step.get("fell_back", False)
+            step["rows"] = rows
+            step["fell_back"] = fell_back
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed:

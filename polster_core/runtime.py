@@ -212,15 +212,21 @@ def prepare_assets(assets: list, project_root: Path | str) -> list:
     """Polster's defaults for a project's assets, applied where the asset has not set its own.
 
     Each asset gets the storage backend as a kind; silver and gold assets get
-    ``AutomationCondition.eager()``, so a new upstream materialisation flows through while the
-    Dagster daemon runs.
+    ``AutomationCondition.eager()`` (adapted to partitions: see automation.py), so a new
+    upstream materialisation flows through while the Dagster daemon runs.
     """
+    from .automation import follow_upstream
+
     kind = storage_kind(project_root)
+    partitioned = {
+        spec.key for a in assets for spec in getattr(a, "specs", ()) if spec.partitions_def
+    }
 
     def defaults(spec: dg.AssetSpec) -> dg.AssetSpec:
         spec = spec.merge_attributes(kinds={kind}) if kind not in spec.kinds else spec
         if spec.group_name in ("silver", "gold") and spec.automation_condition is None:
-            spec = spec.replace_attributes(automation_condition=dg.AutomationCondition.eager())
+            condition = follow_upstream(spec, partitioned)
+            spec = spec.replace_attributes(automation_condition=condition)
         return spec
 
     return list(dg.map_asset_specs(defaults, assets))
