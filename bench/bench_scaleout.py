@@ -188,6 +188,19 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["in-process", "workers-2"])
     args = parser.parse_args()
     projects = {"small": make_small(args.chains), "cpu": make_cpu(args.rows)}
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    # What one more asset costs in one process: the 93-asset project against a 9-asset one
+    # (2 chains and the example), so interpreter start, imports and the instance cancel out.
+    few = make_small(2)
+    timed(few, [])
+    timed(projects["small"], [])
+    t_few = statistics.median(timed(few, []) for _ in range(args.runs))
+    t_many = statistics.median(timed(projects["small"], []) for _ in range(args.runs))
+    extra = 3 * (args.chains - 2)
+    print(
+        f"in-process cost per asset: ({t_many:.2f} s - {t_few:.2f} s) / {extra} assets = "
+        f"{(t_many - t_few) / extra * 1000:.1f} ms"
+    )
     print(f"{'project':<8} {'mode':<24} {'median s':>9} {'x in-process':>13}  (runs: {args.runs})")
     for label, project in projects.items():
         timed(project, [])  # warm the disk cache and create the history
@@ -203,6 +216,7 @@ def main() -> None:
             median = statistics.median(times)
             base = base or median
             print(f"{label:<8} {mode:<24} {median:>9.2f} {median / base:>13.2f}", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
