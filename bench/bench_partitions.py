@@ -20,8 +20,11 @@ each a ratio measured within this one invocation:
    ``pl.scan_parquet(folder, hive_partitioning=True).collect()``, alternating in one process,
    median of ``--reads``. Goal: <= 1.3x.
 3. Peak RSS of ``python run_polster.py --select run_gold_kpis`` (the unpartitioned gold alone,
-   in a fresh process) with 90 and with N silver partitions stored (the others moved aside):
-   it should stay flat (the gold streams; a silver table collected in memory is shown for scale).
+   in a fresh process) with 90 and with N silver partitions stored (the others moved aside),
+   beside the same gold query in plain polars (``scan_parquet`` of the folder, ``sink_parquet``)
+   at the same counts: what Polster adds should stay flat (the gold streams; the query's own
+   state, the per-day sets of ``n_unique``, grows with the data in both; a silver table
+   collected in memory is shown for scale).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -172,6 +176,19 @@ print(json.dumps({
 }))
 """
 
+GOLD_PLAIN = """
+import sys
+
+sys.path.insert(0, "src")
+import polars as pl
+
+from core.gold_kpis import aggregate
+
+aggregate(pl.scan_parquet("data/silver/clean_events", hive_partitioning=True)).sink_parquet(
+    sys.argv[1]
+)
+"""
+
 RSS = """
 import resource
 import subprocess
@@ -238,6 +255,7 @@ def make_project(where: Path, start: str, rows: int) -> Path:
     (project / "src/core/gold_kpis.py").write_text(GOLD)
     (project / "plain.py").write_text(PLAIN)
     (project / "read_bench.py").write_text(READ)
+    (project / "gold_plain.py").write_text(GOLD_PLAIN)
     return project
 
 
@@ -250,12 +268,21 @@ def env_for(project: Path) -> dict[str, str]:
 
 def run(argv: list[str], project: Path) -> tuple[float, str]:
     """(wall seconds, stdout) of one run; any failure ends the benchmark with its output."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu()
     result = subprocess.run(argv, cwd=project, env=env_for(project), capture_output=True, text=True)
     seconds = time.perf_counter() - start
+    LAST_CPU[0] = children_cpu() - cpu
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed:\n{result.stdout}\n{result.stderr}")
     return seconds, result.stdout
+
+
+LAST_CPU = [0.0]  # CPU seconds (user + system, every thread) of the last run()
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_count(project: Path) -> int:
@@ -280,9 +307,9 @@ def summary_line(out: str) -> str:
     return next((line for line in out.splitlines() if line.startswith("Succeeded")), "?")
 
 
-def gold_rss(project: Path, keep: int, days: list[str]) -> tuple[float, float]:
-    """(peak RSS in MB, wall seconds) of the gold alone with the first ``keep`` silver
-    partitions stored (the others moved aside meanwhile)."""
+def gold_rss(project: Path, keep: int, days: list[str]) -> tuple[float, float, float]:
+    """(peak RSS in MB, wall seconds, the plain script's peak RSS in MB) of the gold alone with
+    the first ``keep`` silver partitions stored (the others moved aside meanwhile)."""
     table = project / "data/silver/clean_events"
     aside = project / "aside"
     aside.mkdir(exist_ok=True)
@@ -292,6 +319,10 @@ def gold_rss(project: Path, keep: int, days: list[str]) -> tuple[float, float]:
     try:
         argv = [sys.executable, "-c", RSS, sys.executable, "run_polster.py", "--select"]
         _, out = run([*argv, "run_gold_kpis"], project)
+        plain = project / "gold-plain.parquet"
+        _, plain_out = run(
+            [sys.executable, "-c", RSS, sys.executable, "gold_plain.py", str(plain)], project
+        )
     finally:
         for day in moved:
             (aside / f"date={day}").rename(table / f"date={day}")
@@ -301,7 +332,7 @@ def gold_rss(project: Path, keep: int, days: list[str]) -> tuple[float, float]:
     if covered != keep:
         raise SystemExit(f"the gold read {covered} partitions, not {keep}")
     kb, seconds = out.split()
-    return int(kb) / 1024, float(seconds)
+    return int(kb) / 1024, float(seconds), int(plain_out.split()[0]) / 1024
 
 
 def same_gold(project: Path, plain_out: Path) -> bool:
@@ -350,12 +381,16 @@ def measure(args: argparse.Namespace, work: Path, days: list[str]) -> dict:
     first = backfill(project, days[0], days[-1], args.days)  # warm-up, and the history exists
     run(plain_argv, project)
     times: dict[str, list[float]] = {"plain": [], "polster": []}
+    cpu: dict[str, list[float]] = {"plain": [], "polster": []}
     for _ in range(args.runs):
         times["plain"].append(run(plain_argv, project)[0])
+        cpu["plain"].append(LAST_CPU[0])
         times["polster"].append(backfill(project, days[0], days[-1], args.days))
+        cpu["polster"].append(LAST_CPU[0])
     same = same_gold(project, plain_out)
     med = {k: statistics.median(v) for k, v in times.items()}
     ratio = med["polster"] / med["plain"]
+    cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
     print(f"\n1. backfill of {args.days} partitions (median of {args.runs}, wall seconds)")
     print(f"   plain polars script        {med['plain']:>8.2f}")
     print(f"   run_polster.py --from --to {med['polster']:>8.2f}   (first run {first:.2f})")
@@ -363,6 +398,11 @@ def measure(args: argparse.Namespace, work: Path, days: list[str]) -> dict:
         f"   ratio {ratio:.2f}x (goal <= 3x); one run per backfill: yes "
         f"({run_count(project)} runs in the history after {args.runs + 1} backfills)"
         + ("" if same else "; GOLD TABLES DIFFER")
+    )
+    print(
+        f"   CPU seconds (user + system, all threads): plain {cpu_med['plain']:.2f}, "
+        f"polster {cpu_med['polster']:.2f} ({cpu_med['polster'] / cpu_med['plain']:.2f}x; "
+        f"load average now {os.getloadavg()[0]:.2f})"
     )
 
     # 2. Reading all N partitions as one frame.
@@ -382,12 +422,19 @@ def measure(args: argparse.Namespace, work: Path, days: list[str]) -> dict:
     counts = sorted({min(SMALL, args.days), args.days})
     rss = {n: gold_rss(project, n, days) for n in counts}
     print("\n3. peak RSS of run_polster.py --select run_gold_kpis (one fresh process each)")
-    for n, (mb, seconds) in rss.items():
-        print(f"   {n:>5} silver partitions   {mb:>7.0f} MB   {seconds:>6.2f} s")
-    growth = rss[counts[-1]][0] / rss[counts[0]][0]
+    print("   against the same gold query in plain polars (scan_parquet -> sink_parquet)")
+    for n, (mb, seconds, plain_mb) in rss.items():
+        print(
+            f"   {n:>5} silver partitions   {mb:>7.0f} MB   {seconds:>6.2f} s   "
+            f"plain {plain_mb:>5.0f} MB   polster - plain {mb - plain_mb:>5.0f} MB"
+        )
+    small, large = rss[counts[0]], rss[counts[-1]]
+    growth = large[0] / small[0]
+    overhead = (large[0] - large[2]) - (small[0] - small[2])
     print(
-        f"   {counts[-1]} / {counts[0]} partitions: {growth:.2f}x the memory "
-        f"(the whole silver table collected is {read['mb']} MB)"
+        f"   {counts[-1]} / {counts[0]} partitions: {growth:.2f}x the memory, plain polars "
+        f"{large[2] / small[2]:.2f}x (the query's own state); Polster's part grew "
+        f"{overhead:+.0f} MB (the whole silver table collected is {read['mb']} MB)"
     )
     return {
         "days": args.days,
@@ -396,6 +443,7 @@ def measure(args: argparse.Namespace, work: Path, days: list[str]) -> dict:
             "runs": args.runs,
             **{f"{k}_s": round(v, 3) for k, v in med.items()},
             "polster_over_plain": round(ratio, 3),
+            **{f"{k}_cpu_s": round(v, 3) for k, v in cpu_med.items()},
             "first_polster_s": round(first, 3),
             "one_run_each": True,
             "same_gold": same,
@@ -409,8 +457,10 @@ def measure(args: argparse.Namespace, work: Path, days: list[str]) -> dict:
             "frame_mb": read["mb"],
             "same_rows": read["same_rows"],
         },
-        "gold_peak_rss_mb": {str(n): round(mb, 1) for n, (mb, _) in rss.items()},
+        "gold_peak_rss_mb": {str(n): round(mb, 1) for n, (mb, _, _) in rss.items()},
+        "gold_plain_peak_rss_mb": {str(n): round(p, 1) for n, (_, _, p) in rss.items()},
         "gold_rss_growth": round(growth, 3),
+        "gold_polster_part_growth_mb": round(overhead, 1),
     }
 
 
