@@ -184,7 +184,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--chains", type=int, default=30)
-    parser.add_argument("--rows", type=int, default=60000, help="rows per cpu silver step")
+    parser.add_argument("--rows", type=int, default=160000, help="rows per cpu silver step")
     parser.add_argument("--modes", nargs="+", default=["in-process", "workers-2"])
     args = parser.parse_args()
     projects = {"small": make_small(args.chains), "cpu": make_cpu(args.rows)}
