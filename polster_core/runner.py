@@ -595,9 +595,12 @@ def quick_history(home: Path):
                 return
             anchors[path] = anchor
 
+    from .sqlite_history import held_connections
+
     event.listen(Engine, "connect", on_connect)
     try:
-        yield
+        with held_connections():
+            yield
     finally:
         event.remove(Engine, "connect", on_connect)
         with lock:

@@ -20,6 +20,8 @@ whose ``dagster.yaml`` names a ``storage:`` of its own (PostgreSQL) keeps it.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,9 +36,31 @@ from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from sqlalchemy import create_engine
 from sqlalchemy import exc as db_exc
 from sqlalchemy.engine import Connection
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 ENGINES_KEPT = 32  # a long-lived process (the UI, the daemon) sees many runs' databases
+
+_HOLDING = threading.Event()
+_STORAGES: weakref.WeakSet = weakref.WeakSet()
+
+
+@contextmanager
+def held_connections() -> Iterator[None]:
+    """While it lasts, each event log of this process keeps one open connection per database
+    (still a transaction per use, committed at its end) instead of opening and closing one for
+    every event: about half a millisecond saved per use, a thousand uses in a 93-asset run.
+
+    Only for a run in the terminal (``run_polster.py``), which already keeps each database's
+    write-ahead log open until it ends (``runner.quick_history``): other processes see every
+    committed event as before, and the log is checkpointed when the connections close.
+    """
+    _HOLDING.set()
+    try:
+        yield
+    finally:
+        _HOLDING.clear()
+        for storage in list(_STORAGES):
+            storage.release_held()
 
 
 class QuickSqliteEventLogStorage(SqliteEventLogStorage):
@@ -45,11 +69,40 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: Any = None):
         super().__init__(base_dir, inst_data)
         self._engines: OrderedDict[str, Any] = OrderedDict()
+        self._held: dict[str, Any] = {}
         self._tables_found: set[str] = set()
-        self._index_cols_found = False
+        self._asset_cols_found: set[str] = set()
+        self._indexes_found: set[str] = set()
+        _STORAGES.add(self)
+
+    def release_held(self) -> None:
+        with self._db_lock:
+            for engine in self._held.values():
+                engine.dispose()
+            self._held.clear()
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
+        if _HOLDING.is_set():
+            with self._db_lock:
+                engine = self._held.get(shard)
+                if engine is None:
+                    engine = create_engine(
+                        self.conn_string_for_shard(shard),
+                        poolclass=StaticPool,  # one connection, used under self._db_lock
+                        connect_args={
+                            "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+                            "check_same_thread": False,
+                        },
+                    )
+                    if shard not in self._initialized_dbs:
+                        self._initdb(engine)
+                        self._initialized_dbs.add(shard)
+                    self._held[shard] = engine
+                with engine.connect() as conn:
+                    with conn.begin():
+                        yield conn
+            return
         with self._db_lock:
             engine = self._engines.get(shard)
             if engine is None:
@@ -78,10 +131,22 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
             self._tables_found.add(table_name)
         return found
 
-    def _has_asset_key_index_cols_on_connection(self, conn: Connection) -> bool:
-        if not self._index_cols_found:
-            self._index_cols_found = super()._has_asset_key_index_cols_on_connection(conn)
-        return self._index_cols_found
+    def _has_asset_key_col_on_connection(self, conn: Connection, column_name: str) -> bool:
+        if column_name in self._asset_cols_found:
+            return True
+        found = super()._has_asset_key_col_on_connection(conn, column_name)
+        if found:
+            self._asset_cols_found.add(column_name)
+        return found
+
+    def has_secondary_index(self, name: str) -> bool:
+        # A data migration, once complete, stays complete.
+        if name in self._indexes_found:
+            return True
+        found = super().has_secondary_index(name)
+        if found:
+            self._indexes_found.add(name)
+        return found
 
     def _store_asset_event(self, conn: Connection, event: Any, event_id: int) -> None:
         if not (event.dagster_event and event.dagster_event.asset_key):

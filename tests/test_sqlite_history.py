@@ -1,13 +1,18 @@
 """The SQLite history of a Polster project (polster_core.sqlite_history): the same records as
 Dagster's own storage, read back by Dagster's own storage, with less work per event."""
 
+import os
+import sqlite3
+import sys
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-from polster_core.sqlite_history import QuickSqliteEventLogStorage
+from polster_core.sqlite_history import QuickSqliteEventLogStorage, held_connections
 
 DAYS = [f"2024-01-0{d}" for d in range(1, 6)]
 POLSTER_YAML = "instance_class:\n  module: polster_core.history\n  class: PolsterInstance\n"
@@ -80,3 +85,45 @@ def test_a_storage_named_in_dagster_yaml_is_kept(tmp_path):
         backfill(instance, DAYS[0], DAYS[1])
         assert instance.get_materialized_partitions(dg.AssetKey("events")) == set(DAYS[:2])
     assert (home / "own" / "history" / "runs" / "index.db").is_file()
+
+
+def open_history_files(home: Path) -> list[str]:
+    """The history databases this process has open (Linux: /proc/self/fd)."""
+    names = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith(str(home)) and target.endswith(".db"):
+            names.append(Path(target).name)
+    return sorted(names)
+
+
+def rows_seen_from_outside(database: Path) -> int:
+    with closing(sqlite3.connect(database)) as outside:
+        return outside.execute("SELECT count(*) FROM event_logs").fetchone()[0]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/fd")
+def test_held_connections_commit_every_event_and_close_at_the_end(tmp_path):
+    """run_polster.py keeps one connection per database for the run (held_connections):
+    another process still sees every event as soon as it is stored, the run does not open a
+    connection per event, and nothing stays open or unmerged afterwards."""
+    home = tmp_path / ".dagster"
+    with instance_at(home, POLSTER_YAML) as instance, held_connections():
+        first = backfill(instance, DAYS[0], DAYS[1])
+        runs = home / "history" / "runs"
+        stored = len(instance.all_logs(first))
+        assert stored > 10
+        assert rows_seen_from_outside(runs / f"{first}.db") == stored
+        # Open between events: held, not opened and closed per event (SQLite may keep a second
+        # descriptor per file, so the test compares which files, not how many descriptors).
+        assert set(open_history_files(home)) == {"index.db", f"{first}.db"}
+        second = backfill(instance, DAYS[2], DAYS[4])
+        assert rows_seen_from_outside(runs / f"{second}.db") == len(instance.all_logs(second))
+        assert set(open_history_files(home)) == {"index.db", f"{first}.db", f"{second}.db"}
+    assert open_history_files(home) == []
+    assert not list((home / "history" / "runs").glob("*.db-wal"))
+    plain = SqliteEventLogStorage(str(home / "history" / "runs"))
+    assert plain.get_materialized_partitions(dg.AssetKey("events")) == set(DAYS)
