@@ -9,6 +9,9 @@ Two projects, made once under bench/.cache (delete it to rebuild):
 - cpu: four independent chains whose silver step runs a Python function per row (one core busy
   for about a second each): what parallel workers are for.
 
+Beside them, what one more asset costs in one process, for Polster and for the same graph in
+plain Dagster (dagster_alone.py).
+
 Each figure is the median wall time of ``python run_polster.py ...`` (interpreter start to
 exit), and its ratio to the in-process run of the same project, measured in one go.
 """
@@ -113,6 +116,17 @@ def timed(project: Path, args: list[str], extra: dict | None = None) -> float:
     return seconds
 
 
+def dagster_alone(chains: int, kind: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, str(Path(__file__).parent / "dagster_alone.py"), str(chains), kind],
+        env=env_for(ROOT),
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - start
+
+
 MODES = {
     "in-process": [],
     "workers-2": ["--workers", "2"],
@@ -201,6 +215,17 @@ def main() -> None:
         f"in-process cost per asset: ({t_many:.2f} s - {t_few:.2f} s) / {extra} assets = "
         f"{(t_many - t_few) / extra * 1000:.1f} ms"
     )
+    # The same graph in plain Dagster (dagster_alone.py: 3 and chains+1 chains, each silver
+    # asset with three checks), on an ephemeral instance and on Dagster's default SQLite one.
+    for kind in ("ephemeral", "sqlite"):
+        t_few, t_many = (
+            statistics.median(dagster_alone(chains, kind) for _ in range(args.runs))
+            for chains in (3, args.chains + 1)
+        )
+        print(
+            f"Dagster alone, same graph, {kind} instance: ({t_many:.2f} s - {t_few:.2f} s) / "
+            f"{extra} assets = {(t_many - t_few) / extra * 1000:.1f} ms"
+        )
     print(f"{'project':<8} {'mode':<24} {'median s':>9} {'x in-process':>13}  (runs: {args.runs})")
     for label, project in projects.items():
         timed(project, [])  # warm the disk cache and create the history

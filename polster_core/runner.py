@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -339,7 +340,11 @@ def run_worker(root: Path, name: str | None, workers: int) -> int:
     os.environ[EXECUTOR_ENV] = executor.name
     paths = [str(root / "src"), os.environ.get("PYTHONPATH", "")]
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    return executor.worker(root, [f"--concurrency={workers}"] if workers else [])
+    # Steps in the worker record their events as a run in this process does (quick_history):
+    # with the project's SQLite history, a held connection per database instead of one per
+    # event, and no disk sync per event.
+    with quick_history(Path(os.environ["DAGSTER_HOME"])):
+        return executor.worker(root, [f"--concurrency={workers}"] if workers else [])
 
 
 def materialize(
@@ -546,6 +551,9 @@ def _instance():
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+ANCHORS_KEPT = 32
+
+
 @contextmanager
 def quick_history(home: Path):
     """Record the run in Dagster's SQLite history (``.dagster/``) without waiting on the disk.
@@ -557,8 +565,11 @@ def quick_history(home: Path):
     per event), and this process's connections to those databases commit with
     ``synchronous=NORMAL``, SQLite's recommended setting for WAL: a crash of this process loses
     nothing, a power cut at worst the last events, and the database stays intact. The log is
-    checkpointed once, when the last connection closes at the end. Nothing else changes: the
-    same databases, read by the UI as before, and the user's own SQLite databases untouched.
+    checkpointed once, when the last connection closes at the end. The event log keeps one
+    connection per database meanwhile (``sqlite_history.held_connections``) and marks a run's
+    file after each write, which the UI's live view of the run watches for. Nothing else
+    changes: the same databases, read by the UI as before, and the user's own SQLite databases
+    untouched. ``run_polster.py --worker`` runs its steps inside it too.
     """
     import sqlite3
 
@@ -567,7 +578,7 @@ def quick_history(home: Path):
 
     # Dagster names its files from os.path.abspath(DAGSTER_HOME); a symlink may resolve elsewhere.
     prefixes = tuple({os.path.abspath(home) + os.sep, str(home.resolve()) + os.sep})
-    anchors: dict[str, sqlite3.Connection] = {}
+    anchors: OrderedDict[str, sqlite3.Connection] = OrderedDict()
     lock = threading.Lock()
 
     def on_connect(connection, _record) -> None:
@@ -585,6 +596,7 @@ def quick_history(home: Path):
         connection.execute("PRAGMA synchronous=NORMAL")
         with lock:
             if path in anchors:
+                anchors.move_to_end(path)
                 return
             try:
                 anchor = sqlite3.connect(path, timeout=30, check_same_thread=False)
@@ -594,6 +606,8 @@ def quick_history(home: Path):
             except sqlite3.Error:
                 return
             anchors[path] = anchor
+            while len(anchors) > ANCHORS_KEPT:  # a Celery worker sees run after run
+                anchors.popitem(last=False)[1].close()
 
     from .sqlite_history import held_connections
 

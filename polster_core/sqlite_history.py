@@ -20,15 +20,17 @@ whose ``dagster.yaml`` names a ``storage:`` of its own (PostgreSQL) keeps it.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from dagster._core.storage.event_log.schema import AssetKeyTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
 )
@@ -69,7 +71,7 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: Any = None):
         super().__init__(base_dir, inst_data)
         self._engines: OrderedDict[str, Any] = OrderedDict()
-        self._held: dict[str, Any] = {}
+        self._held: OrderedDict[str, Any] = OrderedDict()
         self._tables_found: set[str] = set()
         self._asset_cols_found: set[str] = set()
         self._indexes_found: set[str] = set()
@@ -81,47 +83,46 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
                 engine.dispose()
             self._held.clear()
 
+    def _engine(self, shard: str) -> Any:
+        """The shard's engine: one held connection while :func:`held_connections` lasts, else
+        a connection per use. The most recently used ``ENGINES_KEPT`` of each are kept."""
+        held = _HOLDING.is_set()
+        engines = self._held if held else self._engines
+        engine = engines.get(shard)
+        if engine is not None:
+            engines.move_to_end(shard)
+            return engine
+        if held:  # one connection, used under self._db_lock
+            pool = {"poolclass": StaticPool}
+            connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
+        else:  # a connection per use, closed after it, as Dagster's
+            pool = {"poolclass": NullPool}
+            connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+        engine = create_engine(self.conn_string_for_shard(shard), connect_args=connect_args, **pool)
+        if shard not in self._initialized_dbs:
+            self._initdb(engine)
+            self._initialized_dbs.add(shard)
+        engines[shard] = engine
+        while len(engines) > ENGINES_KEPT:
+            engines.popitem(last=False)[1].dispose()
+        return engine
+
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
-        if _HOLDING.is_set():
-            with self._db_lock:
-                engine = self._held.get(shard)
-                if engine is None:
-                    engine = create_engine(
-                        self.conn_string_for_shard(shard),
-                        poolclass=StaticPool,  # one connection, used under self._db_lock
-                        connect_args={
-                            "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
-                            "check_same_thread": False,
-                        },
-                    )
-                    if shard not in self._initialized_dbs:
-                        self._initdb(engine)
-                        self._initialized_dbs.add(shard)
-                    self._held[shard] = engine
-                with engine.connect() as conn:
-                    with conn.begin():
-                        yield conn
-            return
         with self._db_lock:
-            engine = self._engines.get(shard)
-            if engine is None:
-                engine = create_engine(
-                    self.conn_string_for_shard(shard),
-                    poolclass=NullPool,  # a connection per use, closed after it, as Dagster's
-                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
-                )
-                if shard not in self._initialized_dbs:
-                    self._initdb(engine)
-                    self._initialized_dbs.add(shard)
-                self._engines[shard] = engine
-                while len(self._engines) > ENGINES_KEPT:
-                    self._engines.popitem(last=False)[1].dispose()
-            else:
-                self._engines.move_to_end(shard)
-            with engine.connect() as conn:
+            with self._engine(shard).connect() as conn:
+                sqlite = conn.connection.dbapi_connection
+                changes = sqlite.total_changes
                 with conn.begin():
                     yield conn
+                wrote = sqlite.total_changes != changes
+            if wrote and shard != INDEX_SHARD_NAME:
+                # Dagster's UI follows a run by watching its database file change, which in WAL
+                # mode happens only when the log is checkpointed: when the last connection
+                # closes, never while one is held (or an idle one keeps the log open). Marking
+                # the file after each write tells the UI's watch either way.
+                with suppress(OSError):
+                    os.utime(self.path_for_shard(shard))
 
     def has_table(self, table_name: str) -> bool:
         if table_name in self._tables_found:

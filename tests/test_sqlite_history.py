@@ -4,13 +4,16 @@ Dagster's own storage, read back by Dagster's own storage, with less work per ev
 import os
 import sqlite3
 import sys
+import time
 from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.utils import make_new_run_id
 
 from polster_core.sqlite_history import QuickSqliteEventLogStorage, held_connections
 
@@ -127,3 +130,36 @@ def test_held_connections_commit_every_event_and_close_at_the_end(tmp_path):
     assert not list((home / "history" / "runs").glob("*.db-wal"))
     plain = SqliteEventLogStorage(str(home / "history" / "runs"))
     assert plain.get_materialized_partitions(dg.AssetKey("events")) == set(DAYS)
+
+
+def test_the_uis_watch_sees_each_event_while_connections_are_held(tmp_path):
+    """Dagster's UI follows a run by watching its database file, which WAL mode changes only
+    at a checkpoint: never while run_polster.py holds its connections. Each write marks it."""
+    home = tmp_path / ".dagster"
+    seen: list[str] = []
+    with instance_at(home, POLSTER_YAML) as instance, held_connections():
+        run_id = make_new_run_id()
+        instance.event_log_storage.store_event(log_entry(run_id, "first"))
+        ui = SqliteEventLogStorage(str(home / "history" / "runs"))  # as the UI opens it
+        ui.watch(run_id, None, lambda event, cursor: seen.append(event.user_message))
+        try:
+            time.sleep(0.5)  # the watch is set up
+            for message in ("second", "third"):
+                instance.event_log_storage.store_event(log_entry(run_id, message))
+            deadline = time.monotonic() + 10
+            while seen.count("third") == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            ui.end_watch(run_id, seen.append)
+            ui.dispose()
+    assert "second" in seen and "third" in seen
+
+
+def log_entry(run_id: str, message: str) -> EventLogEntry:
+    return EventLogEntry(
+        error_info=None,
+        level="INFO",
+        user_message=message,
+        run_id=run_id,
+        timestamp=time.time(),
+    )
