@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -102,6 +103,13 @@ def env_for(project: Path) -> dict[str, str]:
 
 
 def timed(project: Path, args: list[str], extra: dict | None = None) -> float:
+    return timed_cpu(project, args, extra)[0]
+
+
+def timed_cpu(project: Path, args: list[str], extra: dict | None = None) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, its worker processes included) of one
+    ``python run_polster.py ...``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "run_polster.py", *args],
@@ -111,12 +119,26 @@ def timed(project: Path, args: list[str], extra: dict | None = None) -> float:
         text=True,
     )
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0 or result.stderr.strip():
         raise SystemExit(f"{args} failed in {project}:\n{result.stdout}\n{result.stderr}")
-    return seconds
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu
 
 
-def dagster_alone(chains: int, kind: str) -> float:
+def per_asset(few: list[tuple[float, float]], many: list[tuple[float, float]], extra: int) -> str:
+    """What one more asset costs: medians of the many-asset runs minus the few-asset ones."""
+    wall = [statistics.median(t[0] for t in runs) for runs in (few, many)]
+    cpu = [statistics.median(t[1] for t in runs) for runs in (few, many)]
+    return (
+        f"({wall[1]:.2f} s - {wall[0]:.2f} s) / {extra} assets = "
+        f"{(wall[1] - wall[0]) / extra * 1000:.1f} ms wall, "
+        f"{(cpu[1] - cpu[0]) / extra * 1000:.1f} ms CPU"
+    )
+
+
+def dagster_alone(chains: int, kind: str) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, str(Path(__file__).parent / "dagster_alone.py"), str(chains), kind],
@@ -124,7 +146,9 @@ def dagster_alone(chains: int, kind: str) -> float:
         check=True,
         capture_output=True,
     )
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 MODES = {
@@ -208,23 +232,23 @@ def main() -> None:
     few = make_small(2)
     timed(few, [])
     timed(projects["small"], [])
-    t_few = statistics.median(timed(few, []) for _ in range(args.runs))
-    t_many = statistics.median(timed(projects["small"], []) for _ in range(args.runs))
+    # Alternated, so a slow spell of a shared machine falls on both projects alike.
+    runs: dict[str, list] = {"few": [], "many": []}
+    for _ in range(args.runs):
+        runs["few"].append(timed_cpu(few, []))
+        runs["many"].append(timed_cpu(projects["small"], []))
     extra = 3 * (args.chains - 2)
-    print(
-        f"in-process cost per asset: ({t_many:.2f} s - {t_few:.2f} s) / {extra} assets = "
-        f"{(t_many - t_few) / extra * 1000:.1f} ms"
-    )
+    print(f"in-process cost per asset: {per_asset(runs['few'], runs['many'], extra)}")
     # The same graph in plain Dagster (dagster_alone.py: 3 and chains+1 chains, each silver
     # asset with three checks), on an ephemeral instance and on Dagster's default SQLite one.
     for kind in ("ephemeral", "sqlite"):
-        t_few, t_many = (
-            statistics.median(dagster_alone(chains, kind) for _ in range(args.runs))
-            for chains in (3, args.chains + 1)
-        )
+        alone: dict[str, list] = {"few": [], "many": []}
+        for _ in range(args.runs):
+            alone["few"].append(dagster_alone(3, kind))
+            alone["many"].append(dagster_alone(args.chains + 1, kind))
         print(
-            f"Dagster alone, same graph, {kind} instance: ({t_many:.2f} s - {t_few:.2f} s) / "
-            f"{extra} assets = {(t_many - t_few) / extra * 1000:.1f} ms"
+            f"Dagster alone, same graph, {kind} instance: "
+            f"{per_asset(alone['few'], alone['many'], extra)}"
         )
     print(f"{'project':<8} {'mode':<24} {'median s':>9} {'x in-process':>13}  (runs: {args.runs})")
     for label, project in projects.items():

@@ -163,3 +163,50 @@ def log_entry(run_id: str, message: str) -> EventLogEntry:
         run_id=run_id,
         timestamp=time.time(),
     )
+
+
+@dg.asset(check_specs=[dg.AssetCheckSpec("positive", asset="checked")])
+def checked():
+    yield dg.Output(1)
+    yield dg.AssetCheckResult(check_name="positive", passed=True)
+
+
+DATABASE_TIMES = {"id", "create_timestamp", "migration_completed"}
+
+
+def table_rows(database: Path) -> dict[str, list]:
+    """Every row of every table, without ids (which only number them) and without the times
+    the database was created at (secondary_indexes)."""
+    with closing(sqlite3.connect(database)) as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        found = {}
+        for table in tables:
+            cursor = db.execute(f"SELECT * FROM {table} ORDER BY 1")
+            names = [column[0] for column in cursor.description]
+            found[table] = [
+                {k: v for k, v in zip(names, row, strict=True) if k not in DATABASE_TIMES}
+                for row in cursor
+            ]
+        return found
+
+
+def test_every_row_is_the_one_dagsters_own_storage_writes(tmp_path):
+    """The same events stored by QuickSqliteEventLogStorage and by Dagster's own SQLite event
+    log give the same rows in the run's database and in the index: events, asset rows, tags,
+    check executions."""
+    with instance_at(tmp_path / "made", POLSTER_YAML) as instance:
+        run_ids = [backfill(instance, DAYS[0], DAYS[2])]
+        job = dg.Definitions(assets=[checked], jobs=[dg.define_asset_job("c")]).resolve_job_def("c")
+        run_ids.append(job.execute_in_process(instance=instance).run_id)
+        entries = [entry for run_id in run_ids for entry in instance.all_logs(run_id)]
+    ours = QuickSqliteEventLogStorage(str(tmp_path / "ours"))
+    theirs = SqliteEventLogStorage(str(tmp_path / "theirs"))
+    for storage in (ours, theirs):
+        for entry in entries:
+            storage.store_event(entry)
+        storage.dispose()
+    for name in ["index.db", *(f"{run_id}.db" for run_id in run_ids)]:
+        mine = table_rows(tmp_path / "ours" / name)
+        assert mine == table_rows(tmp_path / "theirs" / name), name
+        assert sum(len(rows) for rows in mine.values()) > 0
+    assert table_rows(tmp_path / "ours" / "index.db")["asset_check_executions"]
