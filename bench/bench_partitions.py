@@ -33,7 +33,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -43,7 +42,8 @@ import tempfile
 import time
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
+from project_runs import children_cpu, env_for, polster
+
 SMALL = 90  # the smaller partition count of figure 3
 
 BRONZE = '''"""Bench bronze events: {rows} deterministic rows per day."""
@@ -204,18 +204,6 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, seconds)
 """
 
 
-def polster(*args: str, cwd: Path) -> None:
-    result = subprocess.run(
-        [str(BIN / "polster"), *args],
-        cwd=cwd,
-        env={**os.environ, "POLSTER_DISABLE_PLUGIN_AUTOLOAD": "1"},
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"polster {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-
-
 def make_project(where: Path, start: str, rows: int) -> Path:
     polster("init", "bench-parts", "--no-setup", "--no-git", "--no-input", cwd=where)
     project = where / "bench-parts"
@@ -259,13 +247,6 @@ def make_project(where: Path, start: str, rows: int) -> Path:
     return project
 
 
-def env_for(project: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLSTER_", "DAGSTER_"))}
-    env["POLSTER_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    env["PYTHONPATH"] = str(project / "src")
-    return env
-
-
 def run(argv: list[str], project: Path) -> tuple[float, str]:
     """(wall seconds, stdout) of one run; any failure ends the benchmark with its output."""
     start, cpu = time.perf_counter(), children_cpu()
@@ -278,11 +259,6 @@ def run(argv: list[str], project: Path) -> tuple[float, str]:
 
 
 LAST_CPU = [0.0]  # CPU seconds (user + system, every thread) of the last run()
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def run_count(project: Path) -> int:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -28,8 +27,9 @@ import sys
 import time
 from pathlib import Path
 
+from project_runs import children_cpu, env_for, polster
+
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 CACHE = Path(__file__).resolve().parent / ".cache"
 
 CPU_SILVER = '''"""Silver {i}: a Python function per row (keeps one core busy)."""
@@ -51,16 +51,6 @@ def transform(df: pl.DataFrame) -> pl.DataFrame:
     frame = pl.DataFrame({{"n": range(ROWS)}})
     return frame.with_columns(pl.col("n").map_elements(_score, return_dtype=pl.Int64).alias("s"))
 '''
-
-
-def polster(*args: str, cwd: Path) -> None:
-    subprocess.run(
-        [str(BIN / "polster"), *args],
-        cwd=cwd,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        env={**os.environ, "POLSTER_DISABLE_PLUGIN_AUTOLOAD": "1"},
-    )
 
 
 def make_small(chains: int) -> Path:
@@ -95,13 +85,6 @@ def make_cpu(rows: int) -> Path:
     return project
 
 
-def env_for(project: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLSTER_", "DAGSTER_"))}
-    env["POLSTER_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    env["PYTHONPATH"] = str(project / "src")
-    return env
-
-
 def timed(project: Path, args: list[str], extra: dict | None = None) -> float:
     return timed_cpu(project, args, extra)[0]
 
@@ -109,7 +92,7 @@ def timed(project: Path, args: list[str], extra: dict | None = None) -> float:
 def timed_cpu(project: Path, args: list[str], extra: dict | None = None) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system, its worker processes included) of one
     ``python run_polster.py ...``."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = children_cpu()
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "run_polster.py", *args],
@@ -118,11 +101,9 @@ def timed_cpu(project: Path, args: list[str], extra: dict | None = None) -> tupl
         capture_output=True,
         text=True,
     )
-    seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds, cpu = time.perf_counter() - start, children_cpu() - cpu
     if result.returncode != 0 or result.stderr.strip():
         raise SystemExit(f"{args} failed in {project}:\n{result.stdout}\n{result.stderr}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return seconds, cpu
 
 
@@ -138,7 +119,7 @@ def per_asset(few: list[tuple[float, float]], many: list[tuple[float, float]], e
 
 
 def dagster_alone(chains: int, kind: str) -> tuple[float, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = children_cpu()
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, str(Path(__file__).parent / "dagster_alone.py"), str(chains), kind],
@@ -146,9 +127,7 @@ def dagster_alone(chains: int, kind: str) -> tuple[float, float]:
         check=True,
         capture_output=True,
     )
-    seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return time.perf_counter() - start, children_cpu() - cpu
 
 
 MODES = {
