@@ -5,4 +5,5 @@ from tests.storage_servers import (  # noqa: F401
     azurite_factory,
     moto,
     moto_factory,
+    postgres,
 )

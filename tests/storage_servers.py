@@ -1,10 +1,11 @@
-"""Real storage servers for the tests and benchmarks: Azurite (Azure Blob), moto (S3) and
-OpenSSH (SFTP).
+"""Real storage servers for the tests and benchmarks: Azurite (Azure Blob), moto (S3),
+OpenSSH (SFTP) and PostgreSQL (Dagster's history).
 
 Each runs on 127.0.0.1 on a free port, in its own process group, and is stopped by its PID.
 Fixtures: ``azurite``, ``moto`` and ``sshd`` (one per test session), ``azurite_factory`` /
 ``moto_factory`` for a test that needs a server of its own (to stop it mid-run), and
-``silent_server``: a port that accepts connections and never answers.
+``silent_server``: a port that accepts connections and never answers; ``postgres`` (one
+per test module).
 
 Azurite comes from npm (``npm install -g azurite``: ``.ci/run`` does it), sshd from Debian's
 ``openssh-server`` (``.ci/run`` installs it too). Without them those tests are skipped on a
@@ -13,6 +14,7 @@ developer's machine and fail in CI (``CI=true``).
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import signal
@@ -452,3 +454,60 @@ def start_proxy(target: Server) -> Server:
         proxy.stop()
         raise
     return proxy
+
+
+PG_PASSWORD = "pg-Secret-4711"
+
+
+def pg_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).parent
+    raise ToolMissing("PostgreSQL is not installed: run scripts/tools.sh (apt: postgresql)")
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """``postgresql://postgres:PG_PASSWORD@127.0.0.1:PORT/postgres`` of a PostgreSQL server of
+    our own (Debian's ``postgresql``), on a free port, stopped at the end of the module."""
+    bin_dir = pg_bin()
+    # Not under pytest's root-only temp folder: the postgres user must reach it.
+    home = Path(tempfile.mkdtemp(prefix="polster-pg-"))
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(home, "postgres")
+    (home / "pw").write_text(PG_PASSWORD + "\n")
+    if as_user:
+        shutil.chown(home / "pw", "postgres")
+    subprocess.run(
+        [
+            *as_user,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(home / "db"),
+            "-A",
+            "md5",
+            "-U",
+            "postgres",
+            "--pwfile",
+            str(home / "pw"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1"
+    ctl = [*as_user, str(bin_dir / "pg_ctl"), "-D", str(home / "db")]
+    subprocess.run(
+        [*ctl, "-o", options, "-l", str(home / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*ctl, "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)

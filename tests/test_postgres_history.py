@@ -3,76 +3,19 @@ test on a free port under a temp dir, stopped by PID); a server that is down is 
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from polster_core.testing.tools import ToolMissing
-
+from . import storage_servers
 from .conftest import clean_env, run_polster
+from .storage_servers import PG_PASSWORD as PASSWORD
 from .storage_servers import free_port
 
-PASSWORD = "pg-Secret-4711"
-
-
-def pg_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    if initdb:
-        return Path(initdb).parent
-    raise ToolMissing("PostgreSQL is not installed: run scripts/tools.sh (apt: postgresql)")
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """``postgresql://postgres:PASSWORD@127.0.0.1:PORT/postgres`` of a server of our own."""
-    bin_dir = pg_bin()
-    # Not under pytest's root-only temp folder: the postgres user must reach it.
-    home = Path(tempfile.mkdtemp(prefix="polster-pg-"))
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(home, "postgres")
-    (home / "pw").write_text(PASSWORD + "\n")
-    if as_user:
-        shutil.chown(home / "pw", "postgres")
-    subprocess.run(
-        [
-            *as_user,
-            str(bin_dir / "initdb"),
-            "-D",
-            str(home / "db"),
-            "-A",
-            "md5",
-            "-U",
-            "postgres",
-            "--pwfile",
-            str(home / "pw"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
-    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1"
-    ctl = [*as_user, str(bin_dir / "pg_ctl"), "-D", str(home / "db")]
-    subprocess.run(
-        [*ctl, "-o", options, "-l", str(home / "log"), "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*ctl, "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
+postgres = storage_servers.postgres  # the fixture
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The celery executor as a user scales out: a RabbitMQ broker, two worker "machines" (each a
 copy of the project) with the data on S3 (moto) and the history in PostgreSQL, and a worker
 killed with SIGKILL in the middle of a step. Every server is real, started on free ports and
-stopped by PID (celery_fixtures.py, tests/storage_servers.py, tests/test_postgres_history.py)."""
+stopped by PID (celery_fixtures.py, tests/storage_servers.py)."""
 
 from __future__ import annotations
 
@@ -25,13 +25,12 @@ from celery_fixtures import (
     wait_for_workers,
 )
 
-import tests.test_postgres_history as pg
+import tests.storage_servers as servers
 from tests.remote_pipeline import LAYERS, grep_secrets, init_project, plugin_env, set_env
 from tests.storage_servers import MOTO_KEY_ID, MOTO_SECRET
 
 redis_url = celery_fixtures.redis_url
 rabbitmq_url = celery_fixtures.rabbitmq_url
-postgres = pg.postgres
 
 SLOW_STEP = """
 
@@ -181,7 +180,7 @@ def test_two_worker_machines_share_s3_data_and_postgresql_history(
     for root in (project, *machines):
         assert not (root / ".dagster" / "history" / "runs.db").exists()
     texts = [result.stdout, result.stderr, *(log.read_text() for log in logs)]
-    secrets = [REDIS_PASSWORD, pg.PASSWORD, MOTO_SECRET]
+    secrets = [REDIS_PASSWORD, servers.PG_PASSWORD, MOTO_SECRET]
     places = [project / ".dagster", *(m / ".dagster" for m in machines)]
     assert grep_secrets([p for p in places if p.exists()], texts, secrets) == []
     assert "waiting for steps from redis://:***@127.0.0.1:" in texts[2]
