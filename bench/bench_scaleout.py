@@ -13,7 +13,8 @@ Beside them, what one more asset costs in one process, for Polster and for the s
 plain Dagster (dagster_alone.py).
 
 Each figure is the median wall time of ``python run_polster.py ...`` (interpreter start to
-exit), and its ratio to the in-process run of the same project, measured in one go.
+exit), and its ratio to the in-process run of the same project; the modes take turns run by
+run, so that a slow spell of a shared machine falls on each alike.
 """
 
 from __future__ import annotations
@@ -197,25 +198,17 @@ class Celery:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--chains", type=int, default=30)
-    parser.add_argument("--rows", type=int, default=160000, help="rows per cpu silver step")
-    parser.add_argument("--modes", nargs="+", default=["in-process", "workers-2"])
-    args = parser.parse_args()
-    projects = {"small": make_small(args.chains), "cpu": make_cpu(args.rows)}
-    print(f"load average before: {os.getloadavg()[0]:.2f}")
+def print_per_asset(args: argparse.Namespace) -> None:
     # What one more asset costs in one process: the 93-asset project against a 9-asset one
     # (2 chains and the example), so interpreter start, imports and the instance cancel out.
-    few = make_small(2)
+    few, many = make_small(2), make_small(args.chains)
     timed(few, [])
-    timed(projects["small"], [])
+    timed(many, [])
     # Alternated, so a slow spell of a shared machine falls on both projects alike.
     runs: dict[str, list] = {"few": [], "many": []}
     for _ in range(args.runs):
         runs["few"].append(timed_cpu(few, []))
-        runs["many"].append(timed_cpu(projects["small"], []))
+        runs["many"].append(timed_cpu(many, []))
     extra = 3 * (args.chains - 2)
     print(f"in-process cost per asset: {per_asset(runs['few'], runs['many'], extra)}")
     # The same graph in plain Dagster (dagster_alone.py: 3 and chains+1 chains, each silver
@@ -229,20 +222,41 @@ def main() -> None:
             f"Dagster alone, same graph, {kind} instance: "
             f"{per_asset(alone['few'], alone['many'], extra)}"
         )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--chains", type=int, default=30)
+    parser.add_argument("--rows", type=int, default=160000, help="rows per cpu silver step")
+    parser.add_argument("--modes", nargs="+", default=["in-process", "workers-2"])
+    parser.add_argument("--projects", nargs="+", default=["small", "cpu"], choices=["small", "cpu"])
+    parser.add_argument("--no-per-asset", action="store_true", help="skip the per-asset figures")
+    args = parser.parse_args()
+    makers = {"small": lambda: make_small(args.chains), "cpu": lambda: make_cpu(args.rows)}
+    projects = {name: makers[name]() for name in args.projects}
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    if not args.no_per_asset:
+        print_per_asset(args)
+
     print(f"{'project':<8} {'mode':<24} {'median s':>9} {'x in-process':>13}  (runs: {args.runs})")
     for label, project in projects.items():
         timed(project, [])  # warm the disk cache and create the history
-        base = None
+        # The modes take turns run by run, so a slow spell of the machine falls on each alike;
+        # the Celery workers wait idle (blocked on the broker) during the other modes' runs.
+        celery = Celery(project) if "celery-2" in args.modes else None
+        try:
+            times: dict[str, list[float]] = {mode: [] for mode in args.modes}
+            for _ in range(args.runs):
+                for mode in args.modes:
+                    extra = celery.env if mode == "celery-2" and celery else None
+                    times[mode].append(timed(project, MODES[mode], extra))
+        finally:
+            if celery:
+                celery.stop()
+        base = statistics.median(times[args.modes[0]])
         for mode in args.modes:
-            celery = Celery(project) if mode == "celery-2" else None
-            try:
-                extra = celery.env if celery else None
-                times = [timed(project, MODES[mode], extra) for _ in range(args.runs)]
-            finally:
-                if celery:
-                    celery.stop()
-            median = statistics.median(times)
-            base = base or median
+            median = statistics.median(times[mode])
             print(f"{label:<8} {mode:<24} {median:>9.2f} {median / base:>13.2f}", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
