@@ -82,6 +82,16 @@ def held_connections() -> Iterator[None]:
             storage.release_held()
 
 
+def _found_once(found: set[str], name: str, look: Any) -> bool:
+    """``look()``, asked until it is true for ``name``, then remembered in ``found``."""
+    if name in found:
+        return True
+    if look():
+        found.add(name)
+        return True
+    return False
+
+
 _TIMESTAMP_PROCESSORS: dict[Any, Any] = {}
 
 
@@ -188,30 +198,18 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
         cursor = conn.connection.dbapi_connection.execute(INSERT_EVENT, values)
         return cursor.lastrowid
 
+    # Tables, asset columns and completed data migrations are never removed: once found, kept.
     def has_table(self, table_name: str) -> bool:
-        if table_name in self._tables_found:
-            return True
-        found = super().has_table(table_name)
-        if found:
-            self._tables_found.add(table_name)
-        return found
+        parent = super().has_table
+        return _found_once(self._tables_found, table_name, lambda: parent(table_name))
 
     def _has_asset_key_col_on_connection(self, conn: Connection, column_name: str) -> bool:
-        if column_name in self._asset_cols_found:
-            return True
-        found = super()._has_asset_key_col_on_connection(conn, column_name)
-        if found:
-            self._asset_cols_found.add(column_name)
-        return found
+        parent = super()._has_asset_key_col_on_connection
+        return _found_once(self._asset_cols_found, column_name, lambda: parent(conn, column_name))
 
     def has_secondary_index(self, name: str) -> bool:
-        # A data migration, once complete, stays complete.
-        if name in self._indexes_found:
-            return True
-        found = super().has_secondary_index(name)
-        if found:
-            self._indexes_found.add(name)
-        return found
+        parent = super().has_secondary_index
+        return _found_once(self._indexes_found, name, lambda: parent(name))
 
     def _store_asset_event(self, conn: Connection, event: Any, event_id: int) -> None:
         if not (event.dagster_event and event.dagster_event.asset_key):

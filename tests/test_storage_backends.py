@@ -300,9 +300,9 @@ def test_a_killed_local_write_leaves_the_previous_version(tmp_path):
     assert list(folder.glob(".big.*.tmp")) == []
 
 
-def test_a_killed_write_on_a_third_party_backend_leaves_the_previous_version(
-    tmp_path, folder_site, monkeypatch
-):
+@pytest.fixture
+def folder_storage(tmp_path, folder_site, monkeypatch):
+    """(Storage, its settings) on the third-party ``folder`` backend, in ``tmp_path/shared``."""
     (tmp_path / "shared").mkdir()
     env = {
         "STORAGE_BACKEND": "folder",
@@ -312,7 +312,13 @@ def test_a_killed_write_on_a_third_party_backend_leaves_the_previous_version(
     }
     monkeypatch.syspath_prepend(str(folder_site))
     monkeypatch.setenv("PYTHONPATH", str(folder_site))
-    storage = storage_on(tmp_path, Plugins(autoload=True), **env)
+    return storage_on(tmp_path, Plugins(autoload=True), **env), env
+
+
+def test_a_killed_write_on_a_third_party_backend_leaves_the_previous_version(
+    tmp_path, folder_storage
+):
+    storage, env = folder_storage
     storage.write(table(10), "bronze", "big")
     folder = tmp_path / "shared" / "demo" / "data" / "bronze"
 
@@ -327,7 +333,7 @@ def test_a_killed_write_on_a_third_party_backend_leaves_the_previous_version(
 
 
 def test_a_killed_partition_write_on_a_third_party_backend_stays_out_of_the_table_folder(
-    tmp_path, folder_site, monkeypatch
+    tmp_path, folder_storage
 ):
     """A backend that writes a temporary file and renames it (FsspecBackend's default) stages
     a partition's file beside the table's folder: the folder holds whole partitions only."""
@@ -335,16 +341,7 @@ def test_a_killed_partition_write_on_a_third_party_backend_stays_out_of_the_tabl
 
     from polster_core.partitions import PartitionedTable
 
-    (tmp_path / "shared").mkdir()
-    env = {
-        "STORAGE_BACKEND": "folder",
-        "FOLDER_PATH": str(tmp_path / "shared"),
-        "LOCAL_DATA_DIR": str(tmp_path / "data"),
-        "DISABLE_LOCAL_SAMPLE": "true",
-    }
-    monkeypatch.syspath_prepend(str(folder_site))
-    monkeypatch.setenv("PYTHONPATH", str(folder_site))
-    storage = storage_on(tmp_path, Plugins(autoload=True), **env)
+    storage, env = folder_storage
     big = PartitionedTable(storage, "bronze", "big")
     big.write(table(10), "2026-11-01")
     big.write(table(7), "2026-11-02")

@@ -235,3 +235,15 @@ def stop_worker(worker: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()
+
+
+def run_pipeline(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``python run_polster.py ARGS`` in ``project``, with the plugins and ``env``."""
+    return subprocess.run(
+        [sys.executable, "run_polster.py", *args],
+        cwd=project,
+        env=plugin_env(PYTHONPATH=str(project / "src"), **env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

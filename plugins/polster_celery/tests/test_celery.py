@@ -12,7 +12,7 @@ from pathlib import Path
 import celery_fixtures
 import polars as pl
 import pytest
-from celery_fixtures import REDIS_PASSWORD, copy_project, start_worker, stop_worker
+from celery_fixtures import REDIS_PASSWORD, copy_project, run_pipeline, start_worker, stop_worker
 
 from tests.remote_pipeline import LAYERS, grep_secrets, init_project, plugin_env, set_env
 from tests.storage_servers import free_port
@@ -24,17 +24,6 @@ redis_url = celery_fixtures.redis_url
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     return init_project(tmp_path_factory.mktemp("celery"), "local", name="celery-demo")
-
-
-def run(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "run_polster.py", *args],
-        cwd=project,
-        env=plugin_env(PYTHONPATH=str(project / "src"), **env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def test_the_plugin_registers_the_celery_executor():
@@ -58,7 +47,7 @@ def test_the_plugin_registers_the_celery_executor():
 
 
 def test_local_storage_is_refused_unless_the_disk_is_shared(project, redis_url):
-    result = run(project, "--executor", "celery", CELERY_BROKER_URL=redis_url)
+    result = run_pipeline(project, "--executor", "celery", CELERY_BROKER_URL=redis_url)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -70,7 +59,9 @@ def test_local_storage_is_refused_unless_the_disk_is_shared(project, redis_url):
 def test_a_broker_that_is_down_is_one_masked_line_and_fast(project):
     url = f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0"
     started = time.monotonic()
-    result = run(project, "--executor", "celery", CELERY_BROKER_URL=url, POLSTER_SHARED_DISK="true")
+    result = run_pipeline(
+        project, "--executor", "celery", CELERY_BROKER_URL=url, POLSTER_SHARED_DISK="true"
+    )
     assert time.monotonic() - started < 60
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -79,7 +70,7 @@ def test_a_broker_that_is_down_is_one_masked_line_and_fast(project):
     assert "does not answer" in lines[0]
     assert PASSWORD not in result.stdout + result.stderr
     # The worker refuses the same way.
-    worker = run(project, "--worker", "--executor", "celery", CELERY_BROKER_URL=url)
+    worker = run_pipeline(project, "--worker", "--executor", "celery", CELERY_BROKER_URL=url)
     assert worker.returncode == 1
     assert worker.stderr.strip().startswith("error: the Celery broker at redis://:***@")
     assert PASSWORD not in worker.stdout + worker.stderr
@@ -110,7 +101,7 @@ def test_workers_elsewhere_need_a_shared_history_and_a_broker(redis_url):
 
 
 def test_worker_without_an_executor_is_one_line(project):
-    result = run(project, "--worker")
+    result = run_pipeline(project, "--worker")
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: --worker needs an executor with workers: add --executor NAME (e.g. celery) "
@@ -140,7 +131,7 @@ def test_a_worker_runs_the_steps_and_the_tables_equal_in_process_and_multiproces
     worker = start_worker(copy, log)
     try:
         home = tmp_path / "home"
-        result = run(project, "--executor", "celery", DAGSTER_HOME=str(home))
+        result = run_pipeline(project, "--executor", "celery", DAGSTER_HOME=str(home))
         assert result.returncode == 0, result.stdout + result.stderr + log.read_text()
         assert "Succeeded: 3 materialised, 0 failed" in result.stdout
         assert worker.poll() is None, log.read_text()
@@ -158,7 +149,9 @@ def test_a_worker_runs_the_steps_and_the_tables_equal_in_process_and_multiproces
     runs = {"celery": shared}
     for name, args in (("in-process", ()), ("multiprocess", ("--workers", "2"))):
         data = tmp_path / f"{name}-data"
-        other = run(project, *args, LOCAL_DATA_DIR=str(data), DAGSTER_HOME=str(tmp_path / name))
+        other = run_pipeline(
+            project, *args, LOCAL_DATA_DIR=str(data), DAGSTER_HOME=str(tmp_path / name)
+        )
         assert other.returncode == 0, other.stdout + other.stderr
         assert "Succeeded: 3 materialised, 0 failed" in other.stdout
         runs[name] = data

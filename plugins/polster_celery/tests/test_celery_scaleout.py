@@ -20,6 +20,7 @@ from celery_fixtures import (
     RABBIT_PASSWORD,
     REDIS_PASSWORD,
     copy_project,
+    run_pipeline,
     start_worker,
     stop_worker,
     wait_for_workers,
@@ -52,17 +53,6 @@ def transform(df):
 """
 
 
-def run(project: Path, *args: str, timeout: float = 600, **env: str):
-    return subprocess.run(
-        [sys.executable, "run_polster.py", *args],
-        cwd=project,
-        env=plugin_env(PYTHONPATH=str(project / "src"), **env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def shared_disk_project(parent: Path, broker: str) -> Path:
     """A project whose workers share this machine's disk (data in ``parent/shared``)."""
     project = init_project(parent, "local", name="celery-demo")
@@ -83,7 +73,7 @@ def test_a_run_through_rabbitmq_completes(rabbitmq_url, tmp_path):
     worker = start_worker(copy, log)
     try:
         wait_for_workers(rabbitmq_url, 1, [worker])
-        result = run(project, "--executor", "celery")
+        result = run_pipeline(project, "--executor", "celery")
         assert result.returncode == 0, result.stdout + result.stderr + log.read_text()
         assert "Succeeded: 3 materialised, 0 failed" in result.stdout
     finally:
@@ -153,7 +143,7 @@ def test_two_worker_machines_share_s3_data_and_postgresql_history(
     workers = [start_worker(m, log) for m, log in zip(machines, logs, strict=True)]
     try:
         names = wait_for_workers(redis_url, 2, workers)
-        result = run(project, "--executor", "celery")
+        result = run_pipeline(project, "--executor", "celery")
         output = result.stdout + result.stderr + "".join(log.read_text() for log in logs)
         assert result.returncode == 0, output
         assert "Succeeded: 6 materialised, 0 failed" in result.stdout, output
@@ -206,7 +196,7 @@ def test_a_worker_killed_mid_step_fails_that_asset_and_a_rerun_completes(broker,
     log = tmp_path / "worker-1.log"
     worker = start_worker(copy, log)
     try:
-        first = run(project, "--executor", "celery")
+        first = run_pipeline(project, "--executor", "celery")
         assert first.returncode == 0, first.stdout + first.stderr + log.read_text()
     finally:
         stop_worker(worker)
@@ -255,7 +245,7 @@ def test_a_worker_killed_mid_step_fails_that_asset_and_a_rerun_completes(broker,
     log = tmp_path / "worker-3.log"
     worker = start_worker(copy, log)
     try:
-        third = run(project, "--executor", "celery")
+        third = run_pipeline(project, "--executor", "celery")
         assert third.returncode == 0, third.stdout + third.stderr + log.read_text()
         assert "Succeeded: 3 materialised, 0 failed" in third.stdout
     finally:
