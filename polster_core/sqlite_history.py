@@ -6,14 +6,19 @@ lookup to learn whether the tags table exists, a column listing of the asset tab
 insert of the asset's row that fails (the row exists after the first event) before the update.
 A run stores several events per asset and per partition (planned, materialised, checks): a
 single-run backfill of 365 daily partitions through three assets stores about 1,900, and that
-overhead was half of their cost (``bench/bench_partitions.py``).
+overhead was half of their cost (``bench/bench_partitions.py``). And before it first uses each
+database (runs, schedules, the index, each run's), it asks alembic whether the database is set
+up, which reads Dagster's 90 migration scripts every time: about 45 ms a database, a quarter of
+a second at every start of ``run_polster.py`` and of each of its worker processes.
 
 :class:`QuickSqliteEventLogStorage` does the same writes with the answers kept: one engine per
 database (still a connection per event, opened and closed as Dagster does, so the run's file
 changes as before and the UI's live view follows it), the tables and columns it found (they
-are never removed), and the asset row updated first, inserted when there is none.
-:class:`PolsterSqliteStorage` is Dagster's ``DagsterSqliteStorage`` (same files and schema;
-runs, schedules and sensors untouched) with that event log; ``PolsterInstance``
+are never removed), and the asset row updated first, inserted when there is none. A database
+already set up (its tables there and an alembic revision stamped: all Dagster checks) is used
+as it is; a new one gets Dagster's tables and the head revision, the scripts read once per
+process. :class:`PolsterSqliteStorage` is Dagster's ``DagsterSqliteStorage`` (same files and
+schema; runs, schedules and sensors untouched) with that event log and that check; ``PolsterInstance``
 (:mod:`polster_core.history`) makes it the default storage of every project, so a project
 whose ``dagster.yaml`` names a ``storage:`` of its own (PostgreSQL) keeps it.
 """
@@ -21,22 +26,40 @@ whose ``dagster.yaml`` names a ``storage:`` of its own (PostgreSQL) keeps it.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
+from functools import cache
 from typing import Any
 
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
-from dagster._core.storage.event_log.schema import AssetKeyTable, SqlEventLogStorageTable
+from dagster._core.storage.event_log.schema import (
+    AssetKeyTable,
+    SqlEventLogStorageMetadata,
+    SqlEventLogStorageTable,
+)
+from dagster._core.storage.event_log.sqlite import sqlite_event_log
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
 )
-from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
-from sqlalchemy import create_engine
+from dagster._core.storage.runs import SqliteRunStorage
+from dagster._core.storage.schedules import SqliteScheduleStorage
+from dagster._core.storage.sql import get_alembic_config, safe_commit
+from dagster._core.storage.sqlite import create_db_conn_string
+from dagster._core.storage.sqlite_storage import (
+    DagsterSqliteStorage,
+    _event_logs_directory,
+    _runs_directory,
+    _schedule_directory,
+)
+from sqlalchemy import create_engine, text
 from sqlalchemy import exc as db_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool, StaticPool
@@ -90,6 +113,28 @@ def _found_once(found: set[str], name: str, look: Any) -> bool:
         found.add(name)
         return True
     return False
+
+
+def set_up(path: str, tables: set[str]) -> bool:
+    """Whether the SQLite database at ``path`` has ``tables`` and an alembic revision stamped:
+    what Dagster's storages check before they use a database (through alembic, which reads
+    Dagster's migration scripts each time), answered by reading the database alone."""
+    if not os.path.isfile(path):
+        return False
+    try:
+        with closing(sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS)) as db:
+            found = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+            if not tables | {"alembic_version"} <= found:
+                return False
+            return db.execute("SELECT 1 FROM alembic_version").fetchone() is not None
+    except sqlite3.Error:
+        return False
+
+
+@cache
+def _migration_scripts() -> ScriptDirectory:
+    """Dagster's alembic scripts, read once per process (about 45 ms)."""
+    return ScriptDirectory.from_config(get_alembic_config(sqlite_event_log.__file__))
 
 
 _TIMESTAMP_PROCESSORS: dict[Any, Any] = {}
@@ -147,6 +192,26 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
         while len(engines) > ENGINES_KEPT:
             engines.popitem(last=False)[1].dispose()
         return engine
+
+    def _initdb(self, engine: Any, for_index_shard: bool = False) -> None:
+        """Dagster's ``_initdb``: nothing to do for a database already set up; a new one gets
+        Dagster's tables, WAL mode and the head revision, as Dagster's own does, with the
+        migration scripts read once per process. Anything else (an older database, another
+        process creating the same one) goes to Dagster's, which handles it."""
+        path = engine.url.database
+        if set_up(path, {SqlEventLogStorageTable.name}):
+            return
+        if os.path.isfile(path) and os.path.getsize(path):
+            super()._initdb(engine, for_index_shard)
+            return
+        try:
+            with engine.connect() as connection:
+                SqlEventLogStorageMetadata.create_all(engine)
+                connection.execute(text("PRAGMA journal_mode=WAL;"))
+                MigrationContext.configure(connection).stamp(_migration_scripts(), "head")
+                safe_commit(connection)
+        except (db_exc.DatabaseError, sqlite3.DatabaseError):
+            super()._initdb(engine, for_index_shard)
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
@@ -230,12 +295,29 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
 
 
 class PolsterSqliteStorage(DagsterSqliteStorage):
-    """Dagster's SQLite storage whose event log is :class:`QuickSqliteEventLogStorage`."""
+    """Dagster's SQLite storage whose event log is :class:`QuickSqliteEventLogStorage`, and
+    whose run and schedule databases, once set up, are opened without asking alembic."""
 
     def __init__(self, base_dir: str, inst_data: Any = None):
-        super().__init__(base_dir, inst_data)
-        self._event_log_storage = QuickSqliteEventLogStorage(self._event_log_storage._base_dir)
+        self.base_dir = base_dir
+        self._run_storage = _sqlite_storage(
+            SqliteRunStorage, _runs_directory(base_dir), "runs", {"runs", "instance_info"}
+        )
+        self._event_log_storage = QuickSqliteEventLogStorage(_event_logs_directory(base_dir))
+        self._schedule_storage = _sqlite_storage(
+            SqliteScheduleStorage, _schedule_directory(base_dir), "schedules", {"job_ticks"}
+        )
+        self._inst_data = inst_data
+        super(DagsterSqliteStorage, self).__init__()
 
     @classmethod
     def from_config_value(cls, inst_data: Any, config_value: Any) -> PolsterSqliteStorage:
         return cls.from_local(inst_data=inst_data, **config_value)
+
+
+def _sqlite_storage(kind: Any, base_dir: str, name: str, tables: set[str]) -> Any:
+    """Dagster's ``kind.from_local(base_dir)``, which sets the database up; one already set up is
+    opened as it is."""
+    if set_up(os.path.join(base_dir, f"{name}.db"), tables):
+        return kind(create_db_conn_string(base_dir, name))
+    return kind.from_local(base_dir)

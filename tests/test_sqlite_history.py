@@ -176,10 +176,10 @@ DATABASE_TIMES = {"id", "create_timestamp", "migration_completed"}
 
 def table_rows(database: Path) -> dict[str, list]:
     """Every row of every table, without ids (which only number them) and without the times
-    the database was created at (secondary_indexes)."""
+    the database was created at (secondary_indexes); and the schema (tables and indexes)."""
     with closing(sqlite3.connect(database)) as db:
         tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        found = {}
+        found = {"schema": sorted(db.execute("SELECT type, name, sql FROM sqlite_master"))}
         for table in tables:
             cursor = db.execute(f"SELECT * FROM {table} ORDER BY 1")
             names = [column[0] for column in cursor.description]
@@ -210,3 +210,31 @@ def test_every_row_is_the_one_dagsters_own_storage_writes(tmp_path):
         assert mine == table_rows(tmp_path / "theirs" / name), name
         assert sum(len(rows) for rows in mine.values()) > 0
     assert table_rows(tmp_path / "ours" / "index.db")["asset_check_executions"]
+    assert table_rows(tmp_path / "ours" / "index.db")["alembic_version"]
+
+
+def test_a_new_history_is_set_up_as_dagster_sets_it_up_and_opened_again(tmp_path):
+    """Polster's storage creates the runs, schedules, index and run databases with the schema
+    and alembic revision Dagster gives them (so `dagster instance migrate` knows where they
+    stand), and opens them again, already set up, with every record there."""
+    ran = {}
+    for name, yaml in (("ours", POLSTER_YAML), ("theirs", "")):
+        with instance_at(tmp_path / name, yaml) as instance:
+            ran[name] = backfill(instance, DAYS[0], DAYS[1])
+    for path in (
+        "history/runs.db",
+        "schedules/schedules.db",
+        "history/runs/index.db",
+        "history/runs/{}.db",
+    ):
+        mine, dagsters = (
+            table_rows(tmp_path / name / path.format(ran[name])) for name in ("ours", "theirs")
+        )
+        assert mine["schema"] == dagsters["schema"], path
+        assert mine["alembic_version"] == dagsters["alembic_version"] != [], path
+    with instance_at(tmp_path / "ours", POLSTER_YAML) as instance:
+        assert instance.get_run_by_id(ran["ours"]).is_success
+        assert instance.get_materialized_partitions(dg.AssetKey("events")) == set(DAYS[:2])
+        again = backfill(instance, DAYS[2], DAYS[3])
+        assert len(instance.get_runs()) == 2
+        assert instance.get_latest_materialization_event(dg.AssetKey("totals")).run_id == again
