@@ -213,6 +213,49 @@ def test_every_row_is_the_one_dagsters_own_storage_writes(tmp_path):
     assert table_rows(tmp_path / "ours" / "index.db")["alembic_version"]
 
 
+def test_asset_records_are_the_ones_dagster_reads_before_and_after_a_wipe(tmp_path):
+    """Each asset's latest materialization (what a step reads for its inputs' data versions)
+    is the one Dagster's own storage reads from the same databases; also for an asset wiped
+    since, whose row still holds a materialization from before the wipe (Dagster then looks
+    in the event table and finds none after it)."""
+    home = tmp_path / ".dagster"
+    index = home / "history" / "runs" / "index.db"
+    with instance_at(home, POLSTER_YAML) as instance:
+        backfill(instance, DAYS[0], DAYS[1])
+        last = backfill(instance, DAYS[2], DAYS[3])
+        ours = instance.event_log_storage
+        plain = SqliteEventLogStorage(str(home / "history" / "runs"))
+
+        def latest(storage) -> dict:
+            return {
+                record.asset_entry.asset_key: record.asset_entry.last_materialization_record
+                for record in storage.get_asset_records()
+            }
+
+        before = latest(ours)
+        assert before == latest(plain)
+        assert {record.run_id for record in before.values()} == {last}
+        with closing(sqlite3.connect(index)) as db:
+            query = "SELECT last_materialization FROM asset_keys WHERE asset_key = ?"
+            stale = db.execute(query, ('["totals"]',)).fetchone()[0]
+        time.sleep(0.01)
+        instance.wipe_assets([dg.AssetKey("totals")])
+        with closing(sqlite3.connect(index)) as db, db:
+            db.execute(
+                "UPDATE asset_keys SET last_materialization = ? WHERE asset_key = ?",
+                (stale, '["totals"]'),
+            )
+        time.sleep(0.01)  # planned after the wipe: the asset row is visible again
+        job = dg.Definitions(assets=[events, totals], jobs=[dg.define_asset_job("all")])
+        instance.create_run_for_job(
+            job.resolve_job_def("all"), asset_selection={dg.AssetKey("totals")}
+        )
+        after = latest(ours)
+        assert after == latest(plain)
+        assert after[dg.AssetKey("totals")] is None
+        assert after[dg.AssetKey("events")] == before[dg.AssetKey("events")]
+
+
 def test_a_new_history_is_set_up_as_dagster_sets_it_up_and_opened_again(tmp_path):
     """Polster's storage creates the runs, schedules, index and run databases with the schema
     and alembic revision Dagster gives them (so `dagster instance migrate` knows where they
