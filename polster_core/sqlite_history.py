@@ -40,9 +40,18 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from dagster._core.assets import AssetDetails
 from dagster._core.definitions.events import AssetKey
+from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.event_api import EventLogRecord
-from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
+from dagster._core.events import (
+    ASSET_CHECK_EVENTS,
+    ASSET_EVENTS,
+    EVENT_TYPE_TO_PIPELINE_RUN_STATUS,
+    DagsterEventType,
+)
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log.migration import ASSET_KEY_INDEX_COLS
 from dagster._core.storage.event_log.schema import (
+    AssetCheckExecutionsTable,
     AssetKeyTable,
     SqlEventLogStorageMetadata,
     SqlEventLogStorageTable,
@@ -71,8 +80,8 @@ from sqlalchemy.pool import NullPool, StaticPool
 
 ENGINES_KEPT = 32  # a long-lived process (the UI, the daemon) sees many runs' databases
 
-# The event row Dagster writes (SqlEventLogStorage._event_to_row), inserted without building
-# and compiling a SQLAlchemy statement for each event: half the cost of the insert.
+# The event row Dagster writes (SqlEventLogStorage._event_to_row); with other columns (another
+# Dagster version), events are stored by Dagster's own code.
 EVENT_COLUMNS = (
     "run_id",
     "event",
@@ -81,10 +90,6 @@ EVENT_COLUMNS = (
     "step_key",
     "asset_key",
     "partition",
-)
-INSERT_EVENT = (
-    f"INSERT INTO {SqlEventLogStorageTable.name} ({', '.join(EVENT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
 )
 
 _HOLDING = threading.Event()
@@ -142,17 +147,44 @@ def _migration_scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(get_alembic_config(sqlite_event_log.__file__))
 
 
-_TIMESTAMP_PROCESSORS: dict[Any, Any] = {}
+# Rows written through the database driver, without building and compiling a SQLAlchemy
+# statement for each (most of the cost of a small write): the SQL is made from the column names,
+# and each value goes through its column type's own bind processor, as SQLAlchemy would send it.
+_PROCESSORS: dict[tuple[str, str], Any] = {}
 
 
-def _timestamp_processor(dialect: Any) -> Any:
-    """How SQLAlchemy writes the event row's timestamp (a ``DateTime``) for ``dialect``."""
-    processor = _TIMESTAMP_PROCESSORS.get(dialect.name)
-    if processor is None:
-        column = SqlEventLogStorageTable.c.timestamp.type
-        processor = column.dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
-        _TIMESTAMP_PROCESSORS[dialect.name] = processor
-    return processor
+def _driver_values(conn: Connection, table: Any, values: dict[str, Any]) -> list[Any]:
+    bound = []
+    for name, value in values.items():
+        processor = _PROCESSORS.get((table.name, name), _PROCESSORS)
+        if processor is _PROCESSORS:
+            column_type = table.c[name].type.dialect_impl(conn.dialect)
+            processor = _PROCESSORS[table.name, name] = column_type.bind_processor(conn.dialect)
+        bound.append(processor(value) if processor else value)
+    return bound
+
+
+def _driver(conn: Connection) -> sqlite3.Connection:
+    """The driver's connection, in the transaction SQLAlchemy began (committed at its end)."""
+    return conn.connection.dbapi_connection  # type: ignore[return-value]
+
+
+def insert_row(conn: Connection, table: Any, values: dict[str, Any]) -> int:
+    """``INSERT INTO table`` one row of ``values``; returns its id."""
+    names = ", ".join(f'"{name}"' for name in values)
+    marks = ", ".join("?" for _ in values)
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
+    return _driver(conn).execute(sql, _driver_values(conn, table, values)).lastrowid
+
+
+def update_rows(conn: Connection, table: Any, values: dict[str, Any], where: dict) -> int:
+    """``UPDATE table SET values`` where each column of ``where`` is (``IS``, so None matches
+    NULL) its value; returns how many rows changed."""
+    sets = ", ".join(f'"{name}" = ?' for name in values)
+    match = " AND ".join(f'"{name}" IS ?' for name in where)
+    sql = f'UPDATE "{table.name}" SET {sets} WHERE {match}'
+    bound = _driver_values(conn, table, values) + _driver_values(conn, table, where)
+    return _driver(conn).execute(sql, bound).rowcount
 
 
 class QuickSqliteEventLogStorage(SqliteEventLogStorage):
@@ -238,35 +270,86 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
     def store_event(self, event: Any) -> None:
         """Dagster's ``SqliteEventLogStorage.store_event``: the same rows in the same databases
         and transactions (the run's, and the index's for asset, check and run status events),
-        with the event row inserted by the driver directly."""
+        written by the driver directly, the event serialised once."""
         row = self._event_to_row(event)
-        if set(row) != set(EVENT_COLUMNS):  # a Dagster whose event row is not the one above
+        if tuple(row) != EVENT_COLUMNS:  # a Dagster whose event row is not the one above
             super().store_event(event)
             return
         kind = event.dagster_event_type if event.is_dagster_event else None
         with self.run_connection(event.run_id) as conn:
-            self._insert_event(conn, row)
+            insert_row(conn, SqlEventLogStorageTable, row)
         if kind in ASSET_EVENTS:
             with self.index_transaction() as conn:
-                event_id = self._insert_event(conn, row)
+                event_id = insert_row(conn, SqlEventLogStorageTable, row)
                 self._store_asset_event_tags(conn, [event], [event_id])
                 self._store_asset_event(conn, event, event_id)
         if kind in ASSET_CHECK_EVENTS:
             with self.index_connection() as conn:
-                event_id = self._insert_event(conn, row)
-            self.store_asset_check_event(event, event_id)
+                event_id = insert_row(conn, SqlEventLogStorageTable, row)
+            self._store_check_event(event, event_id, row["event"])
         if kind in EVENT_TYPE_TO_PIPELINE_RUN_STATUS:
             with self.index_connection() as conn:
-                self._insert_event(conn, row)
+                insert_row(conn, SqlEventLogStorageTable, row)
 
-    def _insert_event(self, conn: Connection, row: dict[str, Any]) -> int:
-        timestamp = _timestamp_processor(conn.dialect)
-        values = [
-            timestamp(row[name]) if name == "timestamp" else row[name] for name in EVENT_COLUMNS
-        ]
-        # The driver's connection, in the transaction SQLAlchemy began (committed at its end).
-        cursor = conn.connection.dbapi_connection.execute(INSERT_EVENT, values)
-        return cursor.lastrowid
+    def _store_check_event(self, event: Any, event_id: int, serialized: str) -> None:
+        """Dagster's ``store_asset_check_event`` for a run's unpartitioned check: the planned
+        check's row, then its evaluation in that row (a new row if none was planned). The
+        others (partitioned, outside a run) are stored by Dagster's own code."""
+        kind = event.dagster_event_type
+        data = event.dagster_event.event_specific_data
+        planned = kind == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
+        if (
+            not event.run_id
+            or not self.supports_asset_checks
+            or (planned and data.partitions_subset is not None)
+            or kind
+            not in (
+                DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
+                DagsterEventType.ASSET_CHECK_EVALUATION,
+            )
+        ):
+            self.store_asset_check_event(event, event_id)
+            return
+        row = {
+            "asset_key": data.asset_key.to_string(),
+            "check_name": data.check_name,
+            "run_id": event.run_id,
+        }
+        timestamp = self._event_insert_timestamp(event)
+        with self.index_connection() as conn:
+            if planned:
+                row.update(
+                    partition=None,
+                    execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
+                    evaluation_event=serialized,
+                    evaluation_event_timestamp=timestamp,
+                    evaluation_event_storage_id=event_id,
+                )
+                insert_row(conn, AssetCheckExecutionsTable, row)
+                return
+            status = AssetCheckExecutionRecordStatus.SUCCEEDED
+            if not data.passed:
+                status = AssetCheckExecutionRecordStatus.FAILED
+            target = data.target_materialization_data
+            values = {
+                "execution_status": status.value,
+                "evaluation_event": serialized,
+                "evaluation_event_timestamp": timestamp,
+                "evaluation_event_storage_id": event_id,
+                "materialization_event_storage_id": target.storage_id if target else None,
+                "partition": data.partition,
+            }
+            updated = update_rows(
+                conn, AssetCheckExecutionsTable, values, {**row, "partition": data.partition}
+            )
+            if updated == 0:
+                updated = 1
+                insert_row(conn, AssetCheckExecutionsTable, {**row, **values})
+        if updated > 1:
+            raise DagsterInvariantViolationError(
+                f"Updated {updated} rows for asset check evaluation {data.asset_check_key} "
+                "as a result of duplicate AssetCheckPlanned events."
+            )
 
     # Tables, asset columns and completed data migrations are never removed: once found, kept.
     def has_table(self, table_name: str) -> bool:
@@ -284,6 +367,45 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
     def has_secondary_index(self, name: str) -> bool:
         parent = super().has_secondary_index
         return _found_once(self._indexes_found, name, lambda: parent(name))
+
+    def _fetch_raw_asset_rows(
+        self,
+        asset_keys: Any = None,
+        *,
+        prefix: Any = None,
+        limit: Any = None,
+        cursor: Any = None,
+        key_only: bool = False,
+    ) -> tuple[Any, bool, str | None]:
+        """Dagster's, for the rows of given assets (what each step with inputs asks), by the
+        driver: the same query, the same columns, rows as mappings. Other lookups (all assets,
+        a prefix, pages, or a history not yet migrated) are Dagster's own."""
+        if (
+            asset_keys is None
+            or prefix
+            or limit
+            or cursor
+            or key_only
+            or not self.has_secondary_index(ASSET_KEY_INDEX_COLS)
+        ):
+            return super()._fetch_raw_asset_rows(
+                asset_keys, prefix=prefix, limit=limit, cursor=cursor, key_only=key_only
+            )
+        if not asset_keys:
+            return [], False, None
+        names = ["id", "asset_key", "last_materialization", "last_run_id", "asset_details"]
+        if self.can_read_asset_status_cache():
+            names.append("cached_status_data")
+        marks = ", ".join("?" for _ in asset_keys)
+        sql = (
+            f"SELECT {', '.join(names)} FROM {AssetKeyTable.name} WHERE asset_key IN ({marks}) "
+            "AND (wipe_timestamp IS NULL OR last_materialization_timestamp > wipe_timestamp) "
+            "ORDER BY asset_key ASC"
+        )
+        with self.index_connection() as conn:
+            found = _driver(conn).execute(sql, [key.to_string() for key in asset_keys])
+            rows = [dict(zip(names, row, strict=True)) for row in found]
+        return rows, False, None
 
     def _get_latest_materialization_records(self, raw_asset_rows: Any) -> dict:
         """Dagster's: each asset row's stored latest materialization. Dagster then queries the
@@ -314,14 +436,13 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
         )
         if not values:
             return
-        key = event.dagster_event.asset_key.to_string()
-        update = AssetKeyTable.update().values(**values).where(AssetKeyTable.c.asset_key == key)
-        if conn.execute(update).rowcount:
+        key = {"asset_key": event.dagster_event.asset_key.to_string()}
+        if update_rows(conn, AssetKeyTable, values, key):
             return
         try:
-            conn.execute(AssetKeyTable.insert().values(asset_key=key, **values))
-        except db_exc.IntegrityError:  # another process inserted it meanwhile
-            conn.execute(update)
+            insert_row(conn, AssetKeyTable, {**key, **values})
+        except sqlite3.IntegrityError:  # another process inserted it meanwhile
+            update_rows(conn, AssetKeyTable, values, key)
 
 
 class PolsterSqliteStorage(DagsterSqliteStorage):

@@ -19,6 +19,7 @@ from polster_core.sqlite_history import QuickSqliteEventLogStorage, held_connect
 
 DAYS = [f"2024-01-0{d}" for d in range(1, 6)]
 POLSTER_YAML = "instance_class:\n  module: polster_core.history\n  class: PolsterInstance\n"
+KEYS = [dg.AssetKey("events"), dg.AssetKey("totals")]
 DAILY = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-06")
 
 
@@ -165,10 +166,16 @@ def log_entry(run_id: str, message: str) -> EventLogEntry:
     )
 
 
-@dg.asset(check_specs=[dg.AssetCheckSpec("positive", asset="checked")])
+@dg.asset(
+    check_specs=[
+        dg.AssetCheckSpec("positive", asset="checked"),
+        dg.AssetCheckSpec("small", asset="checked"),
+    ]
+)
 def checked():
     yield dg.Output(1)
     yield dg.AssetCheckResult(check_name="positive", passed=True)
+    yield dg.AssetCheckResult(check_name="small", passed=False)
 
 
 DATABASE_TIMES = {"id", "create_timestamp", "migration_completed"}
@@ -193,12 +200,18 @@ def table_rows(database: Path) -> dict[str, list]:
 def test_every_row_is_the_one_dagsters_own_storage_writes(tmp_path):
     """The same events stored by QuickSqliteEventLogStorage and by Dagster's own SQLite event
     log give the same rows in the run's database and in the index: events, asset rows, tags,
-    check executions."""
+    check executions (passed, failed, and evaluated without being planned first)."""
     with instance_at(tmp_path / "made", POLSTER_YAML) as instance:
         run_ids = [backfill(instance, DAYS[0], DAYS[2])]
         job = dg.Definitions(assets=[checked], jobs=[dg.define_asset_job("c")]).resolve_job_def("c")
         run_ids.append(job.execute_in_process(instance=instance).run_id)
         entries = [entry for run_id in run_ids for entry in instance.all_logs(run_id)]
+    run_ids.append(make_new_run_id())  # only the evaluations, as a step launcher stores them
+    entries += [
+        entry._replace(run_id=run_ids[-1])
+        for entry in entries
+        if entry.dagster_event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
     ours = QuickSqliteEventLogStorage(str(tmp_path / "ours"))
     theirs = SqliteEventLogStorage(str(tmp_path / "theirs"))
     for storage in (ours, theirs):
@@ -209,7 +222,13 @@ def test_every_row_is_the_one_dagsters_own_storage_writes(tmp_path):
         mine = table_rows(tmp_path / "ours" / name)
         assert mine == table_rows(tmp_path / "theirs" / name), name
         assert sum(len(rows) for rows in mine.values()) > 0
-    assert table_rows(tmp_path / "ours" / "index.db")["asset_check_executions"]
+    checks = table_rows(tmp_path / "ours" / "index.db")["asset_check_executions"]
+    assert Counter((row["run_id"], row["execution_status"]) for row in checks) == {
+        (run_ids[1], "SUCCEEDED"): 1,
+        (run_ids[1], "FAILED"): 1,
+        (run_ids[2], "SUCCEEDED"): 1,
+        (run_ids[2], "FAILED"): 1,
+    }
     assert table_rows(tmp_path / "ours" / "index.db")["alembic_version"]
 
 
@@ -227,9 +246,13 @@ def test_asset_records_are_the_ones_dagster_reads_before_and_after_a_wipe(tmp_pa
         plain = SqliteEventLogStorage(str(home / "history" / "runs"))
 
         def latest(storage) -> dict:
+            everything = storage.get_asset_records()
+            # A step asks for its inputs by key; "missing" has no row.
+            asked = storage.get_asset_records([*KEYS, dg.AssetKey("missing")])
+            assert asked == everything
             return {
                 record.asset_entry.asset_key: record.asset_entry.last_materialization_record
-                for record in storage.get_asset_records()
+                for record in asked
             }
 
         before = latest(ours)
@@ -254,6 +277,8 @@ def test_asset_records_are_the_ones_dagster_reads_before_and_after_a_wipe(tmp_pa
         assert after == latest(plain)
         assert after[dg.AssetKey("totals")] is None
         assert after[dg.AssetKey("events")] == before[dg.AssetKey("events")]
+        instance.wipe_assets([dg.AssetKey("events")])  # wiped, not planned since: no record
+        assert latest(ours) == latest(plain) == {dg.AssetKey("totals"): None}
 
 
 def test_a_new_history_is_set_up_as_dagster_sets_it_up_and_opened_again(tmp_path):
