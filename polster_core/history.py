@@ -34,6 +34,9 @@ from dagster._utils import ensure_file, touch_file
 from .masked_output import masked_stream
 from .secrets import SETTINGS_CACHE, Redactor, known_secrets
 
+# Events per batch stored at once (Dagster's batches: see PolsterInstance._get_event_batch_size).
+EVENT_BATCH_SIZE = 1000
+
 _REDACTORS: dict[str, Redactor] = {}
 _LOCK = threading.Lock()
 
@@ -98,6 +101,18 @@ class PolsterInstance(DagsterInstance):
     @property
     def redactor(self) -> Redactor:
         return redactor_for(self.root_directory)
+
+    def _get_event_batch_size(self) -> int:
+        """Dagster stores the events it sends in batches (a run's planned assets and checks, the
+        materialisations of a backfill's partitions) one by one unless DAGSTER_EVENT_BATCH_SIZE
+        is set; Polster's SQLite history stores each batch in one transaction
+        (``QuickSqliteEventLogStorage.store_event_batch``), so it takes them whole."""
+        from .sqlite_history import QuickSqliteEventLogStorage
+
+        configured = super()._get_event_batch_size()
+        if configured or not isinstance(self.event_log_storage, QuickSqliteEventLogStorage):
+            return configured
+        return EVENT_BATCH_SIZE
 
     def handle_new_event(self, event, *, batch_metadata=None) -> None:
         super().handle_new_event(redact_event(event, self.redactor), batch_metadata=batch_metadata)

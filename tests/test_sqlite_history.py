@@ -232,6 +232,54 @@ def test_every_row_is_the_one_dagsters_own_storage_writes(tmp_path):
     assert table_rows(tmp_path / "ours" / "index.db")["alembic_version"]
 
 
+def test_a_run_stores_dagsters_batches_whole_with_the_rows_of_each_event(tmp_path):
+    """Dagster sends a run's planned assets and checks, and a backfill's materialisations, in
+    batches; Polster's history (connections held, as in run_polster.py) stores each in one
+    transaction: the databases hold the rows Dagster's own storage writes event by event."""
+    with instance_at(tmp_path / "made", POLSTER_YAML) as instance, held_connections():
+        assert instance._is_batch_writing_enabled()
+        run_ids = [backfill(instance, DAYS[0], DAYS[2])]
+        job = dg.Definitions(assets=[checked], jobs=[dg.define_asset_job("c")]).resolve_job_def("c")
+        run_ids.append(job.execute_in_process(instance=instance).run_id)
+        entries = [entry for run_id in run_ids for entry in instance.all_logs(run_id)]
+    theirs = SqliteEventLogStorage(str(tmp_path / "theirs"))
+    for entry in entries:
+        theirs.store_event(entry)
+    theirs.dispose()
+    made = tmp_path / "made" / "history" / "runs"
+    for name in ["index.db", *(f"{run_id}.db" for run_id in run_ids)]:
+        assert table_rows(made / name) == table_rows(tmp_path / "theirs" / name), name
+    kinds = Counter(entry.dagster_event_type for entry in entries)
+    assert kinds[dg.DagsterEventType.ASSET_MATERIALIZATION] == 3 + 1 + 1  # one per partition
+    assert kinds[dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED] == 2
+
+
+def test_a_batch_that_fails_stores_none_of_its_events(tmp_path, monkeypatch):
+    """A batch is one transaction: if an event of it cannot be stored, none is, and Dagster
+    stores them again one by one (no event twice)."""
+    with instance_at(tmp_path / "made", POLSTER_YAML) as instance:
+        run_id = backfill(instance, DAYS[0], DAYS[2])
+        entries = instance.all_logs(run_id)
+    storage = QuickSqliteEventLogStorage(str(tmp_path / "ours"))
+    real = QuickSqliteEventLogStorage._store_asset_event
+
+    def fails_on_the_third(self, conn, event, event_id):
+        if event.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            raise OSError("disk gone")
+        real(self, conn, event, event_id)
+
+    with held_connections():
+        monkeypatch.setattr(QuickSqliteEventLogStorage, "_store_asset_event", fails_on_the_third)
+        with pytest.raises(OSError, match="disk gone"):
+            storage.store_event_batch(entries)
+        assert storage.get_logs_for_run(run_id) == []
+        assert storage.get_asset_records() == []
+        monkeypatch.setattr(QuickSqliteEventLogStorage, "_store_asset_event", real)
+        storage.store_event_batch(entries)
+        assert len(storage.get_logs_for_run(run_id)) == len(entries)
+    storage.dispose()
+
+
 def test_asset_records_are_the_ones_dagster_reads_before_and_after_a_wipe(tmp_path):
     """Each asset's latest materialization (what a step reads for its inputs' data versions)
     is the one Dagster's own storage reads from the same databases; also for an asset wiped
