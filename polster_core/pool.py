@@ -53,6 +53,7 @@ def run_step(
     What a dagster-celery worker does for a task (``_execute_plan``): the plan of that one
     step, executed against the run that the orchestrating process created.
     """
+    _resolve_config_once()
     plan = _step_plan(recon_job, dagster_run, step_key, known_state, repository_load_data)
     yield from execute_plan_iterator(
         plan,
@@ -62,6 +63,30 @@ def run_step(
         retry_mode=retry_mode,
         run_config=dagster_run.run_config,
     )
+
+
+# The run config Dagster last resolved in this process: (job definition, run config, resolved).
+_RESOLVED: list[tuple[Any, Any, ResolvedRunConfig]] = []
+
+
+def _resolve_config_once() -> None:
+    """In a process that runs steps (a pool or Celery worker): Dagster validates the run's
+    config against the job's whole config schema again for each step it executes (about 5 ms
+    a step on a 93-asset job, as long as the step itself when it is small). The answer for the
+    same job definition and config is kept: Dagster's own, built once."""
+    build = ResolvedRunConfig.build
+    if getattr(build, "polster_resolved_once", False):
+        return
+
+    def resolved_once(job_def: Any, run_config: Any = None) -> ResolvedRunConfig:
+        if _RESOLVED and _RESOLVED[0][0] is job_def and _RESOLVED[0][1] == run_config:
+            return _RESOLVED[0][2]
+        resolved = build(job_def, run_config)
+        _RESOLVED[:] = [(job_def, run_config, resolved)]
+        return resolved
+
+    resolved_once.polster_resolved_once = True  # type: ignore[attr-defined]
+    ResolvedRunConfig.build = staticmethod(resolved_once)  # type: ignore[method-assign]
 
 
 # The run's whole plan, built once per process and run: building it again for every step (what

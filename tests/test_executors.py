@@ -180,3 +180,30 @@ def test_a_worker_killed_mid_step_fails_that_asset_and_a_rerun_completes(project
     again = run(project, "--workers", "2")
     assert again.returncode == 0, again.stderr
     assert "Succeeded: 3 materialised" in again.stdout
+
+
+def test_a_worker_resolves_a_runs_config_once_and_again_for_another(monkeypatch):
+    """Worker processes keep Dagster's resolved run config for the job and config they last
+    ran (it is validated again for every step otherwise); another config is resolved, and
+    checked, anew."""
+    import dagster as dg
+    from dagster._core.system_config.objects import ResolvedRunConfig
+
+    from polster_core import pool
+
+    @dg.op(config_schema={"rows": int})
+    def count(context) -> int:
+        return context.op_config["rows"]
+
+    job = dg.GraphDefinition(name="g", node_defs=[count]).to_job()
+    monkeypatch.setattr(ResolvedRunConfig, "build", ResolvedRunConfig.build)  # restored after
+    monkeypatch.setattr(pool, "_RESOLVED", [])
+    pool._resolve_config_once()
+    pool._resolve_config_once()  # once only: not wrapped twice
+    first = {"ops": {"count": {"config": {"rows": 1}}}}
+    resolved = ResolvedRunConfig.build(job, first)
+    assert ResolvedRunConfig.build(job, {"ops": {"count": {"config": {"rows": 1}}}}) is resolved
+    other = ResolvedRunConfig.build(job, {"ops": {"count": {"config": {"rows": 2}}}})
+    assert other is not resolved and other.ops["count"].config == {"rows": 2}
+    with pytest.raises(dg.DagsterInvalidConfigError):
+        ResolvedRunConfig.build(job, {"ops": {"count": {"config": {"rows": "many"}}}})
