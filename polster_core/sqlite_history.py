@@ -156,10 +156,11 @@ _PROCESSORS: dict[tuple[str, str], Any] = {}
 def _driver_values(conn: Connection, table: Any, values: dict[str, Any]) -> list[Any]:
     bound = []
     for name, value in values.items():
-        processor = _PROCESSORS.get((table.name, name), _PROCESSORS)
-        if processor is _PROCESSORS:
+        key = (table.name, name)  # SQLite only: one dialect
+        if key not in _PROCESSORS:
             column_type = table.c[name].type.dialect_impl(conn.dialect)
-            processor = _PROCESSORS[table.name, name] = column_type.bind_processor(conn.dialect)
+            _PROCESSORS[key] = column_type.bind_processor(conn.dialect)
+        processor = _PROCESSORS[key]
         bound.append(processor(value) if processor else value)
     return bound
 
@@ -323,18 +324,12 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
         """Dagster's ``store_asset_check_event`` for a run's unpartitioned check: the planned
         check's row, then its evaluation in that row (a new row if none was planned). The
         others (partitioned, outside a run) are stored by Dagster's own code."""
-        kind = event.dagster_event_type
         data = event.dagster_event.event_specific_data
-        planned = kind == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
+        planned = event.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
         if (
             not event.run_id
             or not self.supports_asset_checks
             or (planned and data.partitions_subset is not None)
-            or kind
-            not in (
-                DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
-                DagsterEventType.ASSET_CHECK_EVALUATION,
-            )
         ):
             self.store_asset_check_event(event, event_id)
             return
@@ -370,8 +365,7 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
             updated = update_rows(
                 conn, AssetCheckExecutionsTable, values, {**row, "partition": data.partition}
             )
-            if updated == 0:
-                updated = 1
+            if not updated:  # none planned (a step launcher's evaluation)
                 insert_row(conn, AssetCheckExecutionsTable, {**row, **values})
         if updated > 1:
             raise DagsterInvariantViolationError(

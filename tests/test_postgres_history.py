@@ -4,13 +4,13 @@ test on a free port under a temp dir, stopped by PID); a server that is down is 
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from . import storage_servers
+from .assets_helpers import run_python
 from .conftest import clean_env, run_polster
 from .storage_servers import PG_PASSWORD as PASSWORD
 from .storage_servers import free_port
@@ -27,14 +27,8 @@ def project(tmp_path_factory) -> Path:
 
 
 def run(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "run_polster.py", *args],
-        cwd=project,
-        env=clean_env(PYTHONPATH=str(project / "src"), **env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = clean_env(PYTHONPATH=str(project / "src"), **env)
+    return run_python(project, "run_polster.py", *args, env=env)
 
 
 def test_runs_are_kept_in_postgresql_and_the_url_never_shows(project, postgres):

@@ -15,6 +15,7 @@ import pytest
 
 from polster_core.runner import quick_history
 
+from .assets_helpers import run_python
 from .conftest import clean_env, run_polster
 
 
@@ -68,14 +69,7 @@ def project(tmp_path_factory) -> Path:
 
 
 def run_pipeline(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "run_polster.py", *args],
-        cwd=project,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_python(project, "run_polster.py", *args, env=clean_env())
 
 
 def history(project: Path) -> dict:

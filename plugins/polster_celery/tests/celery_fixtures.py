@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from polster_core.testing.tools import ToolMissing
+from tests.assets_helpers import run_python
 from tests.remote_pipeline import plugin_env
 from tests.storage_servers import HOST, free_port
 
@@ -239,11 +240,5 @@ def stop_worker(worker: subprocess.Popen) -> None:
 
 def run_pipeline(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """``python run_polster.py ARGS`` in ``project``, with the plugins and ``env``."""
-    return subprocess.run(
-        [sys.executable, "run_polster.py", *args],
-        cwd=project,
-        env=plugin_env(PYTHONPATH=str(project / "src"), **env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    env = plugin_env(PYTHONPATH=str(project / "src"), **env)
+    return run_python(project, "run_polster.py", *args, env=env, timeout=600)
