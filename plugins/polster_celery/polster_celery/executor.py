@@ -87,7 +87,7 @@ def celery_executor(init_context):
 def _executor_class():
     from dagster_celery import core_execution_loop
     from dagster_celery.core_execution_loop import core_celery_execution_loop
-    from dagster_celery.executor import CeleryExecutor, _submit_task
+    from dagster_celery.executor import CeleryExecutor
 
     # dagster-celery's loop looks for finished steps and submits the next ones once a second:
     # a second of waiting per level of the asset graph, more than a small step's own time.
@@ -99,16 +99,111 @@ def _executor_class():
 
         def execute(self, plan_context, execution_plan):
             watch = WorkerWatch()
+            submitter = Submitter(plan_context)
+            boards: dict[int, ResultBoard | None] = {}
 
             def submit(app, context, step, queue, priority, known_state):
-                result = _submit_task(app, context, step, queue, priority, known_state)
-                return WatchedResult(result, app, watch, self, context, step, known_state)
+                if id(app) not in boards:
+                    boards[id(app)] = ResultBoard.for_backend(app.backend)
+                board = boards[id(app)]
+                result = submitter.submit(app, step, queue, priority, known_state)
+                if board is not None:
+                    board.pending.add(result.id)
+                return WatchedResult(result, app, watch, self, context, step, known_state, board)
 
             return core_celery_execution_loop(
                 plan_context, execution_plan, step_execution_fn=submit
             )
 
     return WatchedCeleryExecutor
+
+
+class Submitter:
+    """dagster-celery's ``_submit_task``: the same task, arguments and routing, so its workers
+    and Polster's take the same messages. What does not change during a run (the job's origin,
+    the instance's reference) is built once, not for each step, and the message's headers carry
+    a short description of the step instead of Celery's ``saferepr`` of the whole packed
+    arguments (which grow with the run's known state): together about 2 ms a step."""
+
+    def __init__(self, plan_context) -> None:
+        job = plan_context.reconstructable_job
+        self.origin = job.get_python_origin()
+        self.executable = job.to_dict()
+        self.run_id = plan_context.dagster_run.run_id
+        self.instance_ref = plan_context.instance.get_ref()
+        self.retry_mode = plan_context.executor.retries.for_inner_plan()
+        self.tasks: dict[int, object] = {}
+
+    def submit(self, app, step, queue, priority, known_state):
+        from dagster._grpc.types import ExecuteStepArgs
+        from dagster._serdes import pack_value
+        from dagster_celery.tasks import create_task
+
+        if id(app) not in self.tasks:
+            self.tasks[id(app)] = create_task(app)
+        args = ExecuteStepArgs(
+            job_origin=self.origin,
+            run_id=self.run_id,
+            step_keys_to_execute=[step.key],
+            instance_ref=self.instance_ref,
+            retry_mode=self.retry_mode,
+            known_state=known_state,
+            print_serialized_events=True,  # as dagster-celery sets it (no task reads it)
+        )
+        signature = self.tasks[id(app)].si(  # type: ignore[attr-defined]
+            execute_step_args_packed=pack_value(args), executable_dict=self.executable
+        )
+        return signature.apply_async(
+            priority=priority,
+            queue=queue,
+            routing_key=f"{queue}.execute_plan",
+            argsrepr="()",
+            kwargsrepr=repr({"run_id": self.run_id, "step": step.key}),
+        )
+
+
+class ResultBoard:
+    """The state of every step the run is waiting for, read once per look of the run (every
+    ``TICK``) with one ``MGET`` from a key-value result backend (Redis). dagster-celery's loop
+    asks each pending result on its own, a round trip each (and the lost-worker watch two more):
+    with a few dozen steps queued that was most of the running process's time."""
+
+    def __init__(self, backend) -> None:
+        self.backend = backend
+        self.pending: set[str] = set()
+        self.metas: dict[str, dict] = {}
+        self.read_at = float("-inf")
+
+    @classmethod
+    def for_backend(cls, backend) -> ResultBoard | None:
+        """A board for a key-value backend; ``None`` for others (``rpc://``: results arrive
+        as messages, and each result is asked as dagster-celery does)."""
+        from celery.backends.base import BaseKeyValueStoreBackend
+
+        if not isinstance(backend, BaseKeyValueStoreBackend):
+            return None
+        # A key-value backend that cannot read many keys at once keeps Celery's own reads.
+        return cls(backend) if type(backend).mget is not BaseKeyValueStoreBackend.mget else None
+
+    def state(self, task_id: str) -> tuple[str, object]:
+        """``task_id``'s state and info (for a started task, the worker that took it) as of
+        this look; the first question of a look reads them all."""
+        now = time.monotonic()
+        if now - self.read_at >= TICK / 2:
+            self.read_at = now
+            ids = sorted(self.pending)
+            keys = [self.backend.get_key_for_task(i) for i in ids]
+            values = self.backend.mget(keys) if keys else []
+            found = zip(ids, values, strict=True)
+            self.metas = {i: self.backend.decode_result(v) for i, v in found if v}
+        meta = self.metas.get(task_id)
+        if meta is None:
+            return "PENDING", None
+        return str(meta.get("status")), meta.get("result")
+
+    def done(self, task_id: str) -> None:
+        self.pending.discard(task_id)
+        self.metas.pop(task_id, None)
 
 
 class WorkerWatch:
@@ -118,12 +213,14 @@ class WorkerWatch:
         self.answered: dict[str, float] = {}
         self.asked: dict[str, float] = {}
 
-    def lost(self, app, result) -> str | None:
-        """The name of the worker running ``result``'s step if it is lost, else ``None``."""
-        try:
-            state, info = result.state, result.info
-        except Exception:  # the result backend did not answer: ask again next tick
-            return None
+    def lost(self, app, result, state: str | None = None, info: object = None) -> str | None:
+        """The name of the worker running ``result``'s step if it is lost, else ``None``;
+        ``state`` and ``info`` as just read, or ``None`` to ask the result backend."""
+        if state is None:
+            try:
+                state, info = result.state, result.info
+            except Exception:  # the result backend did not answer: ask again next tick
+                return None
         if state != "STARTED" or not isinstance(info, dict) or not info.get("hostname"):
             return None  # still queued (no worker has it yet), or done
         host = str(info["hostname"])
@@ -144,8 +241,10 @@ class WatchedResult:
     ``revoke``), which is ready with a step failure when its worker is lost or its task
     failed outside the step."""
 
-    def __init__(self, result, app, watch, executor, context, step, known_state) -> None:
-        self.result, self.app, self.watch = result, app, watch
+    def __init__(
+        self, result, app, watch, executor, context, step, known_state, board=None
+    ) -> None:
+        self.result, self.app, self.watch, self.board = result, app, watch, board
         self.executor, self.context, self.step, self.known_state = (
             executor,
             context,
@@ -155,13 +254,26 @@ class WatchedResult:
         self.lost: str | None = None
 
     def ready(self) -> bool:
-        if self.result.ready():
-            return True
-        self.lost = self.watch.lost(self.app, self.result)
+        from celery import states
+
+        state = info = None
+        if self.board is None:
+            if self.result.ready():
+                return True
+        else:
+            state, info = self.board.state(self.result.id)
+            # Done: Celery's own look (one read) keeps the result for ``get``.
+            if state in states.READY_STATES and self.result.ready():
+                self.board.done(self.result.id)
+                return True
+        self.lost = self.watch.lost(self.app, self.result, state, info)
         if self.lost is not None and self.result.ready():
             self.lost = None  # it finished while the worker was asked after all
-            return True
-        return self.lost is not None
+        elif self.lost is None:
+            return False
+        if self.board is not None:
+            self.board.done(self.result.id)
+        return True
 
     def revoke(self, *args, **kwargs):
         return self.result.revoke(*args, **kwargs)
