@@ -342,12 +342,14 @@ def run_worker(root: Path, name: str | None, workers: int) -> int:
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     # Loaded now, once: the worker's processes (forked from this one) start with the project
     # imported, so a run's first steps do not wait for it; a project that does not load is
-    # one line here rather than a failure of every step.
+    # one line here rather than a failure of every step. What it loaded lives as long as the
+    # worker: frozen, as in a run (see materialize), it is left out of every collection.
     try:
         pipeline_job()
     except Exception as exc:
         print(_masked(f"error: {_definitions_error(exc)}"), file=sys.stderr)
         return 1
+    gc.freeze()
     # Steps in the worker record their events as a run in this process does (quick_history):
     # with the project's SQLite history, a held connection per database instead of one per
     # event, and no disk sync per event.
