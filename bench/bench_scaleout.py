@@ -1,7 +1,7 @@
 """Executors against each other: in-process, --workers 2 (and Dagster's own multiprocess
 executor, and Celery with two workers when polster-celery and a Redis server are there).
 
-    .venv/bin/python bench/bench_scaleout.py [--runs 3] [--chains 30] [--modes ...]
+    .venv/bin/python bench/bench_scaleout.py [--runs 3] [--chains 30] [--modes ...] [--json FILE]
 
 Two projects, made once under bench/.cache (delete it to rebuild):
 - small: the example plus ``--chains`` bronze -> silver -> gold chains made with
@@ -20,6 +20,7 @@ run, so that a slow spell of a shared machine falls on each alike.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -108,10 +109,20 @@ def timed_cpu(project: Path, args: list[str], extra: dict | None = None) -> tupl
     return seconds, cpu
 
 
-def per_asset(few: list[tuple[float, float]], many: list[tuple[float, float]], extra: int) -> str:
-    """What one more asset costs: medians of the many-asset runs minus the few-asset ones."""
+def per_asset(
+    few: list[tuple[float, float]], many: list[tuple[float, float]], extra: int, into: dict
+) -> str:
+    """What one more asset costs: medians of the many-asset runs minus the few-asset ones
+    (also put in ``into``, for ``--json``)."""
     wall = [statistics.median(t[0] for t in runs) for runs in (few, many)]
     cpu = [statistics.median(t[1] for t in runs) for runs in (few, many)]
+    into.update(
+        few_s=round(wall[0], 3),
+        many_s=round(wall[1], 3),
+        assets=extra,
+        wall_ms=round((wall[1] - wall[0]) / extra * 1000, 2),
+        cpu_ms=round((cpu[1] - cpu[0]) / extra * 1000, 2),
+    )
     return (
         f"({wall[1]:.2f} s - {wall[0]:.2f} s) / {extra} assets = "
         f"{(wall[1] - wall[0]) / extra * 1000:.1f} ms wall, "
@@ -246,7 +257,7 @@ class Celery:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
-def print_per_asset(args: argparse.Namespace) -> None:
+def print_per_asset(args: argparse.Namespace, figures: dict) -> None:
     # What one more asset costs in one process: the 93-asset project against a 9-asset one
     # (2 chains and the example), so interpreter start, imports and the instance cancel out.
     few, many = make_small(2), make_small(args.chains)
@@ -258,7 +269,8 @@ def print_per_asset(args: argparse.Namespace) -> None:
         runs["few"].append(timed_cpu(few, []))
         runs["many"].append(timed_cpu(many, []))
     extra = 3 * (args.chains - 2)
-    print(f"in-process cost per asset: {per_asset(runs['few'], runs['many'], extra)}")
+    own = figures.setdefault("per_asset", {})
+    print(f"in-process cost per asset: {per_asset(runs['few'], runs['many'], extra, own)}")
     # The same graph in plain Dagster (dagster_alone.py: 3 and chains+1 chains, each silver
     # asset with three checks), on an ephemeral instance and on Dagster's default SQLite one.
     for kind in ("ephemeral", "sqlite"):
@@ -266,9 +278,10 @@ def print_per_asset(args: argparse.Namespace) -> None:
         for _ in range(args.runs):
             alone["few"].append(dagster_alone(3, kind))
             alone["many"].append(dagster_alone(args.chains + 1, kind))
+        into = figures.setdefault("dagster_alone_per_asset", {}).setdefault(kind, {})
         print(
             f"Dagster alone, same graph, {kind} instance: "
-            f"{per_asset(alone['few'], alone['many'], extra)}"
+            f"{per_asset(alone['few'], alone['many'], extra, into)}"
         )
 
 
@@ -280,12 +293,14 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["in-process", "workers-2"])
     parser.add_argument("--projects", nargs="+", default=["small", "cpu"], choices=["small", "cpu"])
     parser.add_argument("--no-per-asset", action="store_true", help="skip the per-asset figures")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
+    figures: dict = {"runs": args.runs, "chains": args.chains, "rows": args.rows, "projects": {}}
     makers = {"small": lambda: make_small(args.chains), "cpu": lambda: make_cpu(args.rows)}
     projects = {name: makers[name]() for name in args.projects}
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     if not args.no_per_asset:
-        print_per_asset(args)
+        print_per_asset(args, figures)
 
     print(f"{'project':<8} {'mode':<24} {'median s':>9} {'x in-process':>13}  (runs: {args.runs})")
     for label, project in projects.items():
@@ -306,8 +321,10 @@ def main() -> None:
             if celery:
                 celery.stop()
         base = statistics.median(times[args.modes[0]])
+        modes = figures["projects"].setdefault(label, {})
         for mode in args.modes:
             median = statistics.median(times[mode])
+            modes[mode] = {"median_s": round(median, 3), "ratio": round(median / base, 3)}
             print(f"{label:<8} {mode:<24} {median:>9.2f} {median / base:>13.2f}", flush=True)
         if label == "cpu" and args.modes[0] == "in-process":
             alone, speedup = two_at_once(args.rows, args.runs)
@@ -316,6 +333,12 @@ def main() -> None:
             # in-process runs) at the machine's two-process speed, everything else (start-up,
             # the small steps) as long as in one process.
             best = (base - 4 * step + 4 * step / speedup) / base
+            figures["cpu_bound"] = {
+                "step_s": round(step, 3),
+                "function_alone_s": round(alone, 3),
+                "two_at_once_speedup": round(speedup, 3),
+                "best_ratio": round(best, 3),
+            }
             print(
                 f"cpu: a one-core step takes {step:.2f} s in one process (median of "
                 f"{len(steps)}; the per-row function alone {alone:.2f} s); two at once go "
@@ -323,6 +346,8 @@ def main() -> None:
                 f"{best:.2f}x in-process at best"
             )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

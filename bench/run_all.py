@@ -1,14 +1,15 @@
 """Run every benchmark, then write BENCHMARKS.md and bench/pipeline_scaling.png.
 
-    .venv/bin/python bench/run_all.py              # everything, about 30-40 minutes
+    .venv/bin/python bench/run_all.py              # everything, about 45-60 minutes
     .venv/bin/python bench/run_all.py --quick      # small sizes, to try the script (not published)
 
 Needs the `bench` extra (`uv pip install -e ".[dev,bench]"`: matplotlib for the chart) and, for
 the storage benchmark, Azurite (`npm install --prefix .ci --no-save azurite@3`) and moto (in the
-dev extra). Each benchmark is its own script, run here one after another in a fresh process with
-`--json`; each figure in BENCHMARKS.md is a ratio against a baseline measured in the same script
-run (alternating with it, so machine noise hits both alike), from medians of at least 5 runs, with
-the absolute times beside it.
+dev extra); the scale-out benchmark adds Celery with two workers when `redis-server` is there
+(`bash scripts/tools.sh`). Each benchmark is its own script, run here one after another in a
+fresh process with `--json`; each figure in BENCHMARKS.md is a ratio against a baseline measured
+in the same script run (alternating with it, so machine noise hits both alike), from medians of
+at least 5 runs, with the absolute times beside it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +41,8 @@ FULL = {
     "streaming": ["--rows", "20000000", "--runs", "5"],
     "storage": ["--rows", "5000000", "--repeat", "5"],
     "setup": ["--runs", "5"],
+    "partitions": ["--days", "365", "--runs", "3"],
+    "scaleout": ["--runs", "5", "--modes", "in-process", "workers-2"],
 }
 QUICK = {
     "cli": ["--runs", "5"],
@@ -48,6 +52,8 @@ QUICK = {
     "streaming": ["--rows", "1000000", "--runs", "5"],
     "storage": ["--rows", "500000", "--repeat", "5"],
     "setup": ["--runs", "1"],
+    "partitions": ["--days", "30", "--rows", "2000", "--runs", "1", "--reads", "3"],
+    "scaleout": ["--runs", "1", "--chains", "5", "--modes", "in-process", "workers-2"],
 }
 SCRIPTS = {
     "cli": "bench_cli.py",
@@ -57,6 +63,8 @@ SCRIPTS = {
     "streaming": "bench_streaming.py",
     "storage": "bench_storage.py",
     "setup": "bench_setup.py",
+    "partitions": "bench_partitions.py",
+    "scaleout": "bench_scaleout.py",
 }
 
 
@@ -395,6 +403,66 @@ def goal_rows(results: dict[str, Result]) -> list[tuple[str, str, str, str, str]
                         f"{m['local sample alone']:.3f} s",
                     )
                 )
+    partitions = results.get("partitions")
+    if partitions and partitions.ok:
+        f = partitions.figures
+        backfill, read = f["backfill"], f["read_all"]
+        rows.append(
+            (
+                "7 Partitions",
+                f"backfill of {f['days']} daily partitions in one run: "
+                f"{backfill['polster_over_plain']:.2f}x a plain polars script",
+                "<= 3x",
+                verdict(backfill["polster_over_plain"] <= 3 and backfill["same_gold"]),
+                f"{backfill['polster_s']:.2f} s vs {backfill['plain_s']:.2f} s",
+            )
+        )
+        rows.append(
+            (
+                "7 Partitions",
+                f"reading the {f['days']} silver partitions as one frame: "
+                f"{read['polster_over_plain']:.2f}x `pl.scan_parquet` of the folder",
+                "<= 1.3x",
+                verdict(read["polster_over_plain"] <= 1.3 and read["same_rows"]),
+                f"{read['polster_s']:.3f} s vs {read['plain_s']:.3f} s",
+            )
+        )
+    scaleout = results.get("scaleout")
+    if scaleout and scaleout.ok:
+        f = scaleout.figures
+        cost = f.get("per_asset")
+        if cost:
+            rows.append(
+                (
+                    "8 Scale-out",
+                    f"in-process cost per asset ({cost['assets']} assets more): "
+                    f"{cost['wall_ms']:.1f} ms wall, {cost['cpu_ms']:.1f} ms CPU",
+                    "<= 20 ms",
+                    verdict(cost["wall_ms"] <= 20),
+                    f"{cost['many_s']:.2f} s vs {cost['few_s']:.2f} s",
+                )
+            )
+        goals = {
+            ("small", "workers-2"): 1.2,
+            ("small", "celery-2"): 1.5,
+            ("cpu", "workers-2"): 0.7,
+            ("cpu", "celery-2"): 0.8,
+        }
+        names = {"small": f"{f['chains'] * 3 + 3} small assets", "cpu": "four one-core chains"}
+        for (project, mode), goal in goals.items():
+            found = f["projects"].get(project, {})
+            if mode not in found or "in-process" not in found:
+                continue
+            figure = found[mode]
+            rows.append(
+                (
+                    "8 Scale-out",
+                    f"{names[project]}, {mode}: {figure['ratio']:.2f}x in-process",
+                    f"<= {goal}x",
+                    verdict(figure["ratio"] <= goal),
+                    f"{figure['median_s']:.2f} s vs {found['in-process']['median_s']:.2f} s",
+                )
+            )
     setup = results.get("setup")
     if setup and setup.ok:
         f = setup.figures
@@ -435,6 +503,20 @@ def pipeline_table(pipeline: dict) -> list[str]:
     return lines
 
 
+# The line in BENCHMARKS.md below which dated measurements are written by hand (A/Bs of single
+# changes, before/after figures): run_all.py rewrites what is above it and keeps the rest.
+KEEP = "<!-- bench/run_all.py keeps everything below this line: measurements added by hand. -->"
+
+
+def kept_part(path: Path) -> str:
+    """The part of ``path`` from :data:`KEEP` on, or ``""``."""
+    if not path.exists():
+        return ""
+    text = path.read_text(encoding="utf-8")
+    at = text.find(KEEP)
+    return text[at:].rstrip() + "\n" if at >= 0 else ""
+
+
 def write_markdown(
     path: Path,
     results: dict[str, Result],
@@ -454,8 +536,9 @@ def write_markdown(
     lines = [
         "# Benchmarks",
         "",
-        "Written by `bench/run_all.py`; do not edit by hand. To reproduce, from the repository "
-        "root:",
+        "Written by `bench/run_all.py`; do not edit by hand above the line that says so "
+        "(measurements added by hand go below it, and run_all.py keeps them). To reproduce, "
+        "from the repository root:",
         "",
         "```",
         command,
@@ -550,7 +633,9 @@ def write_markdown(
             "```",
             "",
         ]
-    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    kept = kept_part(path)
+    text = "\n".join(lines).rstrip() + "\n"
+    path.write_text(text + ("\n" + kept if kept else ""), encoding="utf-8")
 
 
 def main() -> int:
@@ -583,6 +668,8 @@ def main() -> int:
             extra = list(plan[name])
             if name == "storage":
                 extra += ["--backends", storage_backends()]
+            if name == "scaleout" and shutil.which("redis-server"):
+                extra += ["celery-2"]  # after --modes' other values
             results[name] = run(name, extra, Path(tmp))
     elapsed = time.perf_counter() - clock
     if "pipeline" in results and results["pipeline"].ok:
