@@ -100,13 +100,10 @@ def _executor_class():
         def execute(self, plan_context, execution_plan):
             watch = WorkerWatch()
             submitter = Submitter(plan_context)
-            boards: dict[int, ResultBoard | None] = {}
 
             def submit(app, context, step, queue, priority, known_state):
-                if id(app) not in boards:
-                    boards[id(app)] = ResultBoard.for_backend(app.backend)
-                board = boards[id(app)]
                 result = submitter.submit(app, step, queue, priority, known_state)
+                board = submitter.board
                 if board is not None:
                     board.pending.add(result.id)
                 return WatchedResult(result, app, watch, self, context, step, known_state, board)
@@ -123,7 +120,9 @@ class Submitter:
     and Polster's take the same messages. What does not change during a run (the job's origin,
     the instance's reference) is built once, not for each step, and the message's headers carry
     a short description of the step instead of Celery's ``saferepr`` of the whole packed
-    arguments (which grow with the run's known state): together about 2 ms a step."""
+    arguments (which grow with the run's known state): together about 2 ms a step.
+    dagster-celery's loop makes one Celery app per run: its task and its result board (see
+    :class:`ResultBoard`) are made at the first step."""
 
     def __init__(self, plan_context) -> None:
         job = plan_context.reconstructable_job
@@ -132,15 +131,17 @@ class Submitter:
         self.run_id = plan_context.dagster_run.run_id
         self.instance_ref = plan_context.instance.get_ref()
         self.retry_mode = plan_context.executor.retries.for_inner_plan()
-        self.tasks: dict[int, object] = {}
+        self.task = None
+        self.board: ResultBoard | None = None
 
     def submit(self, app, step, queue, priority, known_state):
         from dagster._grpc.types import ExecuteStepArgs
         from dagster._serdes import pack_value
         from dagster_celery.tasks import create_task
 
-        if id(app) not in self.tasks:
-            self.tasks[id(app)] = create_task(app)
+        if self.task is None:
+            self.task = create_task(app)
+            self.board = ResultBoard.for_backend(app.backend)
         args = ExecuteStepArgs(
             job_origin=self.origin,
             run_id=self.run_id,
@@ -150,7 +151,7 @@ class Submitter:
             known_state=known_state,
             print_serialized_events=True,  # as dagster-celery sets it (no task reads it)
         )
-        signature = self.tasks[id(app)].si(  # type: ignore[attr-defined]
+        signature = self.task.si(  # type: ignore[attr-defined]
             execute_step_args_packed=pack_value(args), executable_dict=self.executable
         )
         return signature.apply_async(
@@ -267,10 +268,10 @@ class WatchedResult:
                 self.board.done(self.result.id)
                 return True
         self.lost = self.watch.lost(self.app, self.result, state, info)
-        if self.lost is not None and self.result.ready():
-            self.lost = None  # it finished while the worker was asked after all
-        elif self.lost is None:
+        if self.lost is None:
             return False
+        if self.result.ready():
+            self.lost = None  # it finished while the worker was asked after all
         if self.board is not None:
             self.board.done(self.result.id)
         return True

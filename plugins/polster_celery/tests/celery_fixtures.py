@@ -238,6 +238,17 @@ def stop_worker(worker: subprocess.Popen) -> None:
             worker.wait()
 
 
+def start_run(project: Path, **popen) -> subprocess.Popen:
+    """``python run_polster.py --executor celery`` in ``project`` with the plugins, started
+    (``popen``: where its output goes, ...); the caller waits for it or stops it."""
+    return subprocess.Popen(
+        [sys.executable, "run_polster.py", "--executor", "celery"],
+        cwd=project,
+        env=plugin_env(PYTHONPATH=str(project / "src")),
+        **popen,
+    )
+
+
 def run_pipeline(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """``python run_polster.py ARGS`` in ``project``, with the plugins and ``env``."""
     env = plugin_env(PYTHONPATH=str(project / "src"), **env)

@@ -10,14 +10,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
 import celery_fixtures
-from celery_fixtures import REDIS_PASSWORD, copy_project, run_pipeline
+from celery_fixtures import REDIS_PASSWORD, copy_project, run_pipeline, start_run
 
-from tests.remote_pipeline import init_project, plugin_env, set_env
+from tests.remote_pipeline import init_project, set_env
 
 redis_url = celery_fixtures.redis_url
 
@@ -87,13 +86,8 @@ def test_a_step_message_is_dagster_celerys_with_a_short_description(redis_url, t
 
     for key in client.keys("dagster*"):
         client.delete(key)
-    run = subprocess.Popen(
-        [sys.executable, "run_polster.py", "--executor", "celery"],
-        cwd=project,
-        env=plugin_env(PYTHONPATH=str(project / "src")),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+    run = start_run(
+        project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
     try:
         deadline = time.monotonic() + 120

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +20,7 @@ from celery_fixtures import (
     REDIS_PASSWORD,
     copy_project,
     run_pipeline,
+    start_run,
     start_worker,
     stop_worker,
     wait_for_workers,
@@ -207,14 +207,7 @@ def test_a_worker_killed_mid_step_fails_that_asset_and_a_rerun_completes(broker,
     log = tmp_path / "worker-2.log"
     worker = start_worker(copy, log, POLSTER_TEST_SLOW_STEP=str(marker))
     started = time.monotonic()
-    second = subprocess.Popen(
-        [sys.executable, "run_polster.py", "--executor", "celery"],
-        cwd=project,
-        env=plugin_env(PYTHONPATH=str(project / "src")),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    second = start_run(project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         while not marker.exists():
             assert second.poll() is None, second.communicate()
