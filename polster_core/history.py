@@ -55,15 +55,43 @@ def redactor_for(home: str | os.PathLike | None) -> Redactor:
         return _REDACTORS[key]
 
 
-def redact_event(event: Any, redactor: Redactor) -> Any:
+def redact_event(event: Any, redactor: Redactor, keep: bool = False) -> Any:
     """``event`` (an ``EventLogEntry``) with every secret masked in every string it holds:
-    messages, error messages and stacks of each ``cause`` and ``context``, metadata."""
+    messages, error messages and stacks of each ``cause`` and ``context``, metadata.
+
+    Looking for secrets serialises the event, as storing it does. With ``keep``, the text of an
+    event without secrets is kept for :func:`take_serialized`, so that the event log stores it
+    instead of serialising the same event again."""
     if not redactor:
         return event
     text = serialize_value(event)
     if not redactor.search(text):
+        if keep:
+            _keep_serialized(event, text)
         return event
     return deserialize_value(json.dumps(_redact_tree(json.loads(text), redactor)), type(event))
+
+
+# Serialised events that redact_event let through unchanged, by id (each with its event, so an
+# id is not reused while it is here), until the event log takes them. Dagster stores a batch of
+# events (up to EVENT_BATCH_SIZE) after it has handed them all over; beyond twice that, the
+# oldest are dropped (and serialised again if they are stored after all).
+_SERIALIZED: dict[int, tuple[Any, str]] = {}
+_SERIALIZED_LOCK = threading.Lock()
+
+
+def _keep_serialized(event: Any, text: str) -> None:
+    with _SERIALIZED_LOCK:
+        _SERIALIZED[id(event)] = (event, text)
+        if len(_SERIALIZED) > 2 * EVENT_BATCH_SIZE:
+            del _SERIALIZED[next(iter(_SERIALIZED))]
+
+
+def take_serialized(event: Any) -> str | None:
+    """``serialize_value(event)`` as :func:`redact_event` made it, once; None if it did not."""
+    with _SERIALIZED_LOCK:
+        kept = _SERIALIZED.pop(id(event), None)
+    return kept[1] if kept is not None and kept[0] is event else None
 
 
 def _redact_tree(value: Any, redactor: Redactor) -> Any:
@@ -114,11 +142,23 @@ class PolsterInstance(DagsterInstance):
             return configured
         return EVENT_BATCH_SIZE
 
+    @property
+    def _keeps_serialized(self) -> bool:
+        """Whether the event log takes the text redact_event made (Polster's SQLite history)."""
+        keeps = self.__dict__.get("_polster_keeps_serialized")
+        if keeps is None:
+            from .sqlite_history import QuickSqliteEventLogStorage
+
+            keeps = isinstance(self.event_log_storage, QuickSqliteEventLogStorage)
+            self.__dict__["_polster_keeps_serialized"] = keeps
+        return keeps
+
     def handle_new_event(self, event, *, batch_metadata=None) -> None:
-        super().handle_new_event(redact_event(event, self.redactor), batch_metadata=batch_metadata)
+        event = redact_event(event, self.redactor, self._keeps_serialized)
+        super().handle_new_event(event, batch_metadata=batch_metadata)
 
     def store_event(self, event) -> None:
-        super().store_event(redact_event(event, self.redactor))
+        super().store_event(redact_event(event, self.redactor, self._keeps_serialized))
 
 
 class RedactingComputeLogManager(LocalComputeLogManager):

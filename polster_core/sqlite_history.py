@@ -78,6 +78,8 @@ from sqlalchemy import exc as db_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool, StaticPool
 
+from .history import take_serialized
+
 ENGINES_KEPT = 32  # a long-lived process (the UI, the daemon) sees many runs' databases
 
 # The event row Dagster writes (SqlEventLogStorage._event_to_row); with other columns (another
@@ -91,6 +93,9 @@ EVENT_COLUMNS = (
     "asset_key",
     "partition",
 )
+
+# Whether this process's first event row made from the instance's text was Dagster's own row.
+_ROW_MATCHES: bool | None = None
 
 _HOLDING = threading.Event()
 _STORAGES: weakref.WeakSet = weakref.WeakSet()
@@ -279,7 +284,7 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
         """Dagster's ``SqliteEventLogStorage.store_event``: the same rows in the same databases
         and transactions (the run's, and the index's for asset, check and run status events),
         written by the driver directly, the event serialised once."""
-        row = self._event_to_row(event)
+        row = self._row(event)
         if tuple(row) != EVENT_COLUMNS:  # a Dagster whose event row is not the one above
             super().store_event(event)
             return
@@ -298,6 +303,40 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
         if kind in EVENT_TYPE_TO_PIPELINE_RUN_STATUS:
             with self.index_connection() as conn:
                 insert_row(conn, SqlEventLogStorageTable, row)
+
+    def _row(self, event: Any) -> dict[str, Any]:
+        """Dagster's ``_event_to_row``, with the event's text as the instance serialised it
+        when it looked for secrets (:func:`polster_core.history.take_serialized`), when it did.
+        The first such row in a process is checked against Dagster's own; if they differ (a
+        Dagster that builds its row otherwise), Dagster's is used from then on."""
+        global _ROW_MATCHES
+        text = take_serialized(event)
+        if text is None or _ROW_MATCHES is False:
+            return self._event_to_row(event)
+        kind = asset_key = partition = None
+        step_key = event.step_key
+        if event.is_dagster_event:
+            dagster_event = event.get_dagster_event()
+            kind = dagster_event.event_type_value
+            step_key = dagster_event.step_key
+            if dagster_event.asset_key:
+                asset_key = dagster_event.asset_key.to_string()
+            if dagster_event.partition:
+                partition = dagster_event.partition
+        row = {
+            "run_id": event.run_id,
+            "event": text,
+            "dagster_event_type": kind,
+            "timestamp": self._event_insert_timestamp(event),
+            "step_key": step_key,
+            "asset_key": asset_key,
+            "partition": partition,
+        }
+        if _ROW_MATCHES is None:
+            dagsters = self._event_to_row(event)
+            _ROW_MATCHES = row == dagsters
+            return dagsters
+        return row
 
     def store_event_batch(self, events: Any) -> None:
         """Dagster's batches (a run's planned assets and checks, a backfill's materialisations

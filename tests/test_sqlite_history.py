@@ -15,6 +15,9 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.utils import make_new_run_id
 
+from polster_core import history
+from polster_core.history import redact_event
+from polster_core.secrets import Redactor
 from polster_core.sqlite_history import QuickSqliteEventLogStorage, held_connections
 
 DAYS = [f"2024-01-0{d}" for d in range(1, 6)]
@@ -230,6 +233,36 @@ def test_every_row_is_the_one_dagsters_own_storage_writes(tmp_path):
         (run_ids[2], "FAILED"): 1,
     }
     assert table_rows(tmp_path / "ours" / "index.db")["alembic_version"]
+
+
+def test_events_looked_through_for_secrets_are_stored_as_dagster_stores_them(tmp_path):
+    """With a secret to mask, the instance serialises each event to look for it; the event log
+    stores that text instead of serialising the event again. The rows are still Dagster's own,
+    the event that held the secret is stored masked, and no text is left once all are stored."""
+    with instance_at(tmp_path / "made", POLSTER_YAML) as instance:
+        run_id = backfill(instance, DAYS[0], DAYS[2])
+        entries = instance.all_logs(run_id)
+    secret = "s3cr3t-t0ken-value"
+    entries.append(log_entry(run_id, f"connecting with {secret}"))
+    redactor = Redactor([secret])
+    looked_through = [redact_event(entry, redactor, keep=True) for entry in entries]
+    assert looked_through[:-1] == entries[:-1]
+    assert secret not in looked_through[-1].user_message
+    assert len(history._SERIALIZED) == len(entries) - 1  # all but the masked one
+    ours = QuickSqliteEventLogStorage(str(tmp_path / "ours"))
+    theirs = SqliteEventLogStorage(str(tmp_path / "theirs"))
+    for storage in (ours, theirs):
+        for entry in looked_through:
+            storage.store_event(entry)
+        storage.dispose()
+    assert not history._SERIALIZED
+    for name in ["index.db", f"{run_id}.db"]:
+        mine = table_rows(tmp_path / "ours" / name)
+        assert mine == table_rows(tmp_path / "theirs" / name), name
+    stored = "".join(
+        row["event"] for row in table_rows(tmp_path / "ours" / f"{run_id}.db")["event_logs"]
+    )
+    assert "connecting with" in stored and secret not in stored
 
 
 def test_a_run_stores_dagsters_batches_whole_with_the_rows_of_each_event(tmp_path):
