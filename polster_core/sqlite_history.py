@@ -193,6 +193,18 @@ def update_rows(conn: Connection, table: Any, values: dict[str, Any], where: dic
     return _driver(conn).execute(sql, bound).rowcount
 
 
+def _synced_normally_in_wal(engine: Any) -> None:
+    """A held connection that ``runner.quick_history`` opened on a database Dagster was still
+    creating has syncing off (nothing to lose before its tables exist); the database is in WAL
+    mode now, and the connection lasts the whole run: it commits with ``synchronous=NORMAL``,
+    as every other connection of the run does, not with syncing off to the end."""
+    with engine.connect() as conn:
+        driver = _driver(conn)
+        off = driver.execute("PRAGMA synchronous").fetchone()[0] == 0
+        if off and driver.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            driver.execute("PRAGMA synchronous=NORMAL")
+
+
 class QuickSqliteEventLogStorage(SqliteEventLogStorage):
     """Dagster's SQLite event log, keeping what it would look up again for every event."""
 
@@ -235,6 +247,8 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
         if shard not in self._initialized_dbs:
             self._initdb(engine)
             self._initialized_dbs.add(shard)
+        if held:
+            _synced_normally_in_wal(engine)
         engines[shard] = engine
         while len(engines) > ENGINES_KEPT:
             engines.popitem(last=False)[1].dispose()

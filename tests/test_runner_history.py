@@ -61,6 +61,33 @@ def test_quick_history_touches_only_the_dagster_home(tmp_path):
     assert sqlite3.connect(ours).execute("SELECT count(*) FROM t").fetchone()[0] == 2
 
 
+def test_a_new_runs_history_is_synced_normally_for_the_whole_run(tmp_path):
+    """A new run's database is created with syncing off (nothing to lose before its tables
+    exist); the connection the run keeps to it then commits with synchronous=NORMAL, as the
+    others do, not with syncing off until the run ends."""
+    import dagster as dg
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.utils import make_new_run_id
+
+    home = tmp_path / ".dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        "instance_class:\n  module: polster_core.history\n  class: PolsterInstance\n",
+        encoding="utf-8",
+    )
+    run_id = make_new_run_id()
+    entry = EventLogEntry(
+        error_info=None, level="INFO", user_message="hi", run_id=run_id, timestamp=0.0
+    )
+    with quick_history(home), dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.event_log_storage.store_event(entry)
+        with instance.event_log_storage.run_connection(run_id) as connection:
+            driver = connection.connection.dbapi_connection
+            assert driver.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert driver.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert len(instance.all_logs(run_id)) == 1
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     parent = tmp_path_factory.mktemp("history")

@@ -200,6 +200,21 @@ def table_rows(database: Path) -> dict[str, list]:
         return found
 
 
+def store_in_both(tmp_path: Path, entries: list, run_ids: list[str]) -> None:
+    """Store ``entries`` with QuickSqliteEventLogStorage (under ours/) and with Dagster's own
+    SQLite event log (under theirs/); the index's and each run's rows must be the same."""
+    ours = QuickSqliteEventLogStorage(str(tmp_path / "ours"))
+    theirs = SqliteEventLogStorage(str(tmp_path / "theirs"))
+    for storage in (ours, theirs):
+        for entry in entries:
+            storage.store_event(entry)
+        storage.dispose()
+    for name in ["index.db", *(f"{run_id}.db" for run_id in run_ids)]:
+        mine = table_rows(tmp_path / "ours" / name)
+        assert mine == table_rows(tmp_path / "theirs" / name), name
+        assert sum(len(rows) for rows in mine.values()) > 0
+
+
 def test_every_row_is_the_one_dagsters_own_storage_writes(tmp_path):
     """The same events stored by QuickSqliteEventLogStorage and by Dagster's own SQLite event
     log give the same rows in the run's database and in the index: events, asset rows, tags,
@@ -215,16 +230,7 @@ def test_every_row_is_the_one_dagsters_own_storage_writes(tmp_path):
         for entry in entries
         if entry.dagster_event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ]
-    ours = QuickSqliteEventLogStorage(str(tmp_path / "ours"))
-    theirs = SqliteEventLogStorage(str(tmp_path / "theirs"))
-    for storage in (ours, theirs):
-        for entry in entries:
-            storage.store_event(entry)
-        storage.dispose()
-    for name in ["index.db", *(f"{run_id}.db" for run_id in run_ids)]:
-        mine = table_rows(tmp_path / "ours" / name)
-        assert mine == table_rows(tmp_path / "theirs" / name), name
-        assert sum(len(rows) for rows in mine.values()) > 0
+    store_in_both(tmp_path, entries, run_ids)
     checks = table_rows(tmp_path / "ours" / "index.db")["asset_check_executions"]
     assert Counter((row["run_id"], row["execution_status"]) for row in checks) == {
         (run_ids[1], "SUCCEEDED"): 1,
@@ -249,16 +255,8 @@ def test_events_looked_through_for_secrets_are_stored_as_dagster_stores_them(tmp
     assert looked_through[:-1] == entries[:-1]
     assert secret not in looked_through[-1].user_message
     assert len(history._SERIALIZED) == len(entries) - 1  # all but the masked one
-    ours = QuickSqliteEventLogStorage(str(tmp_path / "ours"))
-    theirs = SqliteEventLogStorage(str(tmp_path / "theirs"))
-    for storage in (ours, theirs):
-        for entry in looked_through:
-            storage.store_event(entry)
-        storage.dispose()
+    store_in_both(tmp_path, looked_through, [run_id])
     assert not history._SERIALIZED
-    for name in ["index.db", f"{run_id}.db"]:
-        mine = table_rows(tmp_path / "ours" / name)
-        assert mine == table_rows(tmp_path / "theirs" / name), name
     stored = "".join(
         row["event"] for row in table_rows(tmp_path / "ours" / f"{run_id}.db")["event_logs"]
     )
