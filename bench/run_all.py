@@ -3,9 +3,10 @@
     .venv/bin/python bench/run_all.py              # everything, about 45-60 minutes
     .venv/bin/python bench/run_all.py --quick      # small sizes, to try the script (not published)
 
-Needs the `bench` extra (`uv pip install -e ".[dev,bench]"`: matplotlib for the chart) and, for
+Needs the `bench` dependency group (`uv pip install --python .venv/bin/python --group bench`:
+matplotlib for the chart; `scripts/dev-env.sh` installs the rest) and, for
 the storage benchmark, Azurite (`npm install --prefix .ci --no-save azurite@3`) and moto (in the
-dev extra); the scale-out benchmark adds Celery with two workers when `redis-server` is there
+dev group); the scale-out benchmark adds Celery with two workers when `redis-server` is there
 (`bash scripts/tools.sh`). Each benchmark is its own script, run here one after another in a
 fresh process with `--json`; each figure in BENCHMARKS.md is a ratio against a baseline measured
 in the same script run (alternating with it, so machine noise hits both alike), from medians of
