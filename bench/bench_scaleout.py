@@ -157,25 +157,34 @@ def two_at_once(rows: int, runs: int) -> tuple[float, float]:
     return statistics.median(one), 2 * statistics.median(one) / statistics.median(both)
 
 
-def silver_steps(project: Path) -> list[float]:
-    """Seconds each one-core silver step took in the project's last run (its step events)."""
+def step_times(project: Path) -> dict[str, tuple[float, float]]:
+    """(start, success) timestamps of each step of the project's last run, from its events."""
     import dagster as dg
     from dagster._core.events import DagsterEventType
 
     with dg.DagsterInstance.from_config(str(project / ".dagster")) as instance:
         (run,) = instance.get_runs(limit=1)
         started: dict[str, float] = {}
-        took = []
+        times: dict[str, tuple[float, float]] = {}
         for record in instance.all_logs(run.run_id):
             event = record.dagster_event
             key = event.step_key if event else None
-            if not key or not key.startswith("run_silver_s"):
+            if not key:
                 continue
             if event.event_type == DagsterEventType.STEP_START:
                 started[key] = record.timestamp
             elif event.event_type == DagsterEventType.STEP_SUCCESS and key in started:
-                took.append(record.timestamp - started[key])
-    return took
+                times[key] = (started[key], record.timestamp)
+    return times
+
+
+def silver_steps(project: Path) -> list[float]:
+    """Seconds each one-core silver step took in the project's last run (its step events)."""
+    return [
+        end - start
+        for key, (start, end) in step_times(project).items()
+        if key.startswith("run_silver_s")
+    ]
 
 
 def dagster_alone(chains: int, kind: str) -> tuple[float, float]:

@@ -14,41 +14,19 @@ themselves gain).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
 import time
 
-from bench_scaleout import make_cpu, make_small
-from project_runs import env_for
+from bench_scaleout import make_cpu, make_small, step_times, timed
 
 
 def phases(project, args: list[str]) -> tuple[float, float, float, float]:
     """Seconds to the first step's start, of the steps, after the last step, and in all."""
-    import dagster as dg
-
     started = time.time()
-    result = subprocess.run(
-        [sys.executable, "run_polster.py", *args],
-        cwd=project,
-        env=env_for(project),
-        capture_output=True,
-        text=True,
-    )
+    timed(project, args)
     ended = time.time()
-    if result.returncode != 0:
-        raise SystemExit(f"{args} failed in {project}:\n{result.stdout}\n{result.stderr}")
-    os.environ["DAGSTER_HOME"] = str(project / ".dagster")
-    with dg.DagsterInstance.get() as instance:
-        run = instance.get_runs(limit=1)[0]
-        records = instance.get_records_for_run(run.run_id, limit=1_000_000).records
-    times: dict[str, list[float]] = {"STEP_START": [], "STEP_SUCCESS": []}
-    for record in records:
-        event = record.event_log_entry.dagster_event
-        if event is not None and event.event_type_value in times:
-            times[event.event_type_value].append(record.event_log_entry.timestamp)
-    first, last = min(times["STEP_START"]), max(times["STEP_SUCCESS"])
+    steps = step_times(project).values()
+    first, last = min(start for start, _ in steps), max(end for _, end in steps)
     return first - started, last - first, ended - last, ended - started
 
 

@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -142,16 +143,12 @@ class PolsterInstance(DagsterInstance):
             return configured
         return EVENT_BATCH_SIZE
 
-    @property
+    @cached_property
     def _keeps_serialized(self) -> bool:
         """Whether the event log takes the text redact_event made (Polster's SQLite history)."""
-        keeps = self.__dict__.get("_polster_keeps_serialized")
-        if keeps is None:
-            from .sqlite_history import QuickSqliteEventLogStorage
+        from .sqlite_history import QuickSqliteEventLogStorage
 
-            keeps = isinstance(self.event_log_storage, QuickSqliteEventLogStorage)
-            self.__dict__["_polster_keeps_serialized"] = keeps
-        return keeps
+        return isinstance(self.event_log_storage, QuickSqliteEventLogStorage)
 
     def handle_new_event(self, event, *, batch_metadata=None) -> None:
         event = redact_event(event, self.redactor, self._keeps_serialized)
