@@ -299,7 +299,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--chains", type=int, default=30)
     parser.add_argument("--rows", type=int, default=160000, help="rows per cpu silver step")
-    parser.add_argument("--modes", nargs="+", default=["in-process", "workers-2"])
+    parser.add_argument(
+        "--modes", nargs="+", default=["in-process", "workers-2"], choices=list(MODES)
+    )
     parser.add_argument("--projects", nargs="+", default=["small", "cpu"], choices=["small", "cpu"])
     parser.add_argument("--no-per-asset", action="store_true", help="skip the per-asset figures")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
