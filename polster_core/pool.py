@@ -123,11 +123,17 @@ def _step_plan(
     )
 
 
-def _worker_main(conn: Any) -> None:
-    """A worker: runs each step it receives, sends back its events, then ``None``."""
+def _worker_main(conn: Any, instance_ref: Any = None) -> None:
+    """A worker: runs each step it receives, sends back its events, then ``None``. Given the
+    run's instance, it opens it at once, while the run is being created, not at its first step."""
     # Ctrl+C reaches the whole process group: the orchestrator decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     instances: list[tuple[Any, Any]] = []  # (InstanceRef, its instance): one per run
+    if instance_ref is not None:
+        try:
+            instances.append((instance_ref, dg.DagsterInstance.from_ref(instance_ref)))
+        except Exception:  # opened again at the first step, which reports the failure
+            pass
     while True:
         try:
             task = conn.recv()
@@ -163,14 +169,18 @@ def _context() -> Any:
 
 
 class Worker:
-    def __init__(self, context: Any):
+    def __init__(self, context: Any, instance_ref: Any = None):
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child,), daemon=True)
+        self.process = context.Process(target=_worker_main, args=(child, instance_ref), daemon=True)
         self.process.start()
         child.close()
         self.step: str | None = None
 
     def stop(self, kill: bool = False) -> None:
+        self.ask_to_stop(kill)
+        self.join()
+
+    def ask_to_stop(self, kill: bool = False) -> None:
         if kill and self.process.is_alive():
             self.process.kill()
         else:
@@ -178,6 +188,8 @@ class Worker:
                 self.conn.send(None)
             except (OSError, ValueError):
                 pass
+
+    def join(self) -> None:
         self.process.join(timeout=10)
         if self.process.is_alive():
             self.process.kill()
@@ -188,10 +200,10 @@ class Worker:
 class WorkerPool:
     """N worker processes; :func:`prefork` starts them before the run (fewer threads then)."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, instance_ref: Any = None):
         self.context = _context()
         self.size = size
-        self.workers = [Worker(self.context) for _ in range(size)]
+        self.workers = [Worker(self.context, instance_ref) for _ in range(size)]
 
     def replace(self, worker: Worker) -> Worker:
         worker.stop(kill=True)
@@ -200,19 +212,23 @@ class WorkerPool:
         return new
 
     def close(self) -> None:
+        # All are asked first, so that they close their history side by side.
         for worker in self.workers:
-            worker.stop(kill=worker.step is not None)
+            worker.ask_to_stop(kill=worker.step is not None)
+        for worker in self.workers:
+            worker.join()
         self.workers = []
 
 
 _PREFORKED: WorkerPool | None = None
 
 
-def prefork(size: int) -> None:
-    """Start the pool's workers now: ``run_polster.py`` calls it once the job is loaded, so the
-    workers start with the project imported, before its progress thread exists."""
+def prefork(size: int, instance_ref: Any = None) -> None:
+    """Start the pool's workers now: ``run_polster.py`` calls it once the job and the instance
+    are loaded, so the workers start with the project imported, before its progress thread
+    exists, and open the instance (``instance_ref``) while the run is being created."""
     global _PREFORKED
-    _PREFORKED = WorkerPool(size)
+    _PREFORKED = WorkerPool(size, instance_ref)
 
 
 def _take_pool(size: int) -> tuple[WorkerPool, bool]:

@@ -444,7 +444,7 @@ def _materialize(
         from . import pool
 
         # The workers start now, with the project loaded, before the progress thread.
-        pool.prefork(config["max_concurrent"])
+        pool.prefork(config["max_concurrent"], instance.get_ref())
     # Out of process, Dagster creates the run itself: the watcher finds it and polls its events.
     watcher = _Progress(instance, run_id if in_process else None)
     watcher.start()

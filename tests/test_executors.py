@@ -109,8 +109,10 @@ def test_workers_run_steps_in_long_lived_processes_and_write_the_same_tables(pro
     assert process.returncode == 0, out + err
     assert "Succeeded: 3 materialised, 0 failed, 0 skipped" in out
     used = set().union(*pids(project).values())
-    # One worker ran all three steps, one after the other; not run_polster.py itself.
+    # One worker ran all three steps, one after the other; not run_polster.py itself; and it
+    # was gone when the run ended.
     assert len(used) == 1 and process.pid not in used
+    assert not [pid for pid in used if Path(f"/proc/{pid}").exists()]
     for layer, frame in tables(project).items():
         assert frame.equals(expected[layer]), layer
     # Quiet: Polster's lines only, no raw Dagster log.
