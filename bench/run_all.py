@@ -43,7 +43,7 @@ FULL = {
     "storage": ["--rows", "5000000", "--repeat", "5"],
     "setup": ["--runs", "5"],
     "partitions": ["--days", "365", "--runs", "3"],
-    "scaleout": ["--runs", "5", "--modes", "in-process", "workers-2"],
+    "scaleout": ["--runs", "9", "--modes", "in-process", "workers-2"],
 }
 QUICK = {
     "cli": ["--runs", "5"],
