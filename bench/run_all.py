@@ -527,7 +527,9 @@ def write_markdown(
     load: tuple[tuple[float, ...], tuple[float, ...]],
     notes: str,
     quick: bool,
+    commit: str,
 ) -> None:
+    """``commit``: the code measured, as :func:`git_state` said when the run started."""
     v = versions()
     busiest = max(
         ((r.name, max(r.load)) for r in results.values() if r.load),
@@ -545,7 +547,7 @@ def write_markdown(
         command,
         "```",
         "",
-        f"- Run {started:%Y-%m-%d %H:%M} UTC, {elapsed / 60:.0f} minutes, commit {git_state()}"
+        f"- Run {started:%Y-%m-%d %H:%M} UTC, {elapsed / 60:.0f} minutes, commit {commit}"
         + (" (**--quick: small sizes, not the published figures**)" if quick else ""),
         f"- Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, shared "
         f"with other work: 1-minute load average {load[0][0]:.2f} at the start and "
@@ -661,6 +663,7 @@ def main() -> int:
         parser.error(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(SCRIPTS)}")
     command = relative_command([PY, str(Path(__file__).resolve()), *sys.argv[1:]])
     started = dt.datetime.now(dt.timezone.utc)
+    commit = git_state()  # the code measured (a commit made during the run is not it)
     clock = time.perf_counter()
     load_start = os.getloadavg()
     results: dict[str, Result] = {}
@@ -685,6 +688,7 @@ def main() -> int:
         (load_start, os.getloadavg()),
         notes,
         args.quick,
+        commit,
     )
     print(f"\nwrote {args.out} in {elapsed / 60:.1f} minutes")
     return 0 if all(r.ok for r in results.values()) else 1
