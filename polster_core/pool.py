@@ -94,6 +94,27 @@ def _resolve_config_once() -> None:
 _PLANS: dict[str, tuple[Any, Any, ExecutionPlan]] = {}
 
 
+def _whole_plan(recon_job: Any, run_config: Any, load_data: Any) -> tuple[Any, Any, ExecutionPlan]:
+    """The job definition, resolved config and whole plan of a run of ``recon_job``."""
+    job = recon_job.with_repository_load_data(load_data) if load_data else recon_job
+    job_def = job.get_definition()
+    config = ResolvedRunConfig.build(job_def, run_config)
+    whole = create_execution_plan(recon_job, run_config, repository_load_data=load_data)
+    return job_def, config, whole
+
+
+# The whole plan of the run a pool worker was started for, built while the orchestrator
+# creates that run: (reconstructable job, run config, _whole_plan's answer).
+_PREPARED: list[tuple[Any, Any, tuple[Any, Any, ExecutionPlan]]] = []
+
+
+def prepare(recon_job: Any, run_config: Any) -> None:
+    """Build the plan of a coming run of ``recon_job`` with ``run_config`` now, ahead of its
+    first step: :func:`run_step` takes it if the run is that one, and builds its own if not."""
+    _resolve_config_once()
+    _PREPARED[:] = [(recon_job, run_config, _whole_plan(recon_job, run_config, None))]
+
+
 def _step_plan(
     recon_job: Any, dagster_run: Any, step_key: str, known_state: Any, load_data: Any
 ) -> ExecutionPlan:
@@ -102,14 +123,13 @@ def _step_plan(
     output) gets a plan of its own, as dagster-celery builds it."""
     cached = _PLANS.get(dagster_run.run_id)
     if cached is None:
-        job = recon_job.with_repository_load_data(load_data) if load_data else recon_job
-        job_def = job.get_definition()
-        config = ResolvedRunConfig.build(job_def, dagster_run.run_config)
-        whole = create_execution_plan(
-            recon_job, dagster_run.run_config, repository_load_data=load_data
-        )
+        prepared = _PREPARED.pop() if _PREPARED else None
+        if prepared and not load_data and prepared[:2] == (recon_job, dagster_run.run_config):
+            whole_plan = prepared[2]
+        else:
+            whole_plan = _whole_plan(recon_job, dagster_run.run_config, load_data)
         _PLANS.clear()  # one run at a time per worker
-        cached = _PLANS[dagster_run.run_id] = (job_def, config, whole)
+        cached = _PLANS[dagster_run.run_id] = whole_plan
     job_def, config, whole = cached
     if step_key in whole.step_dict_by_key:
         state = known_state if known_state is not None else whole.known_state
@@ -123,9 +143,10 @@ def _step_plan(
     )
 
 
-def _worker_main(conn: Any, instance_ref: Any = None) -> None:
+def _worker_main(conn: Any, instance_ref: Any = None, run: Any = None) -> None:
     """A worker: runs each step it receives, sends back its events, then ``None``. Given the
-    run's instance, it opens it at once, while the run is being created, not at its first step."""
+    run's instance and ``run`` (its reconstructable job and run config), it opens the one and
+    plans the other at once, while the run is being created, not at its first step."""
     # Ctrl+C reaches the whole process group: the orchestrator decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     instances: list[tuple[Any, Any]] = []  # (InstanceRef, its instance): one per run
@@ -134,6 +155,11 @@ def _worker_main(conn: Any, instance_ref: Any = None) -> None:
             instances.append((instance_ref, dg.DagsterInstance.from_ref(instance_ref)))
         except Exception:  # opened again at the first step, which reports the failure
             pass
+    if run is not None:
+        try:
+            prepare(*run)
+        except Exception:  # planned again at the first step, which reports the failure
+            _PREPARED.clear()
     while True:
         try:
             task = conn.recv()
@@ -156,8 +182,7 @@ def _worker_main(conn: Any, instance_ref: Any = None) -> None:
         conn.send(None)
         sys.stdout.flush()
         sys.stderr.flush()
-    for _, instance in instances:
-        instance.dispose()
+    # The history is written and committed: the process's end closes what it holds.
     os._exit(0)
 
 
@@ -169,9 +194,11 @@ def _context() -> Any:
 
 
 class Worker:
-    def __init__(self, context: Any, instance_ref: Any = None):
+    def __init__(self, context: Any, instance_ref: Any = None, run: Any = None):
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, instance_ref), daemon=True)
+        self.process = context.Process(
+            target=_worker_main, args=(child, instance_ref, run), daemon=True
+        )
         self.process.start()
         child.close()
         self.step: str | None = None
@@ -200,10 +227,10 @@ class Worker:
 class WorkerPool:
     """N worker processes; :func:`prefork` starts them before the run (fewer threads then)."""
 
-    def __init__(self, size: int, instance_ref: Any = None):
+    def __init__(self, size: int, instance_ref: Any = None, run: Any = None):
         self.context = _context()
         self.size = size
-        self.workers = [Worker(self.context, instance_ref) for _ in range(size)]
+        self.workers = [Worker(self.context, instance_ref, run) for _ in range(size)]
 
     def replace(self, worker: Worker) -> Worker:
         worker.stop(kill=True)
@@ -211,28 +238,39 @@ class WorkerPool:
         self.workers[self.workers.index(worker)] = new
         return new
 
-    def close(self) -> None:
-        # All are asked first, so that they close their history side by side.
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers: all are asked first, so that they end side by side; without
+        ``wait``, they are waited for by :func:`shutdown` (or the next pool), while the run
+        reports its end."""
         for worker in self.workers:
             worker.ask_to_stop(kill=worker.step is not None)
-        for worker in self.workers:
-            worker.join()
+        if wait:
+            for worker in self.workers:
+                worker.join()
+        else:
+            _STOPPING.extend(self.workers)
         self.workers = []
 
 
 _PREFORKED: WorkerPool | None = None
+_STOPPING: list[Worker] = []  # asked to stop, not waited for yet
 
 
-def prefork(size: int, instance_ref: Any = None) -> None:
+def prefork(
+    size: int, instance_ref: Any = None, recon_job: Any = None, run_config: Any = None
+) -> None:
     """Start the pool's workers now: ``run_polster.py`` calls it once the job and the instance
     are loaded, so the workers start with the project imported, before its progress thread
-    exists, and open the instance (``instance_ref``) while the run is being created."""
+    exists, and, while the run is being created, open the instance (``instance_ref``) and
+    plan the run of ``recon_job`` with ``run_config``."""
     global _PREFORKED
-    _PREFORKED = WorkerPool(size, instance_ref)
+    run = (recon_job, run_config) if recon_job is not None else None
+    _PREFORKED = WorkerPool(size, instance_ref, run)
 
 
 def _take_pool(size: int) -> tuple[WorkerPool, bool]:
     global _PREFORKED
+    _reap()
     pool, _PREFORKED = _PREFORKED, None
     if pool is not None and pool.size == size:
         return pool, True
@@ -241,12 +279,19 @@ def _take_pool(size: int) -> tuple[WorkerPool, bool]:
     return WorkerPool(size), False
 
 
+def _reap() -> None:
+    while _STOPPING:
+        _STOPPING.pop().join()
+
+
 def shutdown() -> None:
-    """Stop pre-forked workers a run did not use (it failed before its steps began)."""
+    """Wait for the workers of the last run to end, and stop pre-forked ones a run did not use
+    (it failed before its steps began)."""
     global _PREFORKED
     if _PREFORKED is not None:
         _PREFORKED.close()
         _PREFORKED = None
+    _reap()
 
 
 class PoolExecutor(Executor):
@@ -272,7 +317,7 @@ class PoolExecutor(Executor):
                 plan_context, execution_plan, pool, (instance_ref, recon_job, run, retry_mode)
             )
         finally:
-            pool.close()
+            pool.close(wait=False)
         del load_data
 
     def _loop(self, plan_context, execution_plan, pool: WorkerPool, shared) -> Iterator:

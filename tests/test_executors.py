@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -188,7 +189,6 @@ def test_a_worker_resolves_a_runs_config_once_and_again_for_another(monkeypatch)
     """Worker processes keep Dagster's resolved run config for the job and config they last
     ran (it is validated again for every step otherwise); another config is resolved, and
     checked, anew."""
-    import dagster as dg
     from dagster._core.system_config.objects import ResolvedRunConfig
 
     from polster_core import pool
@@ -209,3 +209,63 @@ def test_a_worker_resolves_a_runs_config_once_and_again_for_another(monkeypatch)
     assert other is not resolved and other.ops["count"].config == {"rows": 2}
     with pytest.raises(dg.DagsterInvalidConfigError):
         ResolvedRunConfig.build(job, {"ops": {"count": {"config": {"rows": "many"}}}})
+
+
+@dg.asset
+def planned_up() -> int:
+    return 1
+
+
+@dg.asset
+def planned_down(planned_up: int) -> int:
+    return planned_up + 1
+
+
+def planned_job():
+    """A two-asset job for the test below (reconstructable: defined at module level)."""
+    defs = dg.Definitions(assets=[planned_up, planned_down], jobs=[dg.define_asset_job("two")])
+    return defs.resolve_job_def("two")
+
+
+def test_a_worker_plans_its_run_ahead_and_uses_that_plan_only_for_that_run(monkeypatch):
+    """Pool workers plan the coming run while the orchestrator creates it; the first step takes
+    that plan when the run is the one planned (job, selection and config as Dagster passes them
+    to the worker, through a pipe), and plans anew for any other."""
+    import pickle
+
+    from polster_core import pool
+
+    monkeypatch.setattr(pool, "_PREPARED", [])
+    monkeypatch.setattr(pool, "_PLANS", {})
+    recon = dg.reconstructable(planned_job)
+    down = frozenset({dg.AssetKey("planned_down")})
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+    def sent(config):
+        """The job and run a worker receives for a run of planned_down with ``config``."""
+        with dg.DagsterInstance.ephemeral() as instance:
+            run = instance.create_run_for_job(
+                job_def=recon.get_subset(asset_selection=down).get_definition(),
+                run_config=config,
+                asset_selection=down,
+                job_code_origin=recon.get_python_origin(),
+            )
+        job = recon.get_subset(
+            asset_selection=run.asset_selection, asset_check_selection=run.asset_check_selection
+        )
+        return pickle.loads(pickle.dumps((job, run)))
+
+    pool.prepare(recon.get_subset(asset_selection=down), quiet)
+    ahead = pool._PREPARED[0][2][2]
+    job, run = sent(quiet)
+    plan = pool._step_plan(job, run, "planned_down", None, None)
+    assert pool._PLANS[run.run_id][2] is ahead
+    assert plan.step_keys_to_execute == ["planned_down"]
+
+    pool.prepare(recon.get_subset(asset_selection=down), quiet)
+    louder = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
+    job, run = sent(louder)
+    plan = pool._step_plan(job, run, "planned_down", None, None)
+    assert pool._PLANS[run.run_id][2] is not ahead
+    assert plan.step_keys_to_execute == ["planned_down"]
+    assert not pool._PREPARED  # taken by the first step, whichever run it was
