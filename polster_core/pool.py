@@ -182,7 +182,8 @@ def _worker_main(conn: Any, instance_ref: Any = None, run: Any = None) -> None:
         conn.send(None)
         sys.stdout.flush()
         sys.stderr.flush()
-    # The history is written and committed: the process's end closes what it holds.
+    for _, instance in instances:
+        instance.dispose()
     os._exit(0)
 
 

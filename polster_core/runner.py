@@ -442,12 +442,12 @@ def _materialize(
     config = {} if in_process else executor.run_config(os.environ, workers)
     level = "DEBUG" if verbose else "CRITICAL"
     quiet = {"loggers": {"console": {"config": {"log_level": level}}}}
-    recon_job = None
+    recon_job = run_config = None
     if not in_process:
         # Worker processes import the project too: give them its src/ directory.
         paths = [str(root / "src"), os.environ.get("PYTHONPATH", "")]
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-        config = {**quiet, "execution": {"config": config}}
+        run_config = {**quiet, "execution": {"config": config}}
         recon_job = dg.reconstructable(pipeline_job)
     if executor is not None and executor.name == "multiprocess":
         from . import pool
@@ -455,9 +455,7 @@ def _materialize(
         # The workers start now, with the project loaded, before the progress thread, and
         # plan the run (the job as execute_run will subset it) while it is being created.
         planned = recon_job.get_subset(asset_selection=frozenset(keys)) if keys else recon_job
-        pool.prefork(
-            config["execution"]["config"]["max_concurrent"], instance.get_ref(), planned, config
-        )
+        pool.prefork(config["max_concurrent"], instance.get_ref(), planned, run_config)
     # Out of process, Dagster creates the run itself: the watcher finds it and polls its events.
     watcher = _Progress(instance, run_id if in_process else None)
     watcher.start()
@@ -466,7 +464,7 @@ def _materialize(
             result = dg.execute_job(
                 recon_job,
                 instance,
-                run_config=config,
+                run_config=run_config,
                 asset_selection=keys,
                 tags=tags,
             )

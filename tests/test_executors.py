@@ -233,8 +233,13 @@ def test_a_worker_plans_its_run_ahead_and_uses_that_plan_only_for_that_run(monke
     to the worker, through a pipe), and plans anew for any other."""
     import pickle
 
+    from dagster._core.system_config.objects import ResolvedRunConfig
+
     from polster_core import pool
 
+    # prepare() wraps Dagster's config resolution as a worker does: restored after.
+    monkeypatch.setattr(ResolvedRunConfig, "build", ResolvedRunConfig.build)
+    monkeypatch.setattr(pool, "_RESOLVED", [])
     monkeypatch.setattr(pool, "_PREPARED", [])
     monkeypatch.setattr(pool, "_PLANS", {})
     recon = dg.reconstructable(planned_job)
