@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import os
 import shutil
 import signal
@@ -26,6 +27,11 @@ from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# The cases of each class live beside this file, in hostile_<class>.py, each with a cases()
+# function; they import this module as ``hostile`` (also when it runs as a script).
+sys.modules.setdefault("hostile", sys.modules[__name__])
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 BIN = Path(sys.executable).parent
 POLSTER = str(BIN / "polster")
@@ -41,6 +47,13 @@ class Case:
     env: dict[str, str | None] = field(default_factory=dict)
     prepare: Callable[[Path, ExitStack], None] | None = None
     cwd: str = "."  # relative to where the case runs
+    # Further problems to report, from the folder the case ran in and what it printed (e.g. a
+    # file outside the project changed); [] when all is well.
+    check: Callable[[Path, subprocess.CompletedProcess], list[str]] | None = None
+    exit_code: int | None = None  # the exact exit code expected (default: any non-zero)
+    # Runs the command instead of a plain run to its end (e.g. to signal it part-way):
+    # run(command, cwd, env) -> CompletedProcess.
+    run: Callable[[list[str], Path, dict[str, str]], subprocess.CompletedProcess] | None = None
 
 
 def env_for(folder: Path, extra: dict[str, str | None]) -> dict[str, str]:
@@ -436,6 +449,8 @@ def cases() -> list[Case]:
             prepare=disk_at(f"{PROJECT}/.dagster", "256k", then=dagster_config),
         ),
     ]
+    for module in sorted(Path(__file__).resolve().parent.glob("hostile_*.py")):
+        found += importlib.import_module(module.stem).cases()
     return found
 
 
@@ -473,28 +488,48 @@ def try_case(
         cwd = folder / PROJECT if case.where == "project" else folder
         before = tree(folder)
         program = POLSTER if case.argv[0] == "polster" else sys.executable
-        # In a session of its own: a case that was not refused (e.g. a UI that started) is
-        # stopped with every process it started, by their group's id.
-        process = subprocess.Popen(
-            [program, *case.argv[1:]],
-            cwd=cwd,
-            env=env_for(folder, case.env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            stdout, stderr = process.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            return "broke", "did not end within 120 s (killed)", None
-        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-        after = tree(folder)
+        if case.run is not None:
+            result = case.run([program, *case.argv[1:]], cwd, env_for(folder, case.env))
+            verdict = judge(case, folder, before, result)
+        else:
+            verdict = run_plain(case, folder, cwd, before, program)
+    shutil.rmtree(folder, ignore_errors=True)
+    return verdict
+
+
+def run_plain(
+    case: Case, folder: Path, cwd: Path, before: dict[str, str], program: str
+) -> tuple[str, str, subprocess.CompletedProcess | None]:
+    # In a session of its own: a case that was not refused (e.g. a UI that started) is
+    # stopped with every process it started, by their group's id.
+    process = subprocess.Popen(
+        [program, *case.argv[1:]],
+        cwd=cwd,
+        env=env_for(folder, case.env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return "broke", "did not end within 120 s (killed)", None
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    return judge(case, folder, before, result)
+
+
+def judge(
+    case: Case, folder: Path, before: dict[str, str], result: subprocess.CompletedProcess
+) -> tuple[str, str, subprocess.CompletedProcess | None]:
+    after = tree(folder)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     problems = []
+    if case.exit_code is not None and result.returncode != case.exit_code:
+        problems.append(f"exit code {result.returncode}, not {case.exit_code}")
     if result.returncode == 0:
         problems.append("exit code 0")
     if "Traceback" in result.stderr or "Traceback" in result.stdout:
@@ -504,7 +539,8 @@ def try_case(
     if before != after:
         changed = sorted(set(before.items()) ^ set(after.items()))
         problems.append(f"files changed ({changed[0][0]}{', ...' if len(changed) > 1 else ''})")
-    shutil.rmtree(folder, ignore_errors=True)
+    if case.check is not None:
+        problems += case.check(folder, result)
     return (
         ("held", lines[0] if lines else "", result)
         if not problems
