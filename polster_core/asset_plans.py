@@ -20,9 +20,9 @@ from .graph import (
     ProjectAssets,
     allowed_layers,
     asset_function,
+    broken_rule,
     core_path,
     registry_path,
-    rule,
     upstream_of,
     wrapper_path,
 )
@@ -124,8 +124,10 @@ def resolve_dependency(assets: ProjectAssets, ref: str, layer: str, name: str) -
                 f"unknown dependency '{ref}': no asset of that name; "
                 f"{_choices_hint(assets, allowed)}"
             )
-    if split_asset_key(key)[0] not in allowed:
-        raise PolsterError(f"{new_key} cannot depend on {key}: {rule(layer, allow)}")
+    upstream_layer = split_asset_key(key)[0]
+    if upstream_layer not in allowed:
+        why = broken_rule(layer, upstream_layer, allow)
+        raise PolsterError(f"{new_key} cannot depend on {key}: {why}")
     return key
 
 

@@ -60,6 +60,18 @@ def rule(layer: str, allow_same_layer: bool) -> str:
     return RULES[layer]
 
 
+def broken_rule(layer: str, upstream_layer: str, allow_same_layer: bool) -> str:
+    """Why an asset of ``layer`` may not read one of ``upstream_layer``, with the setting that
+    would allow it when there is one (a same-layer dependency)."""
+    text = rule(layer, allow_same_layer)
+    if upstream_layer == layer and layer in SAME_LAYER_RULES and not allow_same_layer:
+        text += (
+            f" (to allow {layer} -> {layer} dependencies, set allow_same_layer_deps = true "
+            "under [tool.polster] in pyproject.toml)"
+        )
+    return text
+
+
 @dataclass
 class Problem:
     """One thing ``polster check`` reports: where, and what is wrong (with what to do)."""
@@ -346,9 +358,8 @@ class ProjectAssets:
                     )
                 )
             elif parts and parts[0] not in allowed:
-                found.append(
-                    Problem(where, f"depends on {up}: {rule(asset.layer, self.allow_same_layer)}")
-                )
+                why = broken_rule(asset.layer, parts[0], self.allow_same_layer)
+                found.append(Problem(where, f"depends on {up}: {why}"))
         from .partition_mapping import partition_problems
 
         found.extend(partition_problems(self, asset, where))

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from polster_core import __version__
 
+from .assets_helpers import new_project, run_in_terminal
 from .conftest import clean_env, run_polster
+from .test_add_asset import wrapper_params
 
 
 def test_version_short_flag(tmp_path: Path) -> None:
@@ -47,3 +49,11 @@ def test_readme_cron_line_runs_under_sh(example_project: Path, tmp_path: Path) -
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (project / "data" / "gold" / "example.parquet").is_file()
+
+
+def test_an_empty_answer_for_upstream_assets_says_why_it_is_asked_again(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    code, out = run_in_terminal(["add-asset"], project, ["silver", "orders", "", "1", "none"])
+    assert code == 0, out
+    assert "a silver asset needs at least one upstream asset" in out
+    assert wrapper_params(project, "silver", "orders") == ["run_bronze_example"]

@@ -163,7 +163,7 @@ def add_asset(
         refs = _ask(
             "Upstream assets (numbers or names, comma-separated)",
             lambda v: _picked(v, choices, assets, layer, name),
-            default=None,
+            default="",  # an empty answer is refused with its reason, not asked again silently
         )
     upstream = [resolve_dependency(assets, ref, layer, name) for ref in refs]
     upstream = list(dict.fromkeys(upstream))
@@ -234,7 +234,10 @@ def _picked(value: str, choices: list[str], assets, layer: str, name: str) -> li
             item = choices[number - 1]
         refs.append(resolve_dependency(assets, item, layer, name))
     if not refs:
-        raise PolsterError("choose at least one upstream asset")
+        raise PolsterError(
+            f"a {layer} asset needs at least one upstream asset: "
+            "type numbers or names from the list above"
+        )
     return refs
 
 
@@ -242,7 +245,7 @@ def _ask(text: str, convert, default):
     """Prompt until ``convert`` accepts the answer; its error is shown and the question asked
     again."""
     while True:
-        value = click.prompt(text, default=default, show_default=default is not None)
+        value = click.prompt(text, default=default, show_default=bool(default))
         try:
             return convert(value)
         except PolsterError as exc:
