@@ -542,12 +542,21 @@ def check(path: Path | None = PATH_OPTION) -> None:
     """Report layer-rule breaks, cycles, drift between files and registrations, bad names."""
     from ..asset_plans import load_assets
     from ..graph import Problem
+    from ..merge import unresolved_conflicts
     from ..plugins import get_plugins
 
     project = _project(path)
     assets = load_assets(project)
     config, warnings = project.plugin_problems(get_plugins())
     problems = [Problem("pyproject.toml", text) for text in config] + assets.problems()
+    problems += [
+        Problem(
+            f"{rel}:{line}",
+            "unresolved conflict block (<<<<<<< ... >>>>>>>) left by polster upgrade: keep the "
+            "lines you want and delete the marker lines",
+        )
+        for rel, line in unresolved_conflicts(project.root)
+    ]
     for warning in warnings:
         note = "needed only to change the CI files"
         typer.echo(f"warning: pyproject.toml: {warning}; {note}", err=True)
