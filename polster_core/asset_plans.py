@@ -23,6 +23,7 @@ from .graph import (
     broken_rule,
     core_path,
     registry_path,
+    test_path,
     upstream_of,
     wrapper_path,
 )
@@ -407,7 +408,8 @@ def remove_asset_plan(
 
     plan = Plan(project.root)
     result = RemovePlan(plan, key)
-    for rel in (core_path(layer, name), wrapper_path(layer, name)):
+    # The asset's own test file (the examples' tests/test_{layer}_example.py) goes with it.
+    for rel in (core_path(layer, name), wrapper_path(layer, name), test_path(layer, name)):
         if (project.root / rel).exists():
             plan.delete(rel)
     init = project.root / registry_path(layer)
@@ -429,7 +431,7 @@ def remove_asset_plan(
         edited = remove_settings_block(example.read_text(encoding="utf-8"), key)
         if edited is not None:
             plan.update(".env.example", edited)
-    for rel in _users_in_tests(project.root, layer, name):
+    for rel in _users_in_tests(project.root, layer, name, test_path(layer, name)):
         result.notes.append(
             f"{rel} still uses core.{layer}_{name} or {key}: update or delete those tests"
         )
@@ -442,12 +444,14 @@ def remove_asset_plan(
     return result
 
 
-def _users_in_tests(root: Path, layer: str, name: str) -> list[str]:
-    """Test files that import the asset's core module or wrapper (found with ``ast``)."""
+def _users_in_tests(root: Path, layer: str, name: str, own: str) -> list[str]:
+    """Test files but ``own`` that import the asset's core module or wrapper (with ``ast``)."""
     module = f"{layer}_{name}"
     key = asset_key(layer, name)
     found = []
     for path in sorted((root / "tests").rglob("*.py")) if (root / "tests").is_dir() else []:
+        if path.relative_to(root).as_posix() == own:
+            continue
         try:
             tree = ast.parse(path.read_bytes())
         except (SyntaxError, ValueError, OSError):

@@ -41,6 +41,11 @@ def core_path(layer: str, name: str) -> str:
     return f"{CORE_DIR}/{layer}_{name}.py"
 
 
+def test_path(layer: str, name: str) -> str:
+    """The asset's own test file, removed with it (init writes one per example asset)."""
+    return f"tests/test_{layer}_{name}.py"
+
+
 def registry_path(layer: str) -> str:
     return f"{ASSETS_DIR}/{layer}/__init__.py"
 

@@ -11,7 +11,14 @@ from pathlib import Path
 
 from polster_core import __version__
 
-from .assets_helpers import new_project, run_in_terminal
+from .assets_helpers import (
+    add,
+    assert_ruff_clean,
+    new_project,
+    polster_ok,
+    run_in_terminal,
+    run_python,
+)
 from .conftest import clean_env, run_polster
 from .test_add_asset import wrapper_params
 
@@ -104,3 +111,39 @@ def test_check_reports_a_conflict_block_left_by_upgrade(tmp_path: Path) -> None:
     (project / "NOTES.md").write_text("Title\n=======\nuse `<<<<<<< yours`\n", encoding="utf-8")
     result = run_polster("check", cwd=project)
     assert result.returncode == 0, result.stdout
+
+
+def own_tests_pass(project: Path, after: str) -> None:
+    """The project's own `pytest`, as the README's loop runs it, and `polster check`."""
+    assert polster_ok(project, "check").startswith("OK:"), after
+    result = run_python(project, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x")
+    assert result.returncode == 0, f"after {after}:\n{result.stdout[-3000:]}{result.stderr[-2000:]}"
+    assert " passed" in result.stdout and "skipped" not in result.stdout, result.stdout
+
+
+def remove(project: Path, layer: str, name: str) -> None:
+    polster_ok(project, "remove-asset", "--layer", layer, "--name", name)
+
+
+def test_own_tests_pass_after_each_partitioned_change(tmp_path: Path) -> None:
+    """Daily bronze beside an unpartitioned gold, then every example removed (issue 26)."""
+    project = new_project(tmp_path)
+    add(project, "bronze", "events", "--partitions", "daily", "--start", "2026-11-01")
+    own_tests_pass(project, "a daily bronze asset")
+    add(project, "silver", "clean_events", "--deps", "events")
+    add(project, "gold", "summary", "--deps", "clean_events", "--partitions", "none")
+    own_tests_pass(project, "a daily silver asset and an unpartitioned gold one")
+    for layer in ("gold", "silver", "bronze"):
+        remove(project, layer, "example")
+    own_tests_pass(project, "removing every example")
+    assert_ruff_clean(project)
+
+
+def test_own_tests_pass_for_every_partitioning(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    for partitions in ("hourly", "weekly", "monthly"):
+        add(project, "bronze", "events", "--partitions", partitions, "--start", "2026-10-01")
+        add(project, "silver", "clean_events", "--deps", "events")
+        own_tests_pass(project, f"{partitions} bronze and silver assets")
+        remove(project, "silver", "clean_events")
+        remove(project, "bronze", "events")
