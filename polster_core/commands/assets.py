@@ -541,7 +541,10 @@ def check(path: Path | None = PATH_OPTION) -> None:
     from ..graph import Problem
     from ..plugins import get_plugins
 
+    from ..record import read_record
+
     project = _project(path)
+    read_record(project.root)  # a malformed record is refused in one line, like elsewhere
     assets = load_assets(project)
     config, warnings = project.plugin_problems(get_plugins())
     problems = [Problem("pyproject.toml", text) for text in config] + assets.problems()
