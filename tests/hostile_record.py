@@ -16,6 +16,7 @@ from pathlib import Path
 from hostile import PROJECT, Case, project_of
 
 RECORD = ".polster/generated.json"
+LAYERS = ("bronze", "silver", "gold")
 ADDED = {
     "layer": "bronze",
     "name": "orders",
