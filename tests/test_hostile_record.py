@@ -181,3 +181,21 @@ def test_check_warns_about_a_setting_given_twice(project):
     assert len(warning) == 1, checked.stderr
     assert f"lines {first} and {len(lines) - 1}" in warning[0]
     assert "elsewhere" not in checked.stderr + checked.stdout  # names, never values
+
+
+def test_enable_sets_the_storage_backend_line_that_is_used(project):
+    # A second, `export`ed STORAGE_BACKEND line is the one the run time uses: enable changes it.
+    with (project / ".env").open("a", encoding="utf-8") as env:
+        env.write('export STORAGE_BACKEND="local"  # again\n')
+    enabled = subprocess.run(
+        [hostile.POLSTER, "enable", "s3"],
+        cwd=project,
+        env=hostile.env_for(project.parent, {"POLSTER_DISABLE_PLUGIN_AUTOLOAD": None}),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert enabled.returncode == 0, enabled.stderr
+    from dotenv import dotenv_values
+
+    assert dotenv_values(project / ".env")["STORAGE_BACKEND"] == "s3"
