@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,9 +142,15 @@ def read_record(root: Path) -> Record | None:
     uses it (upgrade, add-asset, remove-asset, enable, check) refuses a malformed one in one
     line that names the field, before it plans anything."""
     path = root / RECORD
-    if not path.is_file():
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
         return None
     try:
+        if not stat.S_ISREG(info.st_mode):
+            raise Invalid("the record is not a regular file (a link, a folder or a device)")
+        if info.st_size > MAX_SIZE:
+            raise Invalid(f"the record is {info.st_size:,} bytes, more than polster ever writes")
         return Record.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError as exc:
         problem = f"the record is not UTF-8 text ({exc.reason} at byte {exc.start})"
@@ -234,6 +241,7 @@ def follow(plan, plugins=None, change=None, generated: dict[str, str] | None = N
 # line that names the field (``answers.assets[2].partitions``).
 
 MAX_DEPTH = 32  # the record's own structure is 4 levels deep
+MAX_SIZE = 64 * 1024 * 1024
 
 
 class Invalid(ValueError):
@@ -542,7 +550,7 @@ def validate(data: Any) -> dict:
     return SCHEMA(data, "")
 
 
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:,]')
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:,"]')
 
 
 def parse_json(text: str) -> Any:
@@ -552,6 +560,8 @@ def parse_json(text: str) -> Any:
     last = ""
     for match in _TOKEN.finditer(text):
         token = match.group()
+        if token == '"':  # a string that never ends: not JSON, json.loads stops there
+            break
         if token[0] == '"':
             last = token
         elif token == ":":

@@ -166,7 +166,33 @@ def cases() -> list[Case]:
                 )
             )
     found.append(not_utf8())
+    for command, argv in commands:
+        found.append(
+            Case(
+                f"record a link to a file outside: {command}",
+                argv,
+                prepare=link_outside,
+                check=_checks(victim_kept, names_field("regular file")),
+                env=PLUGINS if command == "enable" else {},
+            )
+        )
+    found.append(Case("record a folder: upgrade", UPGRADE, prepare=record_folder))
     return found
+
+
+def link_outside(folder: Path, stack: ExitStack) -> None:
+    """The record replaced by a link to a user's file outside the project."""
+    victim_file(folder, stack)
+    path = project_of(folder) / RECORD
+    path.unlink()
+    path.symlink_to(folder / "victim.txt")
+
+
+def record_folder(folder: Path, stack: ExitStack) -> None:
+    path = project_of(folder) / RECORD
+    path.unlink()
+    path.mkdir()
+    (path / "keep.txt").write_text("x", encoding="utf-8")
 
 
 def outside_numbers(data):

@@ -24,12 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hostile  # noqa: E402
 import hostile_record  # noqa: E402
 
-# A record of another format was refused in one line before this issue too (except by check).
-CASES = [
-    case
-    for case in hostile_record.cases()
-    if not (case.name.startswith("record format 2") and not case.name.endswith(": check"))
-]
+# Refused in one line before this issue too (a record of another format, except by check; a
+# folder in the record's place): hostile cases, not tests that fail on main.
+HELD_BEFORE = {f"record format 2: {c}" for c in ("upgrade", "add-asset", "remove-asset", "enable")}
+HELD_BEFORE.add("record a folder: upgrade")
+CASES = [case for case in hostile_record.cases() if case.name not in HELD_BEFORE]
 
 
 @pytest.fixture(scope="module")
