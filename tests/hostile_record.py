@@ -177,7 +177,16 @@ def cases() -> list[Case]:
             )
         )
     found.append(Case("record a folder: upgrade", UPGRADE, prepare=record_folder))
+    # .env is read by the one reader, by check too (which warns about a setting given twice).
+    found.append(
+        Case("env not UTF-8: check", CHECK, prepare=latin1_env, check=names(".env", "UTF-8"))
+    )
     return found
+
+
+def latin1_env(folder: Path, stack: ExitStack) -> None:
+    path = project_of(folder) / ".env"
+    path.write_bytes(path.read_bytes() + b"OWNER=Jos\xe9\nOWNER=x\n")
 
 
 def link_outside(folder: Path, stack: ExitStack) -> None:
@@ -205,6 +214,13 @@ def not_utf8() -> Case:
         path.write_bytes(path.read_bytes().replace(b'"dna-platform"', b'"dna-\xff"', 1))
 
     return Case("record not UTF-8: upgrade", UPGRADE, prepare=prepare, check=names_field("UTF-8"))
+
+
+def names(*words: str):
+    def check(folder: Path, result: subprocess.CompletedProcess) -> list[str]:
+        return [f"the line does not name {w}" for w in words if w not in result.stderr]
+
+    return check
 
 
 def _checks(*checks):
