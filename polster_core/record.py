@@ -140,7 +140,7 @@ def read_record(root: Path) -> Record | None:
 
     The one place the record is read: it is validated as a whole here, so every command that
     uses it (upgrade, add-asset, remove-asset, enable, check) refuses a malformed one in one
-    line that names the field, before it plans anything."""
+    line that names the field, before anything is written."""
     path = root / RECORD
     try:
         info = path.lstat()
