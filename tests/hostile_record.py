@@ -181,7 +181,23 @@ def cases() -> list[Case]:
     found.append(
         Case("env not UTF-8: check", CHECK, prepare=latin1_env, check=names(".env", "UTF-8"))
     )
+    # A committed pyproject.toml nested 100,000 deep (tomllib recursed into a RecursionError).
+    for command, argv in [("check", CHECK), ("add-asset", ADD)]:
+        found.append(
+            Case(
+                f"pyproject 100,000-deep nesting: {command}",
+                argv,
+                prepare=deep_pyproject,
+                check=names("pyproject.toml", "deeply"),
+            )
+        )
     return found
+
+
+def deep_pyproject(folder: Path, stack: ExitStack) -> None:
+    path = project_of(folder) / "pyproject.toml"
+    deep = "[" * 100_000 + "]" * 100_000
+    path.write_text(path.read_text(encoding="utf-8") + f"\n[tool.deep]\nx = {deep}\n", "utf-8")
 
 
 def latin1_env(folder: Path, stack: ExitStack) -> None:
