@@ -19,9 +19,10 @@ from .graph import (
     ProjectAssets,
     allowed_layers,
     asset_function,
+    broken_rule,
     core_path,
     registry_path,
-    rule,
+    test_path,
     upstream_of,
     wrapper_path,
 )
@@ -123,8 +124,10 @@ def resolve_dependency(assets: ProjectAssets, ref: str, layer: str, name: str) -
                 f"unknown dependency '{ref}': no asset of that name; "
                 f"{_choices_hint(assets, allowed)}"
             )
-    if split_asset_key(key)[0] not in allowed:
-        raise PolsterError(f"{new_key} cannot depend on {key}: {rule(layer, allow)}")
+    upstream_layer = split_asset_key(key)[0]
+    if upstream_layer not in allowed:
+        why = broken_rule(layer, upstream_layer, allow)
+        raise PolsterError(f"{new_key} cannot depend on {key}: {why}")
     return key
 
 
@@ -404,7 +407,8 @@ def remove_asset_plan(
 
     plan = Plan(project.root)
     result = RemovePlan(plan, key)
-    for rel in (core_path(layer, name), wrapper_path(layer, name)):
+    # The asset's own test file (the examples' tests/test_{layer}_example.py) goes with it.
+    for rel in (core_path(layer, name), wrapper_path(layer, name), test_path(layer, name)):
         if (project.root / rel).exists():
             plan.delete(rel)
     init = project.root / registry_path(layer)
@@ -426,7 +430,7 @@ def remove_asset_plan(
         edited = remove_settings_block(example.read_text(encoding="utf-8"), key)
         if edited is not None:
             plan.update(".env.example", edited)
-    for rel in _users_in_tests(project.root, layer, name):
+    for rel in _users_in_tests(project.root, layer, name, test_path(layer, name)):
         result.notes.append(
             f"{rel} still uses core.{layer}_{name} or {key}: update or delete those tests"
         )
@@ -439,12 +443,14 @@ def remove_asset_plan(
     return result
 
 
-def _users_in_tests(root: Path, layer: str, name: str) -> list[str]:
-    """Test files that import the asset's core module or wrapper (found with ``ast``)."""
+def _users_in_tests(root: Path, layer: str, name: str, own: str) -> list[str]:
+    """Test files but ``own`` that import the asset's core module or wrapper (with ``ast``)."""
     module = f"{layer}_{name}"
     key = asset_key(layer, name)
     found = []
     for path in sorted((root / "tests").rglob("*.py")) if (root / "tests").is_dir() else []:
+        if path.relative_to(root).as_posix() == own:
+            continue
         try:
             tree = ast.parse(path.read_bytes())
         except (SyntaxError, ValueError, OSError):
