@@ -8,7 +8,6 @@ upstream assets asked for) and the registry edit. The plan is then applied all-o
 from __future__ import annotations
 
 import ast
-import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -469,27 +468,11 @@ def _users_in_tests(root: Path, layer: str, name: str, own: str) -> list[str]:
 
 
 def env_setting(project: Project, name: str, default: str) -> str:
-    """A setting as the generated project reads it: the environment first, then ``.env``."""
-    value = os.environ.get(name)
-    if value:
-        return value
-    env_file = project.root / ".env"
-    if env_file.is_file():
-        for line in env_file.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if line.startswith("export "):
-                line = line[len("export ") :].strip()
-            if line.startswith("#") or "=" not in line:
-                continue
-            key, _, raw = line.partition("=")
-            if key.strip() == name:
-                raw = raw.strip()
-                if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
-                    raw = raw[1:-1]
-                elif " #" in raw:
-                    raw = raw.split(" #", 1)[0].rstrip()
-                return raw or default
-    return default
+    """A setting as the generated project reads it: the environment over ``.env``, read by the
+    one ``.env`` reader the run time uses too (so the last of two lines wins for both)."""
+    from .envfile import setting
+
+    return setting(project.root, name, default)
 
 
 def stored_data(project: Project, layer: str, name: str) -> tuple[list[Path], str]:

@@ -541,11 +541,14 @@ def lineage_tree(assets) -> list[str]:
 def check(path: Path | None = PATH_OPTION) -> None:
     """Report layer-rule breaks, cycles, drift between files and registrations, bad names."""
     from ..asset_plans import load_assets
+    from ..envfile import repeated
     from ..graph import Problem
     from ..merge import unresolved_conflicts
     from ..plugins import get_plugins
+    from ..record import read_record
 
     project = _project(path)
+    read_record(project.root)  # a malformed record is refused in one line, like elsewhere
     assets = load_assets(project)
     config, warnings = project.plugin_problems(get_plugins())
     problems = [Problem("pyproject.toml", text) for text in config] + assets.problems()
@@ -560,6 +563,14 @@ def check(path: Path | None = PATH_OPTION) -> None:
     for warning in warnings:
         note = "needed only to change the CI files"
         typer.echo(f"warning: pyproject.toml: {warning}; {note}", err=True)
+    for setting, lines in repeated(project.root):  # the last one wins, which may surprise
+        shown = ", ".join(map(str, lines[:-1])) + f" and {lines[-1]}"
+        warnings.append(f"{setting} is set twice")
+        typer.echo(
+            f"warning: .env: {setting} is set on lines {shown}; the last one ({lines[-1]}) "
+            "is used: delete the others",
+            err=True,
+        )
     count = len(assets.assets)
     if problems:
         for problem in problems:
