@@ -91,6 +91,8 @@ class Answers:
             asset.update(
                 partitions=partitions, start=start, partitioned_upstream=partitioned_upstream or []
             )
+        elif partitioned_upstream:  # it reads them whole, as add-asset rendered it
+            asset["partitioned_upstream"] = list(partitioned_upstream)
         self.assets.append(asset)
 
     def drop_asset(self, layer: str, name: str) -> None:
@@ -456,10 +458,15 @@ def _asset_rules(asset: dict, where: str) -> None:
 
     kind = asset.get("partitions", NONE)
     start = asset.get("start", "")
+    # An unpartitioned asset may read partitioned upstream assets (a whole table each).
+    extra = [
+        key for key in asset.get("partitioned_upstream", []) if key not in asset.get("deps", [])
+    ]
+    if extra:
+        raise Invalid(f"{where}.partitioned_upstream names {extra[0]}, which is not in its deps")
     if kind == NONE:
-        for field in ("start", "partitioned_upstream"):
-            if asset.get(field):
-                raise Invalid(f"{where}.{field} is set, but {where}.partitions is none")
+        if start:
+            raise Invalid(f"{where}.start is set, but {where}.partitions is none")
         return
     try:
         if not _DATE.match(start):
@@ -473,11 +480,6 @@ def _asset_rules(asset: dict, where: str) -> None:
         parse_partitions(kind, start)
     except PolsterError as exc:
         raise Invalid(f"{where}.start is {_shown(start)}: {exc}") from None
-    extra = [
-        key for key in asset.get("partitioned_upstream", []) if key not in asset.get("deps", [])
-    ]
-    if extra:
-        raise Invalid(f"{where}.partitioned_upstream names {extra[0]}, which is not in its deps")
 
 
 def _partitions() -> tuple[str, ...]:

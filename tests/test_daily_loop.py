@@ -10,6 +10,7 @@ import sysconfig
 from pathlib import Path
 
 from polster_core import __version__
+from polster_core.testing.tools import ToolMissing
 
 from .assets_helpers import (
     add,
@@ -19,7 +20,7 @@ from .assets_helpers import (
     run_in_terminal,
     run_python,
 )
-from .conftest import clean_env, run_polster
+from .conftest import assert_one_line_error, clean_env, run_polster
 from .test_add_asset import wrapper_params
 
 
@@ -147,3 +148,42 @@ def test_own_tests_pass_for_every_partitioning(tmp_path: Path) -> None:
         own_tests_pass(project, f"{partitions} bronze and silver assets")
         remove(project, "silver", "clean_events")
         remove(project, "bronze", "events")
+
+
+def test_upgrade_reproduces_an_unpartitioned_asset_over_partitioned_ones(tmp_path: Path) -> None:
+    """The record holds what add-asset generated: with no new release, nothing to upgrade."""
+    project = new_project(tmp_path)
+    add(project, "bronze", "events", "--partitions", "daily", "--start", "2026-11-01")
+    add(project, "silver", "clean_events", "--deps", "events")
+    add(project, "gold", "summary", "--deps", "clean_events", "--partitions", "none")
+    gold = (project / "src/core/gold_summary.py").read_text(encoding="utf-8")
+    dry = polster_ok(project, "upgrade", "--dry-run")
+    changes = [line for line in dry.splitlines()[1:-1] if "unchanged" not in line]
+    assert changes == [], dry
+    polster_ok(project, "upgrade", "--no-input")
+    assert (project / "src/core/gold_summary.py").read_text(encoding="utf-8") == gold
+
+
+def test_list_graph_as_mermaid_and_dot(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    add(project, "bronze", "orders")
+    add(project, "silver", "clean_orders", "--deps", "orders,example")
+    mermaid = polster_ok(project, "list", "--graph", "--format", "mermaid").splitlines()
+    assert mermaid[0] == "flowchart LR"
+    assert "  subgraph bronze" in mermaid and "    run_bronze_orders" in mermaid
+    assert "  run_bronze_orders --> run_silver_clean_orders" in mermaid
+    assert "  run_bronze_example --> run_silver_clean_orders" in mermaid
+    assert "  run_silver_example --> run_gold_example" in mermaid
+    dot = polster_ok(project, "list", "--graph", "--format", "dot")
+    assert '"run_bronze_orders" -> "run_silver_clean_orders";' in dot
+    # Graphviz itself reads it: one cluster per layer, every asset a node.
+    graphviz = shutil.which("dot")
+    if graphviz is None:
+        raise ToolMissing("graphviz's dot is not installed (apt-get install graphviz)")
+    svg = subprocess.run(
+        [graphviz, "-Tsvg"], input=dot, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    for text in ("cluster_bronze", "cluster_silver", "cluster_gold", "run_silver_clean_orders"):
+        assert text in svg
+    refused = run_polster("list", "--graph", "--format", "png", cwd=project)
+    assert_one_line_error(refused, "--format 'png' is not a graph format", "mermaid")
