@@ -424,15 +424,32 @@ def _remove_notes(project, result, purge_data: bool, stored=None) -> None:
 def list_assets(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     graph: bool = typer.Option(False, "--graph", help="Print the lineage as a tree."),
+    graph_format: str = typer.Option(
+        "text",
+        "--format",
+        metavar="text|mermaid|dot",
+        help="With --graph: a text tree, a Mermaid flowchart (for a README or a pull request) "
+        "or Graphviz DOT.",
+    ),
     path: Path | None = PATH_OPTION,
 ) -> None:
     """List every asset with its layer, files, upstream and downstream assets."""
     from ..asset_plans import load_assets
 
+    if graph_format not in GRAPH_FORMATS:
+        raise PolsterError(
+            f"--format {graph_format!r} is not a graph format: use {', '.join(GRAPH_FORMATS)}"
+        )
+    if graph_format != "text" and as_json:
+        raise PolsterError(f"--format {graph_format} and --json do not go together: pick one")
     project = _project(path)
     assets = load_assets(project)
     assets.load_dependencies()
     ordered = assets.sorted_assets()
+    if graph_format != "text":
+        draw = mermaid_graph if graph_format == "mermaid" else dot_graph
+        typer.echo("\n".join(draw(project.name, ordered)))
+        return
     if as_json:
         import json
 
@@ -477,6 +494,52 @@ def list_assets(
     counts = ", ".join(f"{layer} {sum(1 for a in ordered if a.layer == layer)}" for layer in LAYERS)
     out.append(f"{len(ordered)} assets ({counts})")
     typer.echo("\n".join(out))
+
+
+GRAPH_FORMATS = ("text", "mermaid", "dot")
+
+
+def _graph_nodes(ordered) -> tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]:
+    """Layers with their asset keys (an upstream that does not exist under "missing"), and
+    the edges upstream -> asset, in a stable order."""
+    known = {a.key for a in ordered}
+    layers = [(layer, [a.key for a in ordered if a.layer == layer]) for layer in LAYERS]
+    missing = sorted({up for a in ordered for up in a.upstream if up not in known})
+    if missing:
+        layers.append(("missing", missing))
+    edges = [(up, a.key) for a in ordered for up in a.upstream]
+    return [(layer, keys) for layer, keys in layers if keys], edges
+
+
+def mermaid_graph(name: str, ordered) -> list[str]:
+    """The lineage as a Mermaid flowchart, one subgraph per layer (GitHub and GitLab render it
+    in a ```mermaid block)."""
+    layers, edges = _graph_nodes(ordered)
+    lines = ["flowchart LR"]
+    for layer, keys in layers:
+        lines.append(f"  subgraph {layer}")
+        lines += [f"    {key}" for key in keys]
+        lines.append("  end")
+    lines += [f"  {up} --> {key}" for up, key in edges]
+    return lines
+
+
+def dot_graph(name: str, ordered) -> list[str]:
+    """The lineage in Graphviz DOT (``dot -Tsvg``), one cluster per layer."""
+    layers, edges = _graph_nodes(ordered)
+    lines = [f"digraph {_dot_id(name)} {{", "  rankdir=LR;", "  node [shape=box];"]
+    for layer, keys in layers:
+        lines.append(f"  subgraph cluster_{layer} {{")
+        lines.append(f"    label={_dot_id(layer)};")
+        lines += [f"    {_dot_id(key)};" for key in keys]
+        lines.append("  }")
+    lines += [f"  {_dot_id(up)} -> {_dot_id(key)};" for up, key in edges]
+    lines.append("}")
+    return lines
+
+
+def _dot_id(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _partitioning(asset) -> str:
