@@ -19,7 +19,7 @@ from .errors import Interrupted, PolsterError, ProjectUnfinished
 app = typer.Typer(
     help="Polster: dbt init for Python data engineering (Dagster + Polars, bronze/silver/gold).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion (bash, zsh, fish, pwsh)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -187,3 +187,27 @@ def test_list_graph_as_mermaid_and_dot(tmp_path: Path) -> None:
         assert text in svg
     refused = run_polster("list", "--graph", "--format", "png", cwd=project)
     assert_one_line_error(refused, "--format 'png' is not a graph format", "mermaid")
+
+
+def test_shell_completion_in_bash(tmp_path: Path) -> None:
+    """`polster --show-completion bash` is the script `--install-completion` installs; bash,
+    running it, completes commands and options."""
+    bash = shutil.which("bash")
+    assert bash is not None
+    shown = run_polster("--show-completion", "bash", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    script = tmp_path / "polster-completion.bash"
+    script.write_text(shown.stdout, encoding="utf-8")
+    probe = (
+        f"source {script}\n"
+        "COMP_WORDS=(polster add); COMP_CWORD=1; _polster_completion polster\n"
+        'echo "commands: ${COMPREPLY[*]}"\n'
+        "COMP_WORDS=(polster list --gr); COMP_CWORD=2; _polster_completion polster\n"
+        'echo "options: ${COMPREPLY[*]}"\n'
+    )
+    result = subprocess.run(
+        [bash, "-c", probe], env=clean_env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "commands: add-asset" in result.stdout
+    assert "options: --graph" in result.stdout
