@@ -104,8 +104,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--port",
         type=_port,
-        default=os.environ.get("POLSTER_UI_PORT") or "3000",
-        help="UI port (default 3000, or $POLSTER_UI_PORT)",
+        default=None,  # then POLSTER_UI_PORT (the environment or .env) or 3000, in _main
+        help="UI port (default 3000, or POLSTER_UI_PORT in the environment or .env)",
     )
     parser.add_argument(
         "--select",
@@ -256,6 +256,12 @@ def _main(root: Path, args: argparse.Namespace) -> int:
         return run_worker(root, args.executor, args.workers)
     code = 0
     if args.ui:  # before a long run, not after it
+        if args.port is None:  # .env is loaded now: it may set POLSTER_UI_PORT
+            try:
+                args.port = _port(os.environ.get("POLSTER_UI_PORT") or "3000")
+            except argparse.ArgumentTypeError as exc:
+                print(f"error: POLSTER_UI_PORT {exc}", file=sys.stderr)
+                return 2
         problem = ui_address_problem(args.host, args.port)
         if problem:
             print(f"error: {problem}", file=sys.stderr)

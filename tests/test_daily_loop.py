@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -211,3 +212,18 @@ def test_shell_completion_in_bash(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "commands: add-asset" in result.stdout
     assert "options: --graph" in result.stdout
+
+
+def test_ui_port_from_env_file(example_project: Path, tmp_path: Path) -> None:
+    """POLSTER_UI_PORT in .env is the UI's port, as in the environment (here: a busy one, so
+    the run says so at once instead of starting a UI)."""
+    project = tmp_path / "dna-platform"
+    shutil.copytree(example_project, project)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with (project / ".env").open("a", encoding="utf-8") as env:
+            env.write(f"\nPOLSTER_UI_PORT={port}\n")
+        result = run_python(project, "run_polster.py", "--ui", timeout=120)
+    assert_one_line_error(result, f"port {port} on 127.0.0.1 is busy")
