@@ -1,25 +1,41 @@
 """Output with secrets masked: a file descriptor's writes go through a pipe to a thread that
 masks them and passes them on (to a log file, to where they went before).
 
-Used for what Dagster's steps print (:mod:`polster_core.history`) and for what ``dagster dev``
-prints under ``run_polster.py --ui`` (:mod:`polster_core.runner`). Working on file descriptors,
-it masks ``print``, logging handlers made earlier, C extensions and child processes alike.
+Used for what Dagster's steps print (:mod:`polster_core.history`), for what ``dagster dev``
+prints under ``run_polster.py --ui``, and for everything ``run_polster.py`` itself prints
+(:func:`masked_output`: Dagster's own log under ``--verbose``, its worker processes).
+Working on file descriptors, it masks ``print``, logging handlers made earlier, C extensions
+and child processes alike.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from .secrets import Redactor
 
 
 @contextmanager
-def masked_stream(stream, path: str, redactor: Redactor) -> Iterator[None]:
-    """While it lasts, what is written to ``stream``'s file descriptor reaches ``path`` and the
-    descriptor's previous target masked."""
+def masked_output(redactor: Redactor) -> Iterator[None]:
+    """While it lasts, what this process (and every process it starts) writes to its stdout
+    and stderr is masked; nothing changes when there is no secret to mask."""
+    if not redactor:
+        yield
+        return
+    with ExitStack() as stack:
+        for stream in (sys.stdout, sys.stderr):
+            stack.enter_context(masked_stream(stream, None, redactor))
+        yield
+
+
+@contextmanager
+def masked_stream(stream, path: str | None, redactor: Redactor) -> Iterator[None]:
+    """While it lasts, what is written to ``stream``'s file descriptor reaches ``path`` (if
+    any) and the descriptor's previous target masked."""
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):  # not a real file (e.g. captured by a test)

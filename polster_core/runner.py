@@ -181,7 +181,9 @@ def _sync_postgres(config: Path, wanted: bool) -> None:
 
 def mask_url(url: str) -> str:
     """``url`` with its password as ``***`` (for messages)."""
-    return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
+    from .secrets import mask_url_password
+
+    return mask_url_password(url)
 
 
 def postgres_problem(url: str, timeout: int = 5) -> str | None:
@@ -213,19 +215,33 @@ def main(root: Path | str, argv: list[str] | None = None) -> int:
     """``run_polster.py``'s one error boundary: whatever a user can fix is one line on stderr
     and exit code 1 (a full disk under ``.dagster/`` included); only bugs show a traceback."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        return _main(Path(root).resolve(), args)
-    except KeyboardInterrupt:
-        print("Aborted.", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        from .errors import one_line, user_message
+    root = Path(root).resolve()
+    from .masked_output import masked_output
+    from .secrets import process_redactor
 
-        message = _history_full(exc) or user_message(exc)
-        if message is None:
-            raise
-        print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
-        return 1
+    # Everything printed from here on, by Polster, Dagster (its log under --verbose) or any
+    # process started meanwhile (the --workers pool), reaches the terminal with the project's
+    # secrets masked.
+    redactor = process_redactor(root)
+    with masked_output(redactor):
+        try:
+            return _main(root, args)
+        except KeyboardInterrupt:
+            print("Aborted.", file=sys.stderr)
+            return 130
+        except Exception as exc:
+            from .errors import one_line, user_message
+
+            message = _history_full(exc) or user_message(exc)
+            if message is None:
+                if not redactor:
+                    raise
+                import traceback
+
+                traceback.print_exc()  # a bug: its traceback, masked like the rest
+                return 1
+            print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
+            return 1
 
 
 def _history_full(exc: BaseException) -> str | None:
@@ -376,10 +392,20 @@ def materialize(
     # nothing. Once loaded, they are frozen (left out of every later collection) and the
     # collector runs again for the pipeline itself.
     gc.disable()
+    from .interrupts import EXIT_CODE, interrupted_line, noted_signals
+
     try:
         chosen = choose_executor(executor, workers)
-        with quick_history(Path(os.environ["DAGSTER_HOME"])):
-            return _materialize(root, workers, select, started, verbose, chosen, partitions)
+        with quick_history(Path(os.environ["DAGSTER_HOME"])), noted_signals() as received:
+            try:
+                return _materialize(
+                    root, workers, select, started, verbose, chosen, partitions, received
+                )
+            except BaseException:
+                if not received():
+                    raise
+        print(interrupted_line(received()), file=sys.stderr, flush=True)
+        return EXIT_CODE
     finally:
         gc.enable()
         from . import pool
@@ -395,6 +421,7 @@ def _materialize(
     verbose: bool = False,
     executor=None,
     partitions: tuple = (None, None, None),
+    interrupted=lambda: None,
 ) -> int:
     in_process = executor is None or executor.in_process
     try:
@@ -439,6 +466,14 @@ def _materialize(
     gc.freeze()
     gc.enable()
     run_id = str(uuid.uuid4())
+    if workers and not in_process and not executor.remote:
+        # Processes of this machine: bounded by the work and the machine (see pool.py).
+        from .pool import bounded_size
+
+        requested = workers
+        workers, why = bounded_size(workers, len(select or job.graph.node_defs))
+        if why:
+            print(f"  --workers {requested}: using {workers} ({why})", flush=True)
     config = {} if in_process else executor.run_config(os.environ, workers)
     level = "DEBUG" if verbose else "CRITICAL"
     quiet = {"loggers": {"console": {"config": {"log_level": level}}}}
@@ -487,6 +522,12 @@ def _materialize(
     steps = watcher.finish()
     expected = select or [node.name for node in job.graph.node_defs]
     ok = [s for s in steps.values() if s["status"] == "ok"]
+    how = interrupted()
+    if how:  # Ctrl+C or SIGTERM: what Dagster made of it is no failure of an asset
+        from .interrupts import EXIT_CODE, interrupted_line
+
+        print(interrupted_line(how, len(ok), len(expected)), file=sys.stderr, flush=True)
+        return EXIT_CODE
     failed = [s for s in steps.values() if s["status"] == "failed"]
     done = {s["name"] for s in ok + failed}
     skipped = [name for name in expected if name not in done]
@@ -776,6 +817,8 @@ def _error_text(event) -> str:
         error = error.cause
     if error is None:
         return "failed"
+    if error.cls_name == "DagsterExecutionInterruptedError":
+        return "interrupted (Ctrl+C or SIGTERM)"
     message = (error.message or "").strip().splitlines()
     if not message:
         return error.cls_name or "failed"
