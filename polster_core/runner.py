@@ -125,7 +125,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=0,
         metavar="N",
         help="run independent assets in parallel in N long-lived worker processes (the "
-        "multiprocess executor); default: one process, fastest for small pipelines",
+        "multiprocess executor; at most one per asset of the run and 4 per CPU); default: one "
+        "process, fastest for small pipelines",
     )
     parser.add_argument(
         "--executor",
@@ -366,6 +367,13 @@ def run_worker(root: Path, name: str | None, workers: int) -> int:
         print(_masked(f"error: {_definitions_error(exc)}"), file=sys.stderr)
         return 1
     gc.freeze()
+    if workers:  # processes of this machine, whatever the executor makes of them
+        from .pool import bounded_size
+
+        requested = workers
+        workers, why = bounded_size(workers)
+        if why:
+            print(f"--workers {requested}: using {workers} ({why})", flush=True)
     # Steps in the worker record their events as a run in this process does (quick_history):
     # with the project's SQLite history, a held connection per database instead of one per
     # event, and no disk sync per event.

@@ -80,3 +80,53 @@ def test_a_worker_shows_a_password_with_a_raw_at_masked_whole(project, redis_url
     text = log.read_text()
     assert f"waiting for steps from redis://:***@{url.rsplit('@', 1)[1]} ..." in text, text
     assert password.split("@")[1] not in text
+
+
+def _children(pid: int) -> int:
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        count += fields[1] == str(pid)
+    return count
+
+
+def test_a_workers_concurrency_is_bounded_by_the_machine(project, redis_url, tmp_path):
+    """Issue 25, class 5: ``--worker --workers 99999999999999999999`` forks no more Celery
+    processes than the machine takes (4 per CPU), and says so."""
+    from polster_core.pool import PER_CPU, machine_cpus
+
+    log = tmp_path / "worker.log"
+    with open(log, "w") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "run_polster.py", "--worker", "--executor=celery"]
+            + ["--workers", "99999999999999999999"],
+            cwd=project,
+            env=plugin_env(
+                PYTHONPATH=str(project / "src"),
+                CELERY_BROKER_URL=redis_url,
+                POLSTER_SHARED_DISK="true",
+            ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        celery_fixtures.wait_for_workers(redis_url, 1, [worker])
+        children = _children(worker.pid)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+    cap = PER_CPU * machine_cpus()
+    text = log.read_text()
+    assert (
+        f"--workers 99999999999999999999: using {cap} (at most {PER_CPU} per CPU, and this "
+        f"machine has {machine_cpus()})"
+    ) in text.splitlines(), text
+    assert 1 <= children <= cap, children
