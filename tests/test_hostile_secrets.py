@@ -206,6 +206,26 @@ def test_a_raw_at_sign_in_a_postgresql_password_is_masked_whole(project, postgre
     assert tree_hash(project / "src") == before
 
 
+def test_masking_takes_a_whole_password_and_credentials_in_any_query():
+    from polster_core.runner import mask_url
+    from polster_core.secrets import Redactor, redact
+
+    assert mask_url("redis://:x@Passw0rdQ@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
+    url = "postgresql://app:x@Passw0rdQ@db:5432/app"
+    assert Redactor([url])('could not translate host name "Passw0rdQ@db" to address: unknown') == (
+        'could not translate host name "***@db" to address: unknown'
+    )
+    assert redact("GET https://api.example.com/v1?page=2&api_key=abc123def&f=json: 500") == (
+        "GET https://api.example.com/v1?page=2&api_key=***&f=json: 500"
+    )
+    assert (
+        redact("https://x.example/cb?access_token=t0k3n.")
+        == "https://x.example/cb?access_token=***."
+    )
+    ordinary = "http://127.0.0.1:3000/runs?page=2 for user@example.com at http://h:80/a@b"
+    assert redact(ordinary) == ordinary
+
+
 class _Api(http.server.BaseHTTPRequestHandler):
     """500 for every request; /redirect first sends the client to a URL with a key in it;
     the reason phrase repeats the bearer token it was sent."""
