@@ -177,7 +177,10 @@ def _worker_main(conn: Any, instance_ref: Any = None, run: Any = None) -> None:
     # Ctrl+C reaches the whole process group: the orchestrator decides what stops. The
     # orchestrator's note of the signals it received (a wakeup fd) is its own, not a worker's.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.set_wakeup_fd(-1)
+    try:
+        signal.set_wakeup_fd(-1)
+    except ValueError:  # not the main thread of the process: none was inherited
+        pass
     instances: list[tuple[Any, Any]] = []  # (InstanceRef, its instance): one per run
     if instance_ref is not None:
         try:
