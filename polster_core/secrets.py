@@ -68,10 +68,14 @@ def secret_fragments(values: Iterable[str]) -> list[str]:
         password = _url_password(value)
         if password and len(password) >= MIN_SECRET_LENGTH:
             found.update({password, unquote(password)})
-        if password and "@" in unquote(password):
-            # Written raw, the "@" ends the password for libpq and others, which then show
-            # the rest as the host ("could not translate host name "rest@host""): each part.
-            found.update(p for p in unquote(password).split("@") if len(p) >= MIN_SECRET_LENGTH)
+        if password and "@" in password:
+            # Written raw, the first "@" ends the password for libpq and others, which then
+            # show the rest as the host ("could not translate host name "rest@host""): that
+            # host, and each part long enough to be masked on its own.
+            netloc = urlsplit(value).netloc
+            host = re.sub(r":\d*$", "", netloc.rpartition("@")[2])
+            found.add(f"{password.split('@', 1)[1]}@{host}")
+            found.update(p for p in password.split("@") if len(p) >= MIN_SECRET_LENGTH)
     for fragment in list(found):
         found.add(quote(fragment))
         found.add(quote(fragment, safe=""))
