@@ -182,11 +182,10 @@ def known_secrets(
     """
     names, patterns = _secret_setting_names(Path(cache) if cache else None)
     sources: list[Mapping[str, str]] = [os.environ if env is None else env]
-    dotenv = Path(root) / ".env" if root is not None else None
-    if dotenv is not None and dotenv.is_file():
-        from dotenv import dotenv_values
+    if root is not None:
+        from .envfile import file_values
 
-        sources.append({k: v for k, v in dotenv_values(dotenv).items() if v})
+        sources.append(file_values(Path(root), sources[0]))
     found = []
     for source in sources:
         for name, value in source.items():

@@ -163,7 +163,7 @@ def add_asset(
         refs = _ask(
             "Upstream assets (numbers or names, comma-separated)",
             lambda v: _picked(v, choices, assets, layer, name),
-            default=None,
+            default="",  # an empty answer is refused with its reason, not asked again silently
         )
     upstream = [resolve_dependency(assets, ref, layer, name) for ref in refs]
     upstream = list(dict.fromkeys(upstream))
@@ -234,7 +234,10 @@ def _picked(value: str, choices: list[str], assets, layer: str, name: str) -> li
             item = choices[number - 1]
         refs.append(resolve_dependency(assets, item, layer, name))
     if not refs:
-        raise PolsterError("choose at least one upstream asset")
+        raise PolsterError(
+            f"a {layer} asset needs at least one upstream asset: "
+            "type numbers or names from the list above"
+        )
     return refs
 
 
@@ -242,7 +245,7 @@ def _ask(text: str, convert, default):
     """Prompt until ``convert`` accepts the answer; its error is shown and the question asked
     again."""
     while True:
-        value = click.prompt(text, default=default, show_default=default is not None)
+        value = click.prompt(text, default=default, show_default=bool(default))
         try:
             return convert(value)
         except PolsterError as exc:
@@ -538,16 +541,36 @@ def lineage_tree(assets) -> list[str]:
 def check(path: Path | None = PATH_OPTION) -> None:
     """Report layer-rule breaks, cycles, drift between files and registrations, bad names."""
     from ..asset_plans import load_assets
+    from ..envfile import repeated
     from ..graph import Problem
+    from ..merge import unresolved_conflicts
     from ..plugins import get_plugins
+    from ..record import read_record
 
     project = _project(path)
+    read_record(project.root)  # a malformed record is refused in one line, like elsewhere
     assets = load_assets(project)
     config, warnings = project.plugin_problems(get_plugins())
     problems = [Problem("pyproject.toml", text) for text in config] + assets.problems()
+    problems += [
+        Problem(
+            f"{rel}:{line}",
+            "unresolved conflict block (<<<<<<< ... >>>>>>>) left by polster upgrade: keep the "
+            "lines you want and delete the marker lines",
+        )
+        for rel, line in unresolved_conflicts(project.root)
+    ]
     for warning in warnings:
         note = "needed only to change the CI files"
         typer.echo(f"warning: pyproject.toml: {warning}; {note}", err=True)
+    for setting, lines in repeated(project.root):  # the last one wins, which may surprise
+        shown = ", ".join(map(str, lines[:-1])) + f" and {lines[-1]}"
+        warnings.append(f"{setting} is set twice")
+        typer.echo(
+            f"warning: .env: {setting} is set on lines {shown}; the last one ({lines[-1]}) "
+            "is used: delete the others",
+            err=True,
+        )
     count = len(assets.assets)
     if problems:
         for problem in problems:
