@@ -13,6 +13,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import LAYERS
 from .errors import PolsterError
@@ -363,6 +364,7 @@ class RemovePlan:
     notes: list[str] = field(default_factory=list)
     data_files: list[Path] = field(default_factory=list)  # stored data that --purge-data deletes
     backend: str = "local"  # STORAGE_BACKEND: a remote one's table is purged by the command
+    local: Any = None  # with --purge-data, the local files to delete (a purge.LocalTable)
 
 
 def remove_asset_plan(
@@ -434,9 +436,10 @@ def remove_asset_plan(
     for note in unreadable:
         result.notes.append(f"{note} could not be read; --force removed {key} anyway")
     result.data_files, result.backend = stored_data(project, layer, name)
-    if purge_data:
-        for path in result.data_files:
-            plan.delete(str(path))
+    if purge_data and result.data_files:  # deleted beside the plan, without copying them
+        from .purge import LocalTable
+
+        result.local = LocalTable(project.root, layer, name, result.data_files)
     return result
 
 
