@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from .errors import PolsterError
+from .errors import Interrupted, PolsterError
 
 JOURNAL = ".polster/journal.json"
 _PAUSE = "POLSTER_TEST_PAUSE_APPLY"  # test-only: see the module's docstring
@@ -217,6 +217,10 @@ class Plan:
                     pass  # undone below all the same; a kill now would finish it instead
             with _signals_held():
                 _settle(root, journal)
+            if isinstance(exc, KeyboardInterrupt):  # Ctrl+C or SIGTERM: said, exit 130
+                raise Interrupted(
+                    f"Interrupted: nothing was written ({root} is as it was)"
+                ) from None
             raise
         with _signals_held():
             _settle(root, journal)
