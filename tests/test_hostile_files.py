@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -99,6 +100,20 @@ def test_a_plan_refuses_a_path_through_a_symlink_out_of_its_root(tmp_path):
     with pytest.raises(OutsideProject, match="through a symlink"):
         Plan(root).create("link/file.txt", "x")
     assert not (tmp_path / "elsewhere/file.txt").exists()
+
+
+def test_a_polster_folder_linked_out_of_the_project_is_never_written(tmp_path):
+    """``.polster`` a symlink to a folder elsewhere: add-asset writes neither the record nor
+    its journal there."""
+    project = new_project(tmp_path / "work")
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(project / ".polster", elsewhere)
+    (project / ".polster").symlink_to(elsewhere)
+    outside, before = tree_hash(elsewhere), tree_hash(project)
+    result = run_polster("add-asset", "--layer", "bronze", "--name", "orders", cwd=project)
+    assert_one_line_error(result, ".polster", "through a symlink", "nothing was changed")
+    assert tree_hash(elsewhere) == outside
+    assert tree_hash(project) == before
 
 
 @pytest.mark.parametrize("kind", ["symlink", "fifo", "directory"])
