@@ -316,8 +316,8 @@ def _settle(root: Path, journal: dict) -> None:
         for side in (new, old):
             if side is not None:
                 _gone(side)
-    (root / JOURNAL).with_name("journal.json.tmp").unlink(missing_ok=True)
-    (root / JOURNAL).unlink(missing_ok=True)
+    _gone((root / JOURNAL).with_name("journal.json.tmp"))
+    _gone(root / JOURNAL)
     for rel in reversed(journal["dirs"]):
         if state == "commit" and rel != ".polster":
             continue  # folders the change made stay; the journal's own go if empty
