@@ -436,10 +436,18 @@ def remove_asset_plan(
     for note in unreadable:
         result.notes.append(f"{note} could not be read; --force removed {key} anyway")
     result.data_files, result.backend = stored_data(project, layer, name)
-    if purge_data and result.data_files:  # deleted beside the plan, without copying them
-        from .purge import LocalTable
+    if purge_data and result.data_files:  # deleted without copying them (no space needed)
+        from .plan import OutsideProject
+        from .purge import LocalTable, table_units
 
-        result.local = LocalTable(project.root, layer, name, result.data_files)
+        outside = []
+        for unit in table_units(result.data_files, layer, name):
+            try:
+                plan.purge(unit.relative_to(project.root).as_posix())
+            except (ValueError, OutsideProject):  # LOCAL_DATA_DIR elsewhere
+                outside.append(unit)
+        if outside:
+            result.local = LocalTable(project.root, outside)
     return result
 
 

@@ -89,7 +89,7 @@ def confine(root: Path, rel: str | os.PathLike, source: str = "") -> Path:
 
 @dataclass
 class FileOp:
-    action: str  # "create", "update" or "delete"
+    action: str  # "create", "update", "delete" or "purge" (a file or a whole folder of data)
     path: Path
     content: str | None = None
     executable: bool = False
@@ -110,20 +110,29 @@ class Plan:
     def delete(self, rel: str) -> None:
         self.ops.append(FileOp("delete", confine(self.root, rel)))
 
+    def purge(self, rel: str) -> None:
+        """Delete a file or a whole folder (a table's partitions) without copying it: it is
+        renamed aside in its own folder with the other renames, and deleted once all is done."""
+        self.ops.append(FileOp("purge", confine(self.root, rel)))
+
     def paths(self, action: str | None = None) -> list[Path]:
         return [op.path for op in self.ops if action is None or op.action == action]
 
     def describe(self, base: Path | None = None) -> list[str]:
         """One line per operation, paths relative to ``base`` (default: the plan's root)."""
         base = base or self.root
-        marks = {"create": "create", "update": "update", "delete": "delete"}
+        marks = {"create": "create", "update": "update", "delete": "delete", "purge": "delete"}
         lines = []
         for op in self.ops:
-            try:
-                shown = op.path.relative_to(base)
-            except ValueError:
-                shown = op.path
-            lines.append(f"  {marks[op.action]:<7}{shown}")
+            paths = [op.path]
+            if op.action == "purge" and op.path.is_dir() and not op.path.is_symlink():
+                paths = [p for p in sorted(op.path.rglob("*")) if not p.is_dir()] or paths
+            for path in paths:
+                try:
+                    shown = path.relative_to(base)
+                except ValueError:
+                    shown = path
+                lines.append(f"  {marks[op.action]:<7}{shown}")
         return lines
 
     def apply(self) -> None:
@@ -136,6 +145,8 @@ class Plan:
                 raise FileExistsError(f"{op.path} already exists")
             if op.action in ("update", "delete") and not op.path.exists():
                 raise FileNotFoundError(f"{op.path} does not exist")
+            if op.action == "purge" and not os.path.lexists(op.path):
+                raise FileNotFoundError(f"{op.path} does not exist")
         if not self.ops:
             return
         confine(root, JOURNAL)
@@ -144,16 +155,17 @@ class Plan:
         for op, rel in zip(self.ops, rels, strict=True):
             folder, name = rel.rpartition("/")[0], rel.rpartition("/")[2]
             prefix = f"{folder}/" if folder else ""
+            aside = "purge" if op.action == "purge" else "old"
             entries.append(
                 {
                     "action": op.action,
                     "path": rel,
                     "new": None
-                    if op.action == "delete"
+                    if op.action in ("delete", "purge")
                     else f"{prefix}.{name}.polster-new-{token}",
                     "old": None
                     if op.action == "create"
-                    else f"{prefix}.{name}.polster-old-{token}",
+                    else f"{prefix}.{name}.polster-{aside}-{token}",
                 }
             )
         journal = {
@@ -192,7 +204,7 @@ class Plan:
                     if op.action == "update":
                         mode = op.path.stat().st_mode & 0o777
                     os.chmod(tmp, mode)
-                if entry["old"]:
+                if entry["old"] and op.action != "purge":
                     _keep(op.path, root / entry["old"])
             current = None
             journal["state"] = "commit"
@@ -204,6 +216,8 @@ class Plan:
                 current = op.path
                 if op.action == "delete":
                     op.path.unlink()
+                elif op.action == "purge":
+                    os.rename(op.path, root / entry["old"])  # aside: deleted when all is done
                 else:
                     os.replace(root / entry["new"], op.path)
         except BaseException as exc:
@@ -302,6 +316,15 @@ def _settle(root: Path, journal: dict) -> None:
         target = root / entry["path"]
         new = root / entry["new"] if entry["new"] else None
         old = root / entry["old"] if entry["old"] else None
+        if entry["action"] == "purge":  # removed only once the change is decided
+            if state == "commit":
+                if os.path.lexists(target) and not os.path.lexists(old):
+                    os.rename(target, old)
+                if os.path.lexists(old):
+                    _remove(old)
+            elif os.path.lexists(old) and not os.path.lexists(target):
+                os.rename(old, target)
+            continue
         if state == "commit":
             if entry["action"] == "delete":
                 _gone(target)
@@ -327,6 +350,14 @@ def _settle(root: Path, journal: dict) -> None:
             pass
 
 
+def _remove(path: Path) -> None:
+    """Delete ``path``: a file or a link (never what it points to), or a folder's tree."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
 def _gone(path: Path) -> None:
     try:
         path.unlink()
@@ -334,7 +365,7 @@ def _gone(path: Path) -> None:
         pass
 
 
-_NAMES = re.compile(r"(?:.*/)?\.(?P<name>[^/]+)\.polster-(?:new|old)-[0-9a-f]{8}")
+_NAMES = re.compile(r"(?:.*/)?\.(?P<name>[^/]+)\.polster-(?P<side>new|old|purge)-[0-9a-f]{8}")
 
 
 def recover(root: Path) -> str | None:
@@ -387,14 +418,15 @@ def _check_journal(root: Path, journal) -> None:
         if rel not in ("", "."):
             confine(root, rel, JOURNAL)
     for entry in ops:
-        if not isinstance(entry, dict) or entry.get("action") not in ("create", "update", "delete"):
+        actions = ("create", "update", "delete", "purge")
+        if not isinstance(entry, dict) or entry.get("action") not in actions:
             raise ValueError("an entry without a known action")
         target = entry.get("path")
         if not isinstance(target, str):
             raise ValueError("an entry without a path")
         confine(root, target, JOURNAL)
         for key, wanted in (
-            ("new", entry["action"] != "delete"),
+            ("new", entry["action"] not in ("delete", "purge")),
             ("old", entry["action"] != "create"),
         ):
             side = entry.get(key)
@@ -403,8 +435,10 @@ def _check_journal(root: Path, journal) -> None:
             if not isinstance(side, str):
                 raise ValueError(f"an entry without its {key} file")
             match = _NAMES.fullmatch(side)
+            kind = "new" if key == "new" else "purge" if entry["action"] == "purge" else "old"
             if (
                 not match
+                or match.group("side") != kind
                 or match.group("name") != target.rpartition("/")[2]
                 or side.rpartition("/")[0] != target.rpartition("/")[0]
             ):

@@ -103,48 +103,54 @@ def find_remote_table(project: Any, layer: str, name: str, backend: str) -> Remo
     return found
 
 
+def table_units(files: list[Path], layer: str, name: str) -> list[Path]:
+    """What ``--purge-data`` deletes of the local ``files`` of ``layer/name`` (``stored_data``):
+    each table folder (``{layer}/{name}/``, ``_samples/{layer}/{name}/``) whole, and each file
+    outside one."""
+    found: list[Path] = []
+    for path in files:
+        unit = path
+        for parent in path.parents:
+            if parent.name == name and parent.parent.name == layer:
+                unit = parent  # a file inside the table's folder: the folder goes whole
+                break
+        if unit not in found:
+            found.append(unit)
+    return found
+
+
 @dataclass
 class LocalTable:
-    """The local files of one asset's table (``stored_data``): deleted without copying them.
+    """Local data outside the project (``LOCAL_DATA_DIR`` elsewhere), deleted without copying.
 
-    Each table folder (``{layer}/{name}/``, ``_samples/{layer}/{name}/``) and each file outside
-    one is first renamed aside in its own folder (one rename: atomic, and no space needed),
-    then the project's files are changed, then what was set aside is deleted. Nothing is ever
-    written inside a partition folder; an interrupted or failed change puts everything back.
+    Data inside the project is deleted by the plan itself (:meth:`Plan.purge`, journaled with
+    the rest). Out here, each of ``units`` (see :func:`table_units`) is first renamed aside in
+    its own folder (one rename: atomic, no space needed), then the project's files are changed,
+    then what was set aside is deleted. Nothing is ever written inside a partition folder; a
+    failed or interrupted change puts everything back.
     """
 
     root: Path
-    layer: str
-    name: str
-    files: list[Path]
+    units: list[Path]
     aside: list[tuple[Path, Path]] = field(default_factory=list)
 
     def describe(self) -> list[str]:
         """One line per file deleted, as the plan's lines read."""
         lines = []
-        for path in self.files:
-            try:
-                shown = path.relative_to(self.root).as_posix()
-            except ValueError:
-                shown = str(path)
-            lines.append(f"  delete {shown}")
+        for unit in self.units:
+            files = sorted(unit.rglob("*")) if unit.is_dir() and not unit.is_symlink() else [unit]
+            for path in files:
+                if path.is_dir() and not path.is_symlink():
+                    continue
+                try:
+                    shown = path.relative_to(self.root).as_posix()
+                except ValueError:
+                    shown = str(path)
+                lines.append(f"  delete {shown}")
         return lines
 
-    def units(self) -> list[Path]:
-        """The table folders and the single files, each renamed aside whole."""
-        found: list[Path] = []
-        for path in self.files:
-            unit = path
-            for parent in path.parents:
-                if parent.name == self.name and parent.parent.name == self.layer:
-                    unit = parent  # a file inside the table's folder: the folder goes whole
-                    break
-            if unit not in found:
-                found.append(unit)
-        return found
-
     def set_aside(self) -> None:
-        for unit in self.units():
+        for unit in self.units:
             aside = unit.with_name(f".{unit.name}.polster-purge")
             try:
                 if os.path.lexists(aside):  # left by a purge a kill cut short

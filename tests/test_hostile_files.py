@@ -328,3 +328,45 @@ def test_a_journal_naming_a_file_outside_the_project_is_refused(tmp_path):
     result = run_polster("list", cwd=project)
     assert_one_line_error(result, "journal.json", "../../victim.txt", "nothing was changed")
     assert victim.read_text(encoding="utf-8") == "mine\n"
+
+
+def partitioned_project(tmp_path: Path, where: str) -> Path:
+    project = new_project(tmp_path / where)
+    add(project, "bronze", "events", "--partitions", "daily", "--start", "2026-11-01")
+    for day in ("2026-11-01", "2026-11-02"):
+        folder = project / f"data/bronze/events/date={day}"
+        folder.mkdir(parents=True)
+        (folder / "data.parquet").write_bytes(b"PAR1 " + day.encode())
+    (project / "data/bronze/other.parquet").write_bytes(b"PAR1 kept")
+    return project
+
+
+PURGE = ["remove-asset", "--layer", "bronze", "--name", "events", "--purge-data", "--no-input"]
+
+
+def test_purge_data_killed_part_way_is_finished_by_the_next_command(tmp_path):
+    reference = partitioned_project(tmp_path, "reference")
+    done = run_polster(*PURGE, cwd=reference)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "delete data/bronze/events/date=2026-11-02/data.parquet" in done.stdout
+    project = partitioned_project(tmp_path, "work")
+    process = paused(PURGE, project, 2, tmp_path / "paused")
+    process.kill()
+    process.communicate(timeout=60)
+    result = run_polster("list", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "finished it" in result.stderr
+    assert leftovers(project) == []
+    assert tree_hash(project) == tree_hash(reference)
+    assert not (project / "data/bronze/events").exists()
+
+
+def test_sigterm_during_purge_data_puts_the_data_back(tmp_path):
+    project = partitioned_project(tmp_path, "work")
+    before = tree_hash(project)
+    process = paused(PURGE, project, 4, tmp_path / "paused")  # the table set aside
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, out + err
+    assert tree_hash(project) == before
+    assert leftovers(project) == []

@@ -416,7 +416,7 @@ def _remove_notes(project, result, purge_data: bool, stored=None) -> None:
             f"Nothing of {stored.layer}/{stored.name} is stored on {stored.backend} "
             f"({stored.folder}, {stored.file})"
         )
-    if result.data_files and result.local is None:
+    if result.data_files and not purge_data:
         shown = ", ".join(_shown(project.root, p) for p in result.data_files)
         typer.echo(f"Its stored data was kept ({shown}): --purge-data deletes it")
 
