@@ -286,7 +286,8 @@ def _keep(path: Path, backup: Path) -> None:
 def _write_journal(root: Path, journal: dict) -> None:
     path = root / JOURNAL
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(journal, fh)
         fh.flush()
