@@ -12,6 +12,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import LAYERS
 from .errors import PolsterError
@@ -365,6 +366,7 @@ class RemovePlan:
     notes: list[str] = field(default_factory=list)
     data_files: list[Path] = field(default_factory=list)  # stored data that --purge-data deletes
     backend: str = "local"  # STORAGE_BACKEND: a remote one's table is purged by the command
+    local: Any = None  # with --purge-data, the local files to delete (a purge.LocalTable)
 
 
 def remove_asset_plan(
@@ -437,9 +439,18 @@ def remove_asset_plan(
     for note in unreadable:
         result.notes.append(f"{note} could not be read; --force removed {key} anyway")
     result.data_files, result.backend = stored_data(project, layer, name)
-    if purge_data:
-        for path in result.data_files:
-            plan.delete(str(path))
+    if purge_data and result.data_files:  # deleted without copying them (no space needed)
+        from .plan import OutsideProject
+        from .purge import LocalTable, table_units
+
+        outside = []
+        for unit in table_units(result.data_files, layer, name):
+            try:
+                plan.purge(unit.relative_to(project.root).as_posix())
+            except (ValueError, OutsideProject):  # LOCAL_DATA_DIR elsewhere
+                outside.append(unit)
+        if outside:
+            result.local = LocalTable(project.root, outside)
     return result
 
 

@@ -413,6 +413,7 @@ def main() -> None:
     later step failed; 130 when interrupted); only bugs keep their traceback."""
     from .lock import release_held
 
+    _stop_on_sigterm()
     try:
         try:
             code = app(standalone_mode=False)
@@ -424,6 +425,20 @@ def main() -> None:
     except Exception as exc:
         code = _refused(exc)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, a closing terminal, a CI job cancelled) stops a command as Ctrl+C
+    does: what it was writing is put back, and it exits 130."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except (ValueError, OSError):  # not the main thread: leave it as it is
+        pass
 
 
 def _refused(exc: Exception) -> int:

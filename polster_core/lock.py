@@ -9,8 +9,11 @@ holds it, so a command that waits in vain can say so; it is removed when the loc
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
+import stat
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -68,9 +71,53 @@ def lock_timeout() -> float:
     return value
 
 
-def _holder(path: Path) -> str:
+def _open_lock(path: Path) -> int:
+    """The lock file, opened read-write (created when missing) without following a symlink;
+    anything but a regular file (a symlink, a FIFO, a folder) is refused in one line."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        text = path.read_text(encoding="utf-8", errors="replace").strip()
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if os.path.islink(path) or exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
+            raise _not_a_lock(path) from None
+        raise PolsterError(
+            f"cannot create the lock file {path}: {exc.strerror or exc}; nothing was changed"
+        ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _not_a_lock(path)
+    return fd
+
+
+def _not_a_lock(path: Path) -> PolsterError:
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        mode = 0
+    kind = (
+        "a symbolic link"
+        if stat.S_ISLNK(mode)
+        else "a folder"
+        if stat.S_ISDIR(mode)
+        else "a FIFO"
+        if stat.S_ISFIFO(mode)
+        else "not a regular file"
+    )
+    return PolsterError(
+        f"{path} is {kind}, not polster's lock file: polster never writes through it; remove "
+        "it (polster creates the lock itself) and run the command again; nothing was changed"
+    )
+
+
+def _holder(path: Path) -> str:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+            text = os.read(fd, 4096).decode("utf-8", "replace").strip() if regular else ""
+        finally:
+            os.close(fd)
     except OSError:
         text = ""
     return text or "another polster command"
@@ -86,12 +133,7 @@ def project_lock(
     wait = lock_timeout() if timeout is None else timeout
     deadline = time.monotonic() + wait
     while True:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise PolsterError(
-                f"cannot create the lock file {path}: {exc.strerror or exc}; nothing was changed"
-            ) from None
+        fd = _open_lock(path)
         if _try_lock(fd):
             try:
                 same = os.path.samestat(os.fstat(fd), os.stat(path))
@@ -111,6 +153,12 @@ def project_lock(
             )
         time.sleep(POLL)
     try:
+        if name == LOCK_FILE:  # an apply cut short by a kill is settled before anything else
+            from .plan import recover
+
+            settled = recover(root)
+            if settled:
+                sys.stderr.write(f"polster: {settled}\n")
         since = time.strftime("%H:%M:%S")
         record = f"`{command}` (pid {os.getpid()} on {socket.gethostname()}, since {since})"
         os.ftruncate(fd, 0)
@@ -126,6 +174,16 @@ def project_lock(
             pass
         _unlock(fd)
         os.close(fd)
+
+
+def settle(root: Path) -> None:
+    """Settle, under the lock, an apply a kill cut short in ``root`` (a commit journal is
+    finished, any other undone), so even a command that only reads never sees it half done."""
+    from .plan import JOURNAL
+
+    if os.path.lexists(root / JOURNAL):
+        with project_lock(root, "polster (settling an interrupted command)"):
+            pass
 
 
 _held = ExitStack()

@@ -163,6 +163,9 @@ def dist_name(name: str) -> str:
 
 
 def check_target(target: Path) -> None:
+    from .plan import recover_folder
+
+    recover_folder(target)  # a `plugin new` a kill cut short: finished or undone first
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise PolsterError(
             f"{target} already exists and is not empty: choose another --path or name"

@@ -99,6 +99,9 @@ def find_project(start: Path | None = None) -> Project:
             broken = broken or exc
             continue
         if isinstance(data.get("tool", {}).get("polster"), dict):
+            from .lock import settle
+
+            settle(directory)  # a command a kill cut short: finished or undone first
             return load_project(directory)
     if broken is not None:
         raise broken

@@ -1,5 +1,6 @@
-"""``remove-asset --purge-data`` on a remote backend: the asset's table where the project's
-``STORAGE_BACKEND`` keeps it, found and deleted through that backend.
+"""``remove-asset --purge-data``: the asset's table deleted, locally (:class:`LocalTable`) and
+on a remote backend: the asset's table where the project's ``STORAGE_BACKEND`` keeps it, found
+and deleted through that backend.
 
 A table is the unpartitioned ``{layer}/{name}.parquet`` and/or the partitioned folder
 ``{layer}/{name}/`` (every ``date=KEY/data.parquet``). Deleting goes through the backend's
@@ -11,7 +12,9 @@ backend: that is when the backend's SDK is imported, never for ``--help`` or oth
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import PolsterError
@@ -98,3 +101,89 @@ def find_remote_table(project: Any, layer: str, name: str, backend: str) -> Remo
             exc,
         ) from None
     return found
+
+
+def table_units(files: list[Path], layer: str, name: str) -> list[Path]:
+    """What ``--purge-data`` deletes of the local ``files`` of ``layer/name`` (``stored_data``):
+    each table folder (``{layer}/{name}/``, ``_samples/{layer}/{name}/``) whole, and each file
+    outside one."""
+    found: list[Path] = []
+    for path in files:
+        unit = path
+        for parent in path.parents:
+            if parent.name == name and parent.parent.name == layer:
+                unit = parent  # a file inside the table's folder: the folder goes whole
+                break
+        if unit not in found:
+            found.append(unit)
+    return found
+
+
+@dataclass
+class LocalTable:
+    """Local data outside the project (``LOCAL_DATA_DIR`` elsewhere), deleted without copying.
+
+    Data inside the project is deleted by the plan itself (:meth:`Plan.purge`, journaled with
+    the rest). Out here, each of ``units`` (see :func:`table_units`) is first renamed aside in
+    its own folder (one rename: atomic, no space needed), then the project's files are changed,
+    then what was set aside is deleted. Nothing is ever written inside a partition folder; a
+    failed or interrupted change puts everything back.
+    """
+
+    root: Path
+    units: list[Path]
+    aside: list[tuple[Path, Path]] = field(default_factory=list)
+
+    def describe(self) -> list[str]:
+        """One line per file deleted, as the plan's lines read."""
+        lines = []
+        for unit in self.units:
+            files = sorted(unit.rglob("*")) if unit.is_dir() and not unit.is_symlink() else [unit]
+            for path in files:
+                if path.is_dir() and not path.is_symlink():
+                    continue
+                try:
+                    shown = path.relative_to(self.root).as_posix()
+                except ValueError:
+                    shown = str(path)
+                lines.append(f"  delete {shown}")
+        return lines
+
+    def set_aside(self) -> None:
+        for unit in self.units:
+            aside = unit.with_name(f".{unit.name}.polster-purge")
+            try:
+                if os.path.lexists(aside):  # left by a purge a kill cut short
+                    _remove(aside)
+                os.rename(unit, aside)
+            except OSError as exc:
+                self.put_back()
+                raise PolsterError(
+                    f"cannot delete {unit}: {exc.strerror or exc}; nothing was removed"
+                ) from None
+            self.aside.append((unit, aside))
+
+    def put_back(self) -> None:
+        while self.aside:
+            unit, aside = self.aside.pop()
+            os.rename(aside, unit)
+
+    def finish(self) -> None:
+        """Delete what was set aside; the asset is removed by now, so a failure says where."""
+        for _unit, aside in self.aside:
+            try:
+                _remove(aside)
+            except OSError as exc:
+                raise PolsterError(
+                    f"the asset was removed, but deleting its data at {aside} failed: "
+                    f"{exc.strerror or exc}; delete it by hand"
+                ) from None
+        self.aside = []
+
+
+def _remove(path: Path) -> None:
+    """Delete ``path``: a file or a link (never what it points to), or a folder's tree."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()

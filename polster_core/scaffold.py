@@ -285,6 +285,9 @@ def project_files(context: ProjectContext, plugins) -> dict[str, str]:
 
 def check_target(target: Path, force: bool) -> None:
     """Refuse a target that exists, unless --force and it is empty or a Polster project."""
+    from .plan import recover_folder
+
+    recover_folder(target)  # an init a kill cut short: finished or undone first
     if not target.exists():
         return
     if not target.is_dir():

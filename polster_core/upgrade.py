@@ -26,7 +26,7 @@ from . import LAYERS, __version__
 from .errors import PolsterError
 from .graph import core_path, registry_path, test_path, wrapper_path
 from .merge import merge3
-from .plan import Plan
+from .plan import Plan, confine
 from .project import Project
 from .record import RECORD, Answers, Record, plugin_versions, put, read_record, recordable
 
@@ -172,6 +172,8 @@ def upgrade_plan(
     plan = Plan(project.root)
     result = Upgrade(plan)
     if record is not None:
+        for rel in record.files:  # a teammate's record names only files of this project
+            confine(project.root, rel, RECORD)
         answers = record.answers
         base: dict[str, str] | None = record.files
         result.from_version = record.polster_version

@@ -363,7 +363,7 @@ def remove_asset(
 
     follow(result.plan, change=lambda a: a.drop_asset(layer, name))
     key = asset_key(layer, name)
-    lines = result.plan.describe()
+    lines = result.plan.describe() + (result.local.describe() if result.local else [])
     stored = None
     if purge_data and remote:  # asks the backend now: its SDK is imported only here
         from ..purge import find_remote_table
@@ -385,7 +385,16 @@ def remove_asset(
         raise typer.Exit(1)
     if stored is not None:  # first: if the store fails, the asset stays and a rerun finishes
         stored.delete()
-    result.plan.apply()
+    if result.local is not None:
+        result.local.set_aside()  # renamed aside: put back if the plan fails, deleted after
+    try:
+        result.plan.apply()
+    except BaseException:
+        if result.local is not None:
+            result.local.put_back()
+        raise
+    if result.local is not None:
+        result.local.finish()
     if not asked:
         typer.echo(f"Removed {key}:")
         for line in lines:
@@ -410,9 +419,7 @@ def _remove_notes(project, result, purge_data: bool, stored=None) -> None:
             f"Nothing of {stored.layer}/{stored.name} is stored on {stored.backend} "
             f"({stored.folder}, {stored.file})"
         )
-    if result.data_files and not any(
-        op.action == "delete" and op.path in result.data_files for op in result.plan.ops
-    ):
+    if result.data_files and not purge_data:
         shown = ", ".join(_shown(project.root, p) for p in result.data_files)
         typer.echo(f"Its stored data was kept ({shown}): --purge-data deletes it")
 
