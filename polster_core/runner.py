@@ -490,8 +490,9 @@ def _materialize(
     failed = [s for s in steps.values() if s["status"] == "failed"]
     done = {s["name"] for s in ok + failed}
     skipped = [name for name in expected if name not in done]
+    why = "the run stopped" if watcher.run_error and not failed else "an upstream asset failed"
     for name in skipped:
-        print(f"  skip  {name:<40} (an upstream asset failed)")
+        print(f"  skip  {name:<40} ({why})")
     total_rows = sum(s["rows"] or 0 for s in ok)
     checks = len(watcher.failed_checks)
     print(
@@ -510,6 +511,8 @@ def _materialize(
         print(f"error in {step['name']}: {step['error']}", file=sys.stderr)
         if verbose and step.get("details"):
             print(f"{step['details']}\n", file=sys.stderr)
+    if not failed and not result.success and watcher.run_error:
+        print(_masked(f"error: {watcher.run_error}"), file=sys.stderr)
     return 0 if result.success else 1
 
 
@@ -651,6 +654,8 @@ class _Progress:
         self.created_after = time.time()
         self.steps: dict[str, dict] = {}
         self.failed_checks: list[str] = []
+        # Why the run failed outside its steps (its executor raised), as one line.
+        self.run_error: str | None = None
         self._cursor: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -712,6 +717,10 @@ class _Progress:
             if entry.step_key and text.startswith(FULL_CAUSE):
                 step = self._step(entry.step_key)
                 step["details"] = text[len(FULL_CAUSE) :].strip()
+            return
+        if event.event_type_value == "PIPELINE_FAILURE":
+            if getattr(event.event_specific_data, "error", None) is not None:
+                self.run_error = _error_text(event)
             return
         if not event.step_key:
             return
