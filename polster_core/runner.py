@@ -184,8 +184,25 @@ def mask_url(url: str) -> str:
     return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
+# The schemes of a DAGSTER_POSTGRES_URL (dagster_home gives SQLAlchemy psycopg2's).
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2")
+
+
 def postgres_problem(url: str, timeout: int = 5) -> str | None:
-    """Why the PostgreSQL history at ``url`` cannot be reached (one line, password masked)."""
+    """Why the PostgreSQL history at ``url`` cannot be used (one line, password masked): not
+    a PostgreSQL URL, a server that does not answer, or a user that may not create Dagster's
+    tables where they would go."""
+    from .errors import one_line
+
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in POSTGRES_SCHEMES:
+        what = f"a {one_line(scheme)}:// URL ({one_line(mask_url(url))})" if scheme else "not a URL"
+        return (
+            f"{POSTGRES_ENV} is {what}, but the shared history "
+            "is kept in PostgreSQL: write it as a postgresql:// URL (e.g. "
+            f"postgresql://user@host:5432/database), or unset {POSTGRES_ENV} for the local "
+            "history in .dagster/"
+        )
     try:
         import psycopg2
     except ImportError:
@@ -193,12 +210,10 @@ def postgres_problem(url: str, timeout: int = 5) -> str | None:
             f"{POSTGRES_ENV} is set but dagster-postgres is not installed: add it to the "
             "project's dependencies (uv add dagster-postgres), or unset it"
         )
-    url = re.sub(r"^[\w+]+://", "postgresql://", url)
+    url = "postgresql://" + url.split("://", 1)[1]
     try:
-        psycopg2.connect(url, connect_timeout=timeout).close()
+        connection = psycopg2.connect(url, connect_timeout=timeout)
     except Exception as exc:  # psycopg2.Error, or a malformed URL
-        from .errors import one_line
-
         reason = one_line(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
         reason = reason.replace(url, mask_url(url))
         return (
@@ -206,7 +221,77 @@ def postgres_problem(url: str, timeout: int = 5) -> str | None:
             f"{reason}; start the server or fix the URL, or unset {POSTGRES_ENV} for the "
             "local history in .dagster/"
         )
-    return None
+    try:
+        return _postgres_rights_problem(connection, mask_url(url))
+    finally:
+        connection.close()
+
+
+# Dagster's storages create their tables when their main table is missing (dagster-postgres).
+_DAGSTER_TABLES = (("runs",), ("instance_info",), ("event_logs",), ("jobs", "schedules"))
+# Tables every run writes (runs, events, snapshots of the job) or reads.
+_WRITTEN_TABLES = ("runs", "run_tags", "snapshots", "event_logs", "kvs", "instance_info")
+
+
+def _postgres_rights_problem(connection, where: str) -> str | None:
+    """Why the connected user cannot create Dagster's tables that are not there yet (their
+    schema is the first of the user's search path: PostgreSQL 15 and later let only the
+    database's owner create in ``public``), or None."""
+    from psycopg2.extensions import quote_ident
+
+    from .errors import one_line
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_user, current_database(), current_schema(), "
+                "has_schema_privilege(current_schema(), 'CREATE'), "
+                "array(SELECT tablename::text FROM pg_tables "
+                "WHERE schemaname = current_schema()), "
+                "array(SELECT tablename::text FROM pg_tables "
+                "WHERE schemaname = current_schema() AND tablename = ANY(%s) AND NOT ("
+                + " AND ".join(
+                    f"has_table_privilege(format('%%I.%%I', schemaname, tablename), '{right}')"
+                    for right in ("SELECT", "INSERT", "UPDATE", "DELETE")
+                )
+                + ") ORDER BY tablename)",
+                (list(_WRITTEN_TABLES),),
+            )
+            user, database, schema, may_create, tables, closed = cursor.fetchone()
+            user_sql, schema_sql = (
+                name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else quote_ident(name, cursor)
+                for name in (user, schema or "")
+            )
+    except Exception:  # not ours to judge: Dagster reports what it meets
+        return None
+    finally:
+        connection.rollback()
+    missing = [names for names in _DAGSTER_TABLES if not set(names) & set(tables or ())]
+    if closed:
+        return (
+            f"user {one_line(user)} may not write Dagster's tables in schema {one_line(schema)} "
+            f"of database {one_line(database)} at {where} ({POSTGRES_ENV}): "
+            f"{', '.join(closed)} are not open to it; as their owner, run GRANT SELECT, "
+            f"INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema_sql} TO {user_sql} and "
+            f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema_sql} TO {user_sql}, or use a "
+            f"database {one_line(user)} owns"
+        )
+    if not missing or may_create:
+        return None
+    if not schema:
+        return (
+            f"user {one_line(user)} has no schema to keep Dagster's history in, in database "
+            f"{one_line(database)} at {where} ({POSTGRES_ENV}): as the database's owner, run "
+            f"CREATE SCHEMA {user_sql} AUTHORIZATION {user_sql}, or use a database "
+            f"{one_line(user)} owns"
+        )
+    return (
+        f"user {one_line(user)} may not create Dagster's tables in schema {one_line(schema)} "
+        f"of database {one_line(database)} at {where} ({POSTGRES_ENV}; PostgreSQL 15 and later "
+        "let only the owner create in public): as the database's owner, run GRANT CREATE ON "
+        f"SCHEMA {schema_sql} TO {user_sql}, or CREATE SCHEMA {user_sql} AUTHORIZATION "
+        f"{user_sql} (a schema of the user's own), or use a database {one_line(user)} owns"
+    )
 
 
 def main(root: Path | str, argv: list[str] | None = None) -> int:
@@ -221,11 +306,38 @@ def main(root: Path | str, argv: list[str] | None = None) -> int:
     except Exception as exc:
         from .errors import one_line, user_message
 
-        message = _history_full(exc) or user_message(exc)
+        message = _history_full(exc) or _history_error(exc) or user_message(exc)
         if message is None:
             raise
         print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
         return 1
+
+
+def _history_error(exc: BaseException) -> str | None:
+    """The message for an error of the PostgreSQL history the checks before a run could not
+    foresee (rights taken away, a table of another owner), if it was that: its first line."""
+    from .errors import one_line
+    from .storage import _chain
+
+    url = os.environ.get(POSTGRES_ENV, "").strip()
+    found = next((e for e in _chain(exc) if type(e).__module__.startswith("psycopg2")), None)
+    if not url or found is None:
+        return None
+    lines = str(found).strip().splitlines()
+    reason = one_line(lines[0] if lines else type(found).__name__)
+    url = re.sub(r"^postgresql\+psycopg2://", "postgresql://", url)
+    return (
+        f"the PostgreSQL history at {mask_url(url)} ({POSTGRES_ENV}) refused: {reason}; fix "
+        f"the user's rights or the server, or unset {POSTGRES_ENV} for the local history in "
+        ".dagster/"
+    )
+
+
+def history_problem() -> str | None:
+    """Why the history that ``DAGSTER_POSTGRES_URL`` names cannot be used, or None (also when
+    it is not set: the local history in ``.dagster/``)."""
+    url = os.environ.get(POSTGRES_ENV, "").strip()
+    return postgres_problem(url) if url else None
 
 
 def _history_full(exc: BaseException) -> str | None:
@@ -349,6 +461,10 @@ def run_worker(root: Path, name: str | None, workers: int) -> int:
     except Exception as exc:
         print(_masked(f"error: {_definitions_error(exc)}"), file=sys.stderr)
         return 1
+    problem = history_problem()
+    if problem:
+        print(_masked(f"error: {problem}"), file=sys.stderr)
+        return 1
     gc.freeze()
     # Steps in the worker record their events as a run in this process does (quick_history):
     # with the project's SQLite history, a held connection per database instead of one per
@@ -425,8 +541,7 @@ def _materialize(
         if problem:
             print(_masked(f"error: {problem}"), file=sys.stderr)
             return 1
-    url = os.environ.get(POSTGRES_ENV, "").strip()
-    problem = postgres_problem(url) if url else None
+    problem = history_problem()
     if problem:
         print(_masked(f"error: {problem}"), file=sys.stderr)
         return 1
@@ -833,7 +948,7 @@ def ui_address_problem(host: str, port: int) -> str | None:
 
 def start_ui(root: Path, host: str, port: int) -> int:
     """``dagster dev`` (UI + daemon) from workspace.yaml until Ctrl+C."""
-    problem = ui_address_problem(host, port)
+    problem = ui_address_problem(host, port) or history_problem()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 1
