@@ -146,6 +146,10 @@ class PartitionedTable:
             )
         files, options = self._files(wanted)
         if files:
+            # A damaged file would fail the whole scan later, without its name: read it alone
+            # now, through the Storage, whose error names the partition and its file.
+            for key in _not_parquet(wanted, files, options):
+                self.scan(key)
             column = column_for(wanted[0])
             names = pl.scan_parquet(files[0], **options).collect_schema().names()
             if column in names or len({column_for(k) for k in wanted}) > 1:
@@ -177,6 +181,28 @@ class PartitionedTable:
         if getattr(backend, "scan_with", None) == "polars" and hasattr(backend, "url"):
             return [backend.url(la, PART) for la in layers], dict(backend.polars_options())
         return [], {}
+
+
+def _not_parquet(keys: list[str], files: list[str], options: dict) -> list[str]:
+    """The keys whose local file does not end as a parquet file does (its footer's length and
+    ``PAR1``, or ``PARE`` when encrypted): a truncated or overwritten file. Eight bytes a file;
+    remote files are not read twice (their scan reports a damaged one)."""
+    if options:
+        return []
+    damaged = []
+    for key, file in zip(keys, files, strict=True):
+        try:
+            with open(file, "rb") as handle:
+                size = handle.seek(0, 2)
+                handle.seek(max(size - 8, 0))
+                tail = handle.read(8)
+        except OSError:
+            damaged.append(key)
+            continue
+        length = int.from_bytes(tail[:4], "little") if len(tail) == 8 else size
+        if tail[4:] not in (b"PAR1", b"PARE") or length + 12 > size:
+            damaged.append(key)
+    return damaged
 
 
 def read_table(storage: Any, layer: str, name: str, partition: str | None, lazy: bool) -> Any:

@@ -372,15 +372,14 @@ class Storage:
                 "python run_polster.py)"
             )
         cause = self._describe(exc)
+        what, rerun = _table_of(layer, name)
         if _not_parquet(exc):
             cause = (
                 f"not a valid parquet file ({cause.split(_NOT_PARQUET, 1)[-1].strip()}): "
-                f"write it again by rerunning its asset, e.g. "
-                f"python run_polster.py --select run_{layer}_{name}"
+                f"write it again by rerunning its asset, e.g. {rerun}"
             )
         return self._failure(
-            f"reading {layer}/{name} from {backend.name} at {backend.uri(layer, name)} failed: "
-            f"{cause}",
+            f"reading {what} from {backend.name} at {backend.uri(layer, name)} failed: {cause}",
             exc,
         )
 
@@ -557,6 +556,22 @@ def _not_parquet(exc: BaseException) -> bool:
     """Whether polars found the bytes are not (or no longer) a parquet file."""
     text = str(exc)
     return _NOT_PARQUET in text and _IO_ERROR not in text
+
+
+def _table_of(layer: str, name: str) -> tuple[str, str]:
+    """What a read of ``layer``/``name`` reads, for people, and the run that writes it again:
+    a partition's file (``bronze/events/date=2026-11-02``, ``data``) is that partition."""
+    from .partitions import PART, key_of
+
+    parts = layer.split("/")
+    key = key_of(parts[2]) if len(parts) == 3 and name == PART else None
+    if key is None:
+        return f"{layer}/{name}", f"python run_polster.py --select run_{layer}_{name}"
+    table = f"{parts[0]}/{parts[1]}"
+    return (
+        f"partition {key} of {table}",
+        f"python run_polster.py --select run_{parts[0]}_{parts[1]} --partition {key}",
+    )
 
 
 def _first_line(exc: BaseException) -> str:

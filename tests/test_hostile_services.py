@@ -123,3 +123,87 @@ def test_dagster_tables_of_another_user_are_one_line_whose_advice_works(project,
     sql(postgres, *grants, database="hist_shared")
     result = run(project, DAGSTER_POSTGRES_URL=url)
     assert result.returncode == 0, result.stderr
+
+
+# Damaged partition files read downstream ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def partitioned(tmp_path_factory) -> Path:
+    """A project with daily bronze/silver `events` (three partitions stored) and an
+    unpartitioned gold `events_all` over them."""
+    parent = tmp_path_factory.mktemp("damaged")
+    result = run_polster("init", "parts", "--no-git", "--no-setup", cwd=parent)
+    assert result.returncode == 0, result.stderr
+    root = parent / "parts"
+    for args in (
+        ("-l", "bronze", "-n", "events", "-p", "daily", "--start", "2026-01-01"),
+        ("-l", "silver", "-n", "events", "-d", "run_bronze_events"),
+        ("-l", "gold", "-n", "events_all", "-d", "run_silver_events", "-p", "none"),
+    ):
+        added = run_polster("add-asset", *args, "--no-input", cwd=root)
+        assert added.returncode == 0, added.stderr
+    first = run(root, "--from", "2026-01-01", "--to", "2026-01-03")
+    assert first.returncode == 0, first.stderr
+    return root
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*.parquet")}
+
+
+def damage(file: Path) -> bytes:
+    """Cut ``file`` short, as a copy killed half-way leaves it; its good bytes are returned."""
+    good = file.read_bytes()
+    file.write_bytes(good[:100])
+    return good
+
+
+def script(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return run_python(root, *args, env=clean_env(PYTHONPATH=str(root / "src")), timeout=300)
+
+
+def test_a_damaged_partition_read_by_an_unpartitioned_asset_is_named(partitioned):
+    file = partitioned / "data/silver/events/date=2026-01-02/data.parquet"
+    good = damage(file)
+    before = snapshot(partitioned)
+    try:
+        expected = (
+            "reading partition 2026-01-02 of silver/events from local at "
+            f"{file} failed: not a valid parquet file (The file must end with PAR1 or PARE): "
+            "write it again by rerunning its asset, e.g. python run_polster.py --select "
+            "run_silver_events --partition 2026-01-02"
+        )
+        result = run(partitioned, "--select", "run_gold_events_all")
+        assert one_line(result) == f"error in run_gold_events_all: {expected}"
+        assert "FAIL  run_gold_events_all" in result.stdout
+        assert snapshot(partitioned) == before  # the gold table is the one written before
+        # The example script reads it through the same boundary: the same line.
+        alone = script(partitioned, "src/core/gold_events_all.py")
+        assert one_line(alone) == f"error: {expected}"
+        assert snapshot(partitioned) == before
+    finally:
+        file.write_bytes(good)
+
+
+def test_a_damaged_upstream_partition_names_the_run_that_writes_it_again(partitioned):
+    file = partitioned / "data/bronze/events/date=2026-01-02/data.parquet"
+    good = damage(file)
+    before = snapshot(partitioned)
+    try:
+        result = run(partitioned, "--select", "run_silver_events", "--partition", "2026-01-02")
+        line = one_line(result)
+        assert line.startswith(
+            "error in run_silver_events: reading partition 2026-01-02 of bronze/events from "
+            f"local at {file} failed: not a valid parquet file"
+        ), line
+        assert line.endswith(
+            "python run_polster.py --select run_bronze_events --partition 2026-01-02"
+        ), line
+        assert snapshot(partitioned) == before
+    finally:
+        file.write_bytes(good)
+    # Written again as the line says, the pipeline reads it.
+    again = run(partitioned, "--select", "run_bronze_events", "--partition", "2026-01-02")
+    assert again.returncode == 0, again.stderr
+    assert run(partitioned, "--select", "run_gold_events_all").returncode == 0
