@@ -900,12 +900,10 @@ def _error_text(event) -> str:
         error = error.cause
     if error is None:
         return "failed"
-    message = (error.message or "").strip().splitlines()
-    if not message:
-        return error.cls_name or "failed"
-    # Polster's own errors are complete sentences: drop the class name Dagster puts in front.
-    own = "polster_core.errors.PolsterError: "
-    return message[0][len(own) :] if message[0].startswith(own) else message[0]
+    from .errors import exception_line
+
+    # The line an example script prints for the same error (errors.error_line).
+    return exception_line(error.message or "") or error.cls_name or "failed"
 
 
 def port_free(host: str, port: int) -> bool:

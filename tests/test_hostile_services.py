@@ -207,3 +207,70 @@ def test_a_damaged_upstream_partition_names_the_run_that_writes_it_again(partiti
     again = run(partitioned, "--select", "run_bronze_events", "--partition", "2026-01-02")
     assert again.returncode == 0, again.stderr
     assert run(partitioned, "--select", "run_gold_events_all").returncode == 0
+
+
+# The example scripts say what the run says ----------------------------------------------------
+
+LATIN_1 = "name,city\nJosé,Köln\n".encode("latin-1")
+BAD_SOURCES = [
+    ("api", "JSON malformed", b'{"a": [1, 2'),
+    ("api", "JSON nested 100,000 deep", b"[" * 100_000 + b"]" * 100_000),
+    ("api", "JSON a scalar", b"42"),
+    ("csv", "CSV in Latin-1", LATIN_1),
+    ("csv", "CSV ragged", b"a,b\n1,2\n3,4,5\n"),
+    ("csv", "CSV empty", b""),
+    ("csv", "CSV path a directory", None),
+]
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> Path:
+    """A project with an api asset (`feed`) and a csv asset (`sales`)."""
+    parent = tmp_path_factory.mktemp("sources")
+    result = run_polster("init", "sources", "--no-git", "--no-setup", cwd=parent)
+    assert result.returncode == 0, result.stderr
+    root = parent / "sources"
+    for name, template in (("feed", "api"), ("sales", "csv")):
+        added = run_polster(
+            "add-asset", "-l", "bronze", "-n", name, "-t", template, "--no-input", cwd=root
+        )
+        assert added.returncode == 0, added.stderr
+    return root
+
+
+@pytest.mark.parametrize(
+    ("template", "shown", "data"), BAD_SOURCES, ids=[b[1] for b in BAD_SOURCES]
+)
+def test_a_script_given_bad_data_prints_the_runs_one_line(sources, tmp_path, template, shown, data):
+    source = tmp_path / ("feed.json" if template == "api" else "sales.csv")
+    if data is None:
+        source.mkdir()
+    else:
+        source.write_bytes(data)
+    asset, setting, value = {
+        "api": ("feed", "BRONZE_FEED_API_URL", source.as_uri()),
+        "csv": ("sales", "BRONZE_SALES_CSV_PATH", str(source)),
+    }[template]
+    before = snapshot(sources)
+    pipeline = run(sources, "--select", f"run_bronze_{asset}", **{setting: value})
+    ran = one_line(pipeline)
+    assert ran.startswith(f"error in run_bronze_{asset}: ")
+    env = clean_env(PYTHONPATH=str(sources / "src"), **{setting: value})
+    alone = run_python(sources, f"src/core/bronze_{asset}.py", env=env, timeout=300)
+    assert one_line(alone) == "error: " + ran.removeprefix(f"error in run_bronze_{asset}: ")
+    assert snapshot(sources) == before
+    if data is not None:
+        assert source.read_bytes() == data
+
+
+def test_a_script_shows_the_whole_traceback_only_when_asked(sources, tmp_path):
+    source = tmp_path / "sales.csv"
+    source.write_bytes(b"")
+    env = clean_env(PYTHONPATH=str(sources / "src"), BRONZE_SALES_CSV_PATH=str(source))
+    alone = run_python(sources, "src/core/bronze_sales.py", env=env, timeout=300)
+    assert one_line(alone) == "error: polars.exceptions.NoDataError: empty CSV"
+    env["POLSTER_TRACEBACK"] = "1"
+    alone = run_python(sources, "src/core/bronze_sales.py", env=env, timeout=300)
+    assert alone.returncode == 1
+    assert "Traceback (most recent call last):" in alone.stderr
+    assert alone.stderr.strip().endswith("polars.exceptions.NoDataError: empty CSV")
