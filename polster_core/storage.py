@@ -277,7 +277,11 @@ class Storage:
             backend.write(frame, layer, name)
             target = backend
         except Exception as exc:
-            if not self.is_remote or not self.fallback_enabled():
+            from .partitions import damaged_partition
+
+            # A lazy frame over a damaged partition fails here: the input is named, not this.
+            failure = damaged_partition(exc)
+            if failure is None and (not self.is_remote or not self.fallback_enabled()):
                 hint = (
                     f" (set {self.fallback_setting()}=true to write locally when it fails)"
                     if self.is_remote
@@ -288,7 +292,7 @@ class Storage:
                     f"failed: {self._write_cause(exc, backend)}{hint}",
                     exc,
                 )
-            else:
+            elif failure is None:
                 error = self._describe(exc)
         else:
             self._after_remote_write(layer, name)

@@ -152,10 +152,17 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*.parquet")}
 
 
-def damage(file: Path) -> bytes:
-    """Cut ``file`` short, as a copy killed half-way leaves it; its good bytes are returned."""
+def damage(file: Path, how: str = "cut short") -> bytes:
+    """Damage ``file`` as a copy killed half-way ("cut short") or bit rot in its footer
+    ("footer scrambled": its end still looks like parquet's) would; its good bytes are
+    returned."""
     good = file.read_bytes()
-    file.write_bytes(good[:100])
+    if how == "cut short":
+        file.write_bytes(good[:100])
+    else:
+        length = int.from_bytes(good[-8:-4], "little")
+        start = len(good) - 8 - length
+        file.write_bytes(good[:start] + b"\xff" * length + good[-8:])
     return good
 
 
@@ -163,24 +170,29 @@ def script(root: Path, *args: str) -> subprocess.CompletedProcess:
     return run_python(root, *args, env=clean_env(PYTHONPATH=str(root / "src")), timeout=300)
 
 
-def test_a_damaged_partition_read_by_an_unpartitioned_asset_is_named(partitioned):
+@pytest.mark.parametrize("how", ["cut short", "footer scrambled"])
+def test_a_damaged_partition_read_by_an_unpartitioned_asset_is_named(partitioned, how):
     file = partitioned / "data/silver/events/date=2026-01-02/data.parquet"
-    good = damage(file)
+    good = damage(file, how)
     before = snapshot(partitioned)
     try:
-        expected = (
-            "reading partition 2026-01-02 of silver/events from local at "
-            f"{file} failed: not a valid parquet file (The file must end with PAR1 or PARE): "
-            "write it again by rerunning its asset, e.g. python run_polster.py --select "
+        named = (
+            f"reading partition 2026-01-02 of silver/events from local at {file} failed: not a "
+            "valid parquet file ("
+        )
+        rerun = (
+            "): write it again by rerunning its asset, e.g. python run_polster.py --select "
             "run_silver_events --partition 2026-01-02"
         )
         result = run(partitioned, "--select", "run_gold_events_all")
-        assert one_line(result) == f"error in run_gold_events_all: {expected}"
+        line = one_line(result)
+        assert line.startswith(f"error in run_gold_events_all: {named}"), line
+        assert line.endswith(rerun), line
         assert "FAIL  run_gold_events_all" in result.stdout
         assert snapshot(partitioned) == before  # the gold table is the one written before
         # The example script reads it through the same boundary: the same line.
         alone = script(partitioned, "src/core/gold_events_all.py")
-        assert one_line(alone) == f"error: {expected}"
+        assert one_line(alone) == "error: " + line.removeprefix("error in run_gold_events_all: ")
         assert snapshot(partitioned) == before
     finally:
         file.write_bytes(good)
