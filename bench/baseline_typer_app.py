@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Baseline.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Baseline.", no_args_is_help=True, add_completion=True)  # as polster
 
 
 @app.command()

@@ -8,7 +8,6 @@ upstream assets asked for) and the registry edit. The plan is then applied all-o
 from __future__ import annotations
 
 import ast
-import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -20,9 +19,10 @@ from .graph import (
     ProjectAssets,
     allowed_layers,
     asset_function,
+    broken_rule,
     core_path,
     registry_path,
-    rule,
+    test_path,
     upstream_of,
     wrapper_path,
 )
@@ -124,8 +124,10 @@ def resolve_dependency(assets: ProjectAssets, ref: str, layer: str, name: str) -
                 f"unknown dependency '{ref}': no asset of that name; "
                 f"{_choices_hint(assets, allowed)}"
             )
-    if split_asset_key(key)[0] not in allowed:
-        raise PolsterError(f"{new_key} cannot depend on {key}: {rule(layer, allow)}")
+    upstream_layer = split_asset_key(key)[0]
+    if upstream_layer not in allowed:
+        why = broken_rule(layer, upstream_layer, allow)
+        raise PolsterError(f"{new_key} cannot depend on {key}: {why}")
     return key
 
 
@@ -405,7 +407,8 @@ def remove_asset_plan(
 
     plan = Plan(project.root)
     result = RemovePlan(plan, key)
-    for rel in (core_path(layer, name), wrapper_path(layer, name)):
+    # The asset's own test file (the examples' tests/test_{layer}_example.py) goes with it.
+    for rel in (core_path(layer, name), wrapper_path(layer, name), test_path(layer, name)):
         if (project.root / rel).exists():
             plan.delete(rel)
     init = project.root / registry_path(layer)
@@ -427,7 +430,7 @@ def remove_asset_plan(
         edited = remove_settings_block(example.read_text(encoding="utf-8"), key)
         if edited is not None:
             plan.update(".env.example", edited)
-    for rel in _users_in_tests(project.root, layer, name):
+    for rel in _users_in_tests(project.root, layer, name, test_path(layer, name)):
         result.notes.append(
             f"{rel} still uses core.{layer}_{name} or {key}: update or delete those tests"
         )
@@ -440,12 +443,14 @@ def remove_asset_plan(
     return result
 
 
-def _users_in_tests(root: Path, layer: str, name: str) -> list[str]:
-    """Test files that import the asset's core module or wrapper (found with ``ast``)."""
+def _users_in_tests(root: Path, layer: str, name: str, own: str) -> list[str]:
+    """Test files but ``own`` that import the asset's core module or wrapper (with ``ast``)."""
     module = f"{layer}_{name}"
     key = asset_key(layer, name)
     found = []
     for path in sorted((root / "tests").rglob("*.py")) if (root / "tests").is_dir() else []:
+        if path.relative_to(root).as_posix() == own:
+            continue
         try:
             tree = ast.parse(path.read_bytes())
         except (SyntaxError, ValueError, OSError):
@@ -463,27 +468,11 @@ def _users_in_tests(root: Path, layer: str, name: str) -> list[str]:
 
 
 def env_setting(project: Project, name: str, default: str) -> str:
-    """A setting as the generated project reads it: the environment first, then ``.env``."""
-    value = os.environ.get(name)
-    if value:
-        return value
-    env_file = project.root / ".env"
-    if env_file.is_file():
-        for line in env_file.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if line.startswith("export "):
-                line = line[len("export ") :].strip()
-            if line.startswith("#") or "=" not in line:
-                continue
-            key, _, raw = line.partition("=")
-            if key.strip() == name:
-                raw = raw.strip()
-                if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
-                    raw = raw[1:-1]
-                elif " #" in raw:
-                    raw = raw.split(" #", 1)[0].rstrip()
-                return raw or default
-    return default
+    """A setting as the generated project reads it: the environment over ``.env``, read by the
+    one ``.env`` reader the run time uses too (so the last of two lines wins for both)."""
+    from .envfile import setting
+
+    return setting(project.root, name, default)
 
 
 def stored_data(project: Project, layer: str, name: str) -> tuple[list[Path], str]:

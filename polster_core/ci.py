@@ -46,7 +46,7 @@ CHECKS = (
     Step("ruff check", "ruff check"),
     Step("ruff format --check", "ruff format --check"),
     Step("polster check", "polster check"),
-    Step("Dagster definitions load", "dagster definitions validate -w workspace.yaml"),
+    Step("Dagster definitions load", "dg check defs"),
     Step("pytest", "pytest"),
 )
 RUN = Step("Run the pipeline", "python run_polster.py")

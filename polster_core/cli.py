@@ -19,7 +19,7 @@ from .errors import Interrupted, PolsterError, ProjectUnfinished
 app = typer.Typer(
     help="Polster: dbt init for Python data engineering (Dagster + Polars, bronze/silver/gold).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion (bash, zsh, fish, pwsh)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -50,7 +50,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        False,
+        "--version",
+        "-V",
+        callback=_version,
+        is_eager=True,
+        help="Show the version and exit.",
     ),
 ) -> None:
     pass

@@ -69,7 +69,18 @@ _NOT_ALLOWED = {errno.EACCES, errno.EPERM}
 
 def user_message(exc: BaseException) -> str | None:
     """What went wrong and what to do, in a sentence, for an error a user can fix; ``None``
-    for anything else (a bug, whose traceback is worth showing)."""
+    for anything else (a bug, whose traceback is worth showing). Secrets are masked in it
+    (:func:`polster_core.secrets.mask`): an error may quote a URL with a token in its query,
+    or a library's message a password."""
+    message = _message(exc)
+    if message is None:
+        return None
+    from .secrets import mask
+
+    return mask(message)
+
+
+def _message(exc: BaseException) -> str | None:
     if isinstance(exc, PolsterError):
         return str(exc)
     if isinstance(exc, UnicodeDecodeError):

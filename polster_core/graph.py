@@ -41,6 +41,11 @@ def core_path(layer: str, name: str) -> str:
     return f"{CORE_DIR}/{layer}_{name}.py"
 
 
+def test_path(layer: str, name: str) -> str:
+    """The asset's own test file, removed with it (init writes one per example asset)."""
+    return f"tests/test_{layer}_{name}.py"
+
+
 def registry_path(layer: str) -> str:
     return f"{ASSETS_DIR}/{layer}/__init__.py"
 
@@ -58,6 +63,18 @@ def rule(layer: str, allow_same_layer: bool) -> str:
     if allow_same_layer and layer in SAME_LAYER_RULES:
         return SAME_LAYER_RULES[layer]
     return RULES[layer]
+
+
+def broken_rule(layer: str, upstream_layer: str, allow_same_layer: bool) -> str:
+    """Why an asset of ``layer`` may not read one of ``upstream_layer``, with the setting that
+    would allow it when there is one (a same-layer dependency)."""
+    text = rule(layer, allow_same_layer)
+    if upstream_layer == layer and layer in SAME_LAYER_RULES and not allow_same_layer:
+        text += (
+            f" (to allow {layer} -> {layer} dependencies, set allow_same_layer_deps = true "
+            "under [tool.polster] in pyproject.toml)"
+        )
+    return text
 
 
 @dataclass
@@ -346,9 +363,8 @@ class ProjectAssets:
                     )
                 )
             elif parts and parts[0] not in allowed:
-                found.append(
-                    Problem(where, f"depends on {up}: {rule(asset.layer, self.allow_same_layer)}")
-                )
+                why = broken_rule(asset.layer, parts[0], self.allow_same_layer)
+                found.append(Problem(where, f"depends on {up}: {why}"))
         from .partition_mapping import partition_problems
 
         found.extend(partition_problems(self, asset, where))

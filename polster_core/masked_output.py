@@ -1,49 +1,86 @@
 """Output with secrets masked: a file descriptor's writes go through a pipe to a thread that
 masks them and passes them on (to a log file, to where they went before).
 
-Used for what Dagster's steps print (:mod:`polster_core.history`) and for what ``dagster dev``
-prints under ``run_polster.py --ui`` (:mod:`polster_core.runner`). Working on file descriptors,
-it masks ``print``, logging handlers made earlier, C extensions and child processes alike.
+Used for what Dagster's steps print (:mod:`polster_core.history`), for what ``dagster dev``
+prints under ``run_polster.py --ui``, and for everything ``run_polster.py`` itself prints
+(:func:`masked_output`: Dagster's own log under ``--verbose``, its worker processes).
+Working on file descriptors, it masks ``print``, logging handlers made earlier, C extensions
+and child processes alike.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from .secrets import Redactor
 
 
 @contextmanager
-def masked_stream(stream, path: str, redactor: Redactor) -> Iterator[None]:
-    """While it lasts, what is written to ``stream``'s file descriptor reaches ``path`` and the
-    descriptor's previous target masked."""
+def masked_output(redactor: Redactor) -> Iterator[None]:
+    """While it lasts, what this process (and every process it starts) writes to its stdout
+    and stderr is masked; nothing changes when there is no secret to mask."""
+    if not redactor:
+        yield
+        return
+    if _same_file(sys.stdout, sys.stderr):
+        # A terminal, or 2>&1: one pipe for both keeps their lines in the order written.
+        with masked_stream(sys.stdout, None, redactor, also=sys.stderr):
+            yield
+        return
+    with ExitStack() as stack:
+        for stream in (sys.stdout, sys.stderr):
+            stack.enter_context(masked_stream(stream, None, redactor))
+        yield
+
+
+def _same_file(one, other) -> bool:
     try:
-        fd = stream.fileno()
+        a, b = os.fstat(one.fileno()), os.fstat(other.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+@contextmanager
+def masked_stream(stream, path: str | None, redactor: Redactor, also=None) -> Iterator[None]:
+    """While it lasts, what is written to ``stream``'s file descriptor (and to ``also``'s, a
+    stream that writes to the same file) reaches ``path`` (if any) and the descriptor's
+    previous target masked."""
+    try:
+        fds = [stream.fileno()] + ([also.fileno()] if also is not None else [])
     except (AttributeError, OSError, ValueError):  # not a real file (e.g. captured by a test)
         yield
         return
-    stream.flush()
-    previous = os.dup(fd)
+    streams = [stream] + ([also] if also is not None else [])
+    for each in streams:
+        each.flush()
+    previous = [os.dup(fd) for fd in fds]
     read_end, write_end = os.pipe()
-    os.dup2(write_end, fd)
+    for fd in fds:
+        os.dup2(write_end, fd)
     os.close(write_end)
-    pump = MaskingPump(read_end, previous, path, redactor)
+    pump = MaskingPump(read_end, previous[0], path, redactor)
     pump.start()
     try:
         yield
     finally:
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-        os.dup2(previous, fd)  # closes the pipe's last writer here: the pump reads to its end
+        for each in streams:
+            try:
+                each.flush()
+            except (OSError, ValueError):
+                pass
+        for fd, before in zip(fds, previous, strict=True):
+            os.dup2(before, fd)  # closes the pipe's last writer: the pump reads to its end
         # (unless a program the step started still holds it: then the pump goes on alone)
         pump.join(timeout=5)
+        for before in previous[1:]:
+            os.close(before)
         if not pump.is_alive():
-            os.close(previous)
+            os.close(previous[0])
 
 
 class MaskingPump(threading.Thread):

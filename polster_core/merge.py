@@ -18,8 +18,10 @@ lines both sides kept unchanged are the fixed points, everything between them is
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from pathlib import Path
 
 START, BASE, MIDDLE, END = "<<<<<<<", "|||||||", "=======", ">>>>>>>"
 
@@ -122,3 +124,35 @@ def has_conflict_markers(text: str) -> bool:
     """Whether ``text`` still holds a conflict block written by :func:`merge3`."""
     found = {line.split(" ", 1)[0].rstrip("\n") for line in lines(text)}
     return START in found and END in found and MIDDLE in found
+
+
+# Folders `polster check` does not look in for conflict blocks: environments, history, data,
+# caches. Everything else in the project is what `polster upgrade` may have merged.
+_NOT_MERGED = {".git", ".venv", ".dagster", "data", "__pycache__", "node_modules", ".ruff_cache"}
+_LARGEST_MERGED = 1 << 20  # bytes: larger files are data, not generated text
+
+
+def unresolved_conflicts(root: Path) -> list[tuple[str, int]]:
+    """``(relative path, line number)`` of the first conflict block left in each project file.
+
+    ``polster upgrade`` writes conflict blocks (``<<<<<<< yours`` ... ``>>>>>>> polster``) where
+    the user's and Polster's changes meet; a file that still holds one does not load."""
+    root = Path(root)
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _NOT_MERGED and not d.startswith(".venv"))
+        for name in sorted(files):
+            path = Path(folder, name)
+            try:
+                if not path.is_file() or path.stat().st_size > _LARGEST_MERGED:
+                    continue
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if START not in text:
+                continue
+            for number, line in enumerate(text.splitlines(), 1):
+                if line.startswith((START + " ", END + " ")) or line in (START, END):
+                    found.append((path.relative_to(root).as_posix(), number))
+                    break
+    return found

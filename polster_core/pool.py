@@ -37,6 +37,33 @@ from dagster._utils.error import SerializableErrorInfo, serializable_error_info_
 
 # Seconds the orchestrator waits for a worker's message before it checks for interrupts.
 TICK = 0.05
+# Worker processes per CPU of this machine, at most: more only wait for each other, each with
+# its own copy of the project in memory (``--workers 1000`` would fork until the machine stops).
+PER_CPU = 4
+
+
+def machine_cpus() -> int:
+    """The CPUs this process may run on (its affinity, as a container's limit sets it)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def bounded_size(requested: int, steps: int | None = None) -> tuple[int, str | None]:
+    """How many workers a run of ``steps`` steps gets for ``--workers requested`` (0: one per
+    CPU): never more than its steps (no more can run at once) nor :data:`PER_CPU` per CPU of
+    this machine. With why, in a few words, when that is fewer than the user asked for."""
+    cpus = machine_cpus()
+    size = requested or cpus
+    why = None
+    if steps is not None and size > max(1, steps):
+        size = max(1, steps)
+        why = f"the run has {steps} asset{'s' if steps != 1 else ''}: no more can run at once"
+    if size > PER_CPU * cpus:
+        size = PER_CPU * cpus
+        why = f"at most {PER_CPU} per CPU, and this machine has {cpus}"
+    return size, why if requested and size < requested else None
 
 
 def run_step(
@@ -147,8 +174,13 @@ def _worker_main(conn: Any, instance_ref: Any = None, run: Any = None) -> None:
     """A worker: runs each step it receives, sends back its events, then ``None``. Given the
     run's instance and ``run`` (its reconstructable job and run config), it opens the one and
     plans the other at once, while the run is being created, not at its first step."""
-    # Ctrl+C reaches the whole process group: the orchestrator decides what stops.
+    # Ctrl+C reaches the whole process group: the orchestrator decides what stops. The
+    # orchestrator's note of the signals it received (a wakeup fd) is its own, not a worker's.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        signal.set_wakeup_fd(-1)
+    except ValueError:  # not the main thread of the process: none was inherited
+        pass
     instances: list[tuple[Any, Any]] = []  # (InstanceRef, its instance): one per run
     if instance_ref is not None:
         try:
@@ -312,7 +344,8 @@ class PoolExecutor(Executor):
         run = plan_context.dagster_run
         retry_mode = self.retries.for_inner_plan()
         load_data = execution_plan.repository_load_data
-        pool, _ = _take_pool(self._max_concurrent)
+        size, _ = bounded_size(self._max_concurrent, len(execution_plan.step_keys_to_execute))
+        pool, _ = _take_pool(size)
         try:
             yield from self._loop(
                 plan_context, execution_plan, pool, (instance_ref, recon_job, run, retry_mode)
@@ -430,5 +463,5 @@ def pool_executor(init_context) -> PoolExecutor:
     config = init_context.executor_config
     return PoolExecutor(
         retries=RetryMode.from_config(config["retries"]) or RetryMode.DISABLED,
-        max_concurrent=config["max_concurrent"] or os.cpu_count() or 1,
+        max_concurrent=bounded_size(config["max_concurrent"])[0],
     )

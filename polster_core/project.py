@@ -64,6 +64,10 @@ def read_pyproject(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolsterError(f"{path} is not valid TOML ({exc}): fix that line") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        raise PolsterError(
+            f"{path} nests arrays or tables too deeply to read: fix it (or restore it from git)"
+        ) from None
 
 
 def is_polster_project(directory: Path) -> bool:

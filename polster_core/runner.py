@@ -104,8 +104,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--port",
         type=_port,
-        default=os.environ.get("POLSTER_UI_PORT") or "3000",
-        help="UI port (default 3000, or $POLSTER_UI_PORT)",
+        default=None,  # then POLSTER_UI_PORT (the environment or .env) or 3000, in _main
+        help="UI port (default 3000, or POLSTER_UI_PORT in the environment or .env)",
     )
     parser.add_argument(
         "--select",
@@ -125,7 +125,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=0,
         metavar="N",
         help="run independent assets in parallel in N long-lived worker processes (the "
-        "multiprocess executor); default: one process, fastest for small pipelines",
+        "multiprocess executor; at most one per asset of the run and 4 per CPU); default: one "
+        "process, fastest for small pipelines",
     )
     parser.add_argument(
         "--executor",
@@ -181,7 +182,9 @@ def _sync_postgres(config: Path, wanted: bool) -> None:
 
 def mask_url(url: str) -> str:
     """``url`` with its password as ``***`` (for messages)."""
-    return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
+    from .secrets import mask_url_password
+
+    return mask_url_password(url)
 
 
 # The schemes of a DAGSTER_POSTGRES_URL (dagster_home gives SQLAlchemy psycopg2's).
@@ -298,19 +301,33 @@ def main(root: Path | str, argv: list[str] | None = None) -> int:
     """``run_polster.py``'s one error boundary: whatever a user can fix is one line on stderr
     and exit code 1 (a full disk under ``.dagster/`` included); only bugs show a traceback."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        return _main(Path(root).resolve(), args)
-    except KeyboardInterrupt:
-        print("Aborted.", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        from .errors import one_line, user_message
+    root = Path(root).resolve()
+    from .masked_output import masked_output
+    from .secrets import process_redactor
 
-        message = _history_full(exc) or _history_error(exc) or user_message(exc)
-        if message is None:
-            raise
-        print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
-        return 1
+    # Everything printed from here on, by Polster, Dagster (its log under --verbose) or any
+    # process started meanwhile (the --workers pool), reaches the terminal with the project's
+    # secrets masked.
+    redactor = process_redactor(root)
+    with masked_output(redactor):
+        try:
+            return _main(root, args)
+        except KeyboardInterrupt:
+            print("Aborted.", file=sys.stderr)
+            return 130
+        except Exception as exc:
+            from .errors import one_line, user_message
+
+            message = _history_full(exc) or _history_error(exc) or user_message(exc)
+            if message is None:
+                if not redactor:
+                    raise
+                import traceback
+
+                traceback.print_exc()  # a bug: its traceback, masked like the rest
+                return 1
+            print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
+            return 1
 
 
 def _history_error(exc: BaseException) -> str | None:
@@ -368,6 +385,12 @@ def _main(root: Path, args: argparse.Namespace) -> int:
         return run_worker(root, args.executor, args.workers)
     code = 0
     if args.ui:  # before a long run, not after it
+        if args.port is None:  # .env is loaded now: it may set POLSTER_UI_PORT
+            try:
+                args.port = _port(os.environ.get("POLSTER_UI_PORT") or "3000")
+            except argparse.ArgumentTypeError as exc:
+                print(f"error: POLSTER_UI_PORT {exc}", file=sys.stderr)
+                return 2
         problem = ui_address_problem(args.host, args.port)
         if problem:
             print(f"error: {problem}", file=sys.stderr)
@@ -466,6 +489,13 @@ def run_worker(root: Path, name: str | None, workers: int) -> int:
         print(_masked(f"error: {problem}"), file=sys.stderr)
         return 1
     gc.freeze()
+    if workers:  # processes of this machine, whatever the executor makes of them
+        from .pool import bounded_size
+
+        requested = workers
+        workers, why = bounded_size(workers)
+        if why:
+            print(f"--workers {requested}: using {workers} ({why})", flush=True)
     # Steps in the worker record their events as a run in this process does (quick_history):
     # with the project's SQLite history, a held connection per database instead of one per
     # event, and no disk sync per event.
@@ -492,10 +522,20 @@ def materialize(
     # nothing. Once loaded, they are frozen (left out of every later collection) and the
     # collector runs again for the pipeline itself.
     gc.disable()
+    from .interrupts import EXIT_CODE, interrupted_line, noted_signals
+
     try:
         chosen = choose_executor(executor, workers)
-        with quick_history(Path(os.environ["DAGSTER_HOME"])):
-            return _materialize(root, workers, select, started, verbose, chosen, partitions)
+        with quick_history(Path(os.environ["DAGSTER_HOME"])), noted_signals() as received:
+            try:
+                return _materialize(
+                    root, workers, select, started, verbose, chosen, partitions, received
+                )
+            except BaseException:
+                if not received():
+                    raise
+        print(interrupted_line(received()), file=sys.stderr, flush=True)
+        return EXIT_CODE
     finally:
         gc.enable()
         from . import pool
@@ -511,6 +551,7 @@ def _materialize(
     verbose: bool = False,
     executor=None,
     partitions: tuple = (None, None, None),
+    interrupted=lambda: None,
 ) -> int:
     in_process = executor is None or executor.in_process
     try:
@@ -554,6 +595,14 @@ def _materialize(
     gc.freeze()
     gc.enable()
     run_id = str(uuid.uuid4())
+    if workers and not in_process and not executor.remote:
+        # Processes of this machine: bounded by the work and the machine (see pool.py).
+        from .pool import bounded_size
+
+        requested = workers
+        workers, why = bounded_size(workers, len(select or job.graph.node_defs))
+        if why:
+            print(f"  --workers {requested}: using {workers} ({why})", flush=True)
     config = {} if in_process else executor.run_config(os.environ, workers)
     level = "DEBUG" if verbose else "CRITICAL"
     quiet = {"loggers": {"console": {"config": {"log_level": level}}}}
@@ -602,6 +651,12 @@ def _materialize(
     steps = watcher.finish()
     expected = select or [node.name for node in job.graph.node_defs]
     ok = [s for s in steps.values() if s["status"] == "ok"]
+    how = interrupted()
+    if how:  # Ctrl+C or SIGTERM: what Dagster made of it is no failure of an asset
+        from .interrupts import EXIT_CODE, interrupted_line
+
+        print(interrupted_line(how, len(ok), len(expected)), file=sys.stderr, flush=True)
+        return EXIT_CODE
     failed = [s for s in steps.values() if s["status"] == "failed"]
     done = {s["name"] for s in ok + failed}
     skipped = [name for name in expected if name not in done]
@@ -900,6 +955,8 @@ def _error_text(event) -> str:
         error = error.cause
     if error is None:
         return "failed"
+    if error.cls_name == "DagsterExecutionInterruptedError":
+        return "interrupted (Ctrl+C or SIGTERM)"
     from .errors import exception_line
 
     # The line an example script prints for the same error (errors.error_line).

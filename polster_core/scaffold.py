@@ -72,13 +72,9 @@ def runtime_requirements() -> list[str]:
         reqs = []
     marker = re.compile(r"extra\s*==\s*['\"]runtime['\"]")
     runtime = [r.split(";")[0].strip() for r in reqs if marker.search(r)]
-    return [f"polster>={__version__},<{_next_minor(__version__)}", *runtime]
+    from .specs import compatible_requirement
 
-
-def _next_minor(version: str) -> str:
-    """``0.1.1`` -> ``0.2``: the first release a project made now may not be compatible with."""
-    major, minor = (int(part) for part in version.split(".")[:2])
-    return f"{major}.{minor + 1}"
+    return [compatible_requirement("polster", __version__), *runtime]
 
 
 def build_context(

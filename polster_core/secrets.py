@@ -33,8 +33,20 @@ _CREDENTIAL_KEYS = (
 _CREDENTIAL_PARAM = re.compile(
     r"\b(" + "|".join(re.escape(k) for k in _CREDENTIAL_KEYS) + r")=([^&;\s\"'<>]+)", re.I
 )
-# The password of a URL (scheme://user:password@host), whatever the URL.
-_URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://[^/\s:@\"'<>]*:)([^@/\s\"'<>]+)@", re.I)
+# A parameter of a URL's query whose name says it holds a credential (?key=, &api_key=,
+# ?access_token=, &client_secret=, ?sig=, ...), whatever the URL: an API's token is often
+# passed there, or added by a redirect.
+_QUERY_CREDENTIAL_NAME = (
+    r"[\w.~-]*?(?:key|token|secret|passw(?:or)?d|pwd|sig|signature|auth|credentials?|session)"
+)
+# The value ends where the parameter ends, or before the punctuation of the sentence around it.
+_QUERY_CREDENTIAL = re.compile(
+    r"([?&](" + _QUERY_CREDENTIAL_NAME + r")=)([^&#\s\"'<>]*[^&#\s\"'<>:;,.)\]])", re.I
+)
+# The password of a URL (scheme://user:password@host), whatever the URL. It runs to the last
+# "@" of the URL's authority (as urllib splits it), so that a password with a raw "@" in it
+# (postgresql://user:p@ss@host) is masked whole, not up to its first "@".
+_URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://[^/?#\s:@\"'<>]*:)([^/?#\s\"'<>]+)@", re.I)
 # Where a Dagster home keeps the names (never the values) of the installed plugins' secret settings.
 SETTINGS_CACHE = "polster-secret-settings.json"
 # Shortest value treated as a secret on its own: shorter ones would mask ordinary words.
@@ -51,17 +63,36 @@ def secret_fragments(values: Iterable[str]) -> list[str]:
         found.add(value)
         for part in re.split(r"[;&?]", value):
             key, sep, inner = part.partition("=")
-            if sep and key.strip().lower() in _CREDENTIAL_KEYS and len(inner) >= MIN_SECRET_LENGTH:
+            if sep and len(inner) >= MIN_SECRET_LENGTH and _is_credential_name(key):
                 found.add(inner)
         password = _url_password(value)
         if password and len(password) >= MIN_SECRET_LENGTH:
             found.update({password, unquote(password)})
+        if password and "@" in password:
+            # Written raw, the first "@" ends the password for libpq and others, which then
+            # show the rest as the host ("could not translate host name "rest@host""): that
+            # host, and each part long enough to be masked on its own.
+            netloc = urlsplit(value).netloc
+            host = re.sub(r":\d*$", "", netloc.rpartition("@")[2])
+            found.add(f"{password.split('@', 1)[1]}@{host}")
+            found.update(p for p in password.split("@") if len(p) >= MIN_SECRET_LENGTH)
     for fragment in list(found):
         found.add(quote(fragment))
         found.add(quote(fragment, safe=""))
         found.add(quote_plus(fragment))
         found.add(json.dumps(fragment)[1:-1])  # as it appears inside JSON
     return sorted(found, key=len, reverse=True)
+
+
+def _is_credential_name(name: str) -> bool:
+    name = name.strip().lower()
+    return name in _CREDENTIAL_KEYS or bool(re.fullmatch(_QUERY_CREDENTIAL_NAME, name))
+
+
+def mask_url_password(text: str) -> str:
+    """``text`` with the password of every URL in it as ``***`` (the whole of it, also when it
+    holds a raw ``@``)."""
+    return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}@", text)
 
 
 def _url_password(value: str) -> str | None:
@@ -90,6 +121,8 @@ class Redactor:
             return True
         if "://" in text and _URL_PASSWORD.search(text):
             return True
+        if "=" in text and _QUERY_CREDENTIAL.search(text):
+            return True
         lowered = text.lower()
         return any(f"{key}=" in lowered for key in _CREDENTIAL_KEYS) and bool(
             _CREDENTIAL_PARAM.search(text)
@@ -101,12 +134,36 @@ class Redactor:
             if fragment in text:
                 text = text.replace(fragment, MASK)
         text = _CREDENTIAL_PARAM.sub(lambda m: f"{m.group(1)}={MASK}", text)
-        return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+        if "=" in text:
+            text = _QUERY_CREDENTIAL.sub(lambda m: f"{m.group(1)}{MASK}", text)
+        return mask_url_password(text)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with every secret replaced by ``***``."""
     return Redactor(secrets)(text)
+
+
+def mask(text: str, root: Path | str | None = None) -> str:
+    """``text`` as any output of Polster must be: the value of every secret setting in this
+    process's environment (and in ``root/.env``) masked, and credentials in any URL or
+    connection string. The one-line errors of every entry point go through it
+    (:func:`polster_core.errors.user_message`). Never fails: if the secrets cannot be found
+    (a plugin that does not load, an unreadable ``.env``), the credentials are still masked."""
+    return process_redactor(root)(text)
+
+
+def process_redactor(root: Path | str | None = None) -> Redactor:
+    """A :class:`Redactor` of the secrets :func:`mask` masks (see there); never fails."""
+    home = os.environ.get("DAGSTER_HOME") or (Path(root) / ".dagster" if root else None)
+    cache = Path(home) / SETTINGS_CACHE if home and os.path.isdir(home) else None
+    try:
+        return Redactor(known_secrets(root, cache=cache))
+    except Exception:
+        try:
+            return Redactor(known_secrets(None, cache=cache))
+        except Exception:
+            return Redactor()
 
 
 def known_secrets(
@@ -125,11 +182,10 @@ def known_secrets(
     """
     names, patterns = _secret_setting_names(Path(cache) if cache else None)
     sources: list[Mapping[str, str]] = [os.environ if env is None else env]
-    dotenv = Path(root) / ".env" if root is not None else None
-    if dotenv is not None and dotenv.is_file():
-        from dotenv import dotenv_values
+    if root is not None:
+        from .envfile import file_values
 
-        sources.append({k: v for k, v in dotenv_values(dotenv).items() if v})
+        sources.append(file_values(Path(root), sources[0]))
     found = []
     for source in sources:
         for name, value in source.items():

@@ -85,20 +85,12 @@ class Settings:
 
 
 def load_dotenv(root: Path) -> None:
-    """Load ``root/.env`` into ``os.environ`` without overriding what is already set."""
-    path = root / ".env"
-    if path.is_file():
-        import io
+    """Load ``root/.env`` into ``os.environ`` without overriding what is already set, with
+    python-dotenv's semantics (the last of two lines wins), through the one ``.env`` reader
+    every command uses too (:mod:`polster_core.envfile`)."""
+    from .envfile import load
 
-        from dotenv import load_dotenv as _load
-
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise PolsterError(
-                f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8"
-            ) from None
-        _load(stream=io.StringIO(text), override=False)
+    load(root)
 
 
 def load_settings(root: Path | str, project_name: str | None = None) -> Settings:

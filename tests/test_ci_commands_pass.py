@@ -103,6 +103,8 @@ def test_a_new_project_passes_its_ci_checks(tmp_path):
             command, shell=True, cwd=root, env=env, capture_output=True, text=True, timeout=600
         )
         assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
+        # Each tool the CI runs is the one its authors recommend: nothing superseded.
+        assert "SupersessionWarning" not in result.stderr, f"{command}: {result.stderr}"
     # The scheduled job's command runs too (local storage), and like the checks it leaves
     # nothing git would pick up: data and Dagster's run history are never committed.
     run = workflow["jobs"]["run"]["steps"]

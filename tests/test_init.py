@@ -34,7 +34,9 @@ EXPECTED_FILES = {
     "src/orchestration/utils.py",
     "src/orchestration/assets/__init__.py",
     "tests/conftest.py",
-    "tests/test_examples.py",
+    "tests/test_bronze_example.py",
+    "tests/test_silver_example.py",
+    "tests/test_gold_example.py",
     "tests/test_pipeline.py",
     *(
         f"src/orchestration/assets/{layer}/{f}"

@@ -214,8 +214,9 @@ def test_removing_every_asset_leaves_a_loadable_empty_layer(tmp_path):
     project = new_project(tmp_path)
     for layer in ("gold", "silver", "bronze"):
         out = polster_ok(project, "remove-asset", "--layer", layer, "--name", "example")
-        # The project's own tests import the examples: the user is told.
-        assert f"tests/test_examples.py still uses core.{layer}_example" in out
+        # The example's own tests go with it; no other test used it.
+        assert f"delete tests/test_{layer}_example.py" in out and "still uses" not in out
+        assert not (project / f"tests/test_{layer}_example.py").exists()
     for layer in ("bronze", "silver", "gold"):
         text = registry(project, layer)
         assert text.endswith(

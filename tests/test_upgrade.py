@@ -63,17 +63,6 @@ def user_edits(root: Path) -> dict[str, str]:
     edit(root / "run_polster.py", "import os\n", "import os  # our tweak\n")
     (root / ".gitignore").write_text((root / ".gitignore").read_text() + "my-secrets/\n")
     edit(root / ".shift-ci.yml", "on: manual\n", "# owned by the data team\non: manual\n")
-    # The gold example is gone: its tests go too (the user's edit of the tests).
-    tests = root / "tests/test_examples.py"
-    text = tests.read_text().replace("from core.gold_example import aggregate\n", "")
-    tests.write_text(text.split("\n\n\ndef test_aggregate_has_one_row_per_day")[0] + "\n")
-    edit(
-        root / "tests/test_pipeline.py",
-        '    gold = pl.read_parquet(data_dir / "gold" / "example.parquet")\n'
-        "    assert gold.height > 0\n",
-        '    silver = pl.read_parquet(data_dir / "silver" / "example.parquet")\n'
-        "    assert silver.height > 0\n",
-    )
     return {
         "src/core/bronze_orders.py": '"ALPHA"',
         "README.md": "Our team's notes.\n",
@@ -112,7 +101,8 @@ def test_upgrade_keeps_every_user_edit_and_applies_every_template_change(project
     assert status["NEWS.md"] == "add" and status["docs/shift-added.md"] == "add"
     assert status["docs/shift-dropped.md"] == "remove"
     assert status["src/core/bronze_orders.py"] == "merge"
-    assert status["tests/test_examples.py"] == "unchanged"
+    assert status["tests/test_silver_example.py"] == "unchanged"
+    assert "tests/test_gold_example.py" not in status  # removed with the gold example
 
     result = run_polster("upgrade", cwd=project, env=envs["B"])
     assert result.returncode == 0, result.stdout + result.stderr

@@ -163,7 +163,7 @@ def add_asset(
         refs = _ask(
             "Upstream assets (numbers or names, comma-separated)",
             lambda v: _picked(v, choices, assets, layer, name),
-            default=None,
+            default="",  # an empty answer is refused with its reason, not asked again silently
         )
     upstream = [resolve_dependency(assets, ref, layer, name) for ref in refs]
     upstream = list(dict.fromkeys(upstream))
@@ -234,7 +234,10 @@ def _picked(value: str, choices: list[str], assets, layer: str, name: str) -> li
             item = choices[number - 1]
         refs.append(resolve_dependency(assets, item, layer, name))
     if not refs:
-        raise PolsterError("choose at least one upstream asset")
+        raise PolsterError(
+            f"a {layer} asset needs at least one upstream asset: "
+            "type numbers or names from the list above"
+        )
     return refs
 
 
@@ -242,7 +245,7 @@ def _ask(text: str, convert, default):
     """Prompt until ``convert`` accepts the answer; its error is shown and the question asked
     again."""
     while True:
-        value = click.prompt(text, default=default, show_default=default is not None)
+        value = click.prompt(text, default=default, show_default=bool(default))
         try:
             return convert(value)
         except PolsterError as exc:
@@ -421,15 +424,32 @@ def _remove_notes(project, result, purge_data: bool, stored=None) -> None:
 def list_assets(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     graph: bool = typer.Option(False, "--graph", help="Print the lineage as a tree."),
+    graph_format: str = typer.Option(
+        "text",
+        "--format",
+        metavar="text|mermaid|dot",
+        help="With --graph: a text tree, a Mermaid flowchart (for a README or a pull request) "
+        "or Graphviz DOT.",
+    ),
     path: Path | None = PATH_OPTION,
 ) -> None:
     """List every asset with its layer, files, upstream and downstream assets."""
     from ..asset_plans import load_assets
 
+    if graph_format not in GRAPH_FORMATS:
+        raise PolsterError(
+            f"--format {graph_format!r} is not a graph format: use {', '.join(GRAPH_FORMATS)}"
+        )
+    if graph_format != "text" and as_json:
+        raise PolsterError(f"--format {graph_format} and --json do not go together: pick one")
     project = _project(path)
     assets = load_assets(project)
     assets.load_dependencies()
     ordered = assets.sorted_assets()
+    if graph_format != "text":
+        draw = mermaid_graph if graph_format == "mermaid" else dot_graph
+        typer.echo("\n".join(draw(project.name, ordered)))
+        return
     if as_json:
         import json
 
@@ -474,6 +494,52 @@ def list_assets(
     counts = ", ".join(f"{layer} {sum(1 for a in ordered if a.layer == layer)}" for layer in LAYERS)
     out.append(f"{len(ordered)} assets ({counts})")
     typer.echo("\n".join(out))
+
+
+GRAPH_FORMATS = ("text", "mermaid", "dot")
+
+
+def _graph_nodes(ordered) -> tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]:
+    """Layers with their asset keys (an upstream that does not exist under "missing"), and
+    the edges upstream -> asset, in a stable order."""
+    known = {a.key for a in ordered}
+    layers = [(layer, [a.key for a in ordered if a.layer == layer]) for layer in LAYERS]
+    missing = sorted({up for a in ordered for up in a.upstream if up not in known})
+    if missing:
+        layers.append(("missing", missing))
+    edges = [(up, a.key) for a in ordered for up in a.upstream]
+    return [(layer, keys) for layer, keys in layers if keys], edges
+
+
+def mermaid_graph(name: str, ordered) -> list[str]:
+    """The lineage as a Mermaid flowchart, one subgraph per layer (GitHub and GitLab render it
+    in a ```mermaid block)."""
+    layers, edges = _graph_nodes(ordered)
+    lines = ["flowchart LR"]
+    for layer, keys in layers:
+        lines.append(f"  subgraph {layer}")
+        lines += [f"    {key}" for key in keys]
+        lines.append("  end")
+    lines += [f"  {up} --> {key}" for up, key in edges]
+    return lines
+
+
+def dot_graph(name: str, ordered) -> list[str]:
+    """The lineage in Graphviz DOT (``dot -Tsvg``), one cluster per layer."""
+    layers, edges = _graph_nodes(ordered)
+    lines = [f"digraph {_dot_id(name)} {{", "  rankdir=LR;", "  node [shape=box];"]
+    for layer, keys in layers:
+        lines.append(f"  subgraph cluster_{layer} {{")
+        lines.append(f"    label={_dot_id(layer)};")
+        lines += [f"    {_dot_id(key)};" for key in keys]
+        lines.append("  }")
+    lines += [f"  {_dot_id(up)} -> {_dot_id(key)};" for up, key in edges]
+    lines.append("}")
+    return lines
+
+
+def _dot_id(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _partitioning(asset) -> str:
@@ -538,16 +604,36 @@ def lineage_tree(assets) -> list[str]:
 def check(path: Path | None = PATH_OPTION) -> None:
     """Report layer-rule breaks, cycles, drift between files and registrations, bad names."""
     from ..asset_plans import load_assets
+    from ..envfile import repeated
     from ..graph import Problem
+    from ..merge import unresolved_conflicts
     from ..plugins import get_plugins
+    from ..record import read_record
 
     project = _project(path)
+    read_record(project.root)  # a malformed record is refused in one line, like elsewhere
     assets = load_assets(project)
     config, warnings = project.plugin_problems(get_plugins())
     problems = [Problem("pyproject.toml", text) for text in config] + assets.problems()
+    problems += [
+        Problem(
+            f"{rel}:{line}",
+            "unresolved conflict block (<<<<<<< ... >>>>>>>) left by polster upgrade: keep the "
+            "lines you want and delete the marker lines",
+        )
+        for rel, line in unresolved_conflicts(project.root)
+    ]
     for warning in warnings:
         note = "needed only to change the CI files"
         typer.echo(f"warning: pyproject.toml: {warning}; {note}", err=True)
+    for setting, lines in repeated(project.root):  # the last one wins, which may surprise
+        shown = ", ".join(map(str, lines[:-1])) + f" and {lines[-1]}"
+        warnings.append(f"{setting} is set twice")
+        typer.echo(
+            f"warning: .env: {setting} is set on lines {shown}; the last one ({lines[-1]}) "
+            "is used: delete the others",
+            err=True,
+        )
     count = len(assets.assets)
     if problems:
         for problem in problems:

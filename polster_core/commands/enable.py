@@ -242,14 +242,14 @@ def _req_name(requirement: str) -> str:
 
 def _merge_env(text: str, context, example: bool) -> str:
     """Set STORAGE_BACKEND and append the settings the file lacks (secret values left empty)."""
+    from ..envfile import parse
     from ..scaffold import setting_note
 
-    lines = text.splitlines()
-    present = {}
-    for i, line in enumerate(lines):
-        match = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=", line)
-        if match:
-            present[match.group(1)] = i
+    lines = re.split(r"\r\n|\n|\r", text)
+    if lines[-1] == "":
+        lines.pop()
+    # Each setting's last line (the one that is used), read as the run time reads .env.
+    present = {b.key: b.line - 1 for b in parse(text) if b.key is not None and b.value is not None}
     if "STORAGE_BACKEND" in present:
         lines[present["STORAGE_BACKEND"]] = f"STORAGE_BACKEND={context.storage}"
     added = [s for s in context.settings if s.name not in present]

@@ -9,7 +9,7 @@ Importing this module is cheap: adlfs, azure-identity and polars load when a bac
 """
 
 from polster_core import hookimpl
-from polster_core.specs import Setting, StorageBackend
+from polster_core.specs import Setting, StorageBackend, compatible_requirement
 
 __version__ = "0.1.1"
 
@@ -76,6 +76,6 @@ def polster_storage_backends(register):
             description="Azure Data Lake Storage Gen2 / Blob Storage (adlfs + polars)",
             factory=_factory,
             settings=SETTINGS,
-            requirement=f"polster-adls>={__version__}",
+            requirement=compatible_requirement("polster-adls", __version__),
         )
     )

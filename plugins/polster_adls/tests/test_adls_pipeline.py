@@ -37,7 +37,7 @@ def blob_table(azurite, container: str, name: str) -> pl.DataFrame:
 
 def test_init_adds_the_plugin_and_its_settings_with_secrets_only_in_dotenv(project):
     pyproject = (project / "pyproject.toml").read_text()
-    assert '"polster-adls>=0.1.1"' in pyproject and 'storage = "adls"' in pyproject
+    assert '"polster-adls>=0.1.1,<0.2"' in pyproject and 'storage = "adls"' in pyproject
     env = (project / ".env").read_text()
     example = (project / ".env.example").read_text()
     for name in (

@@ -10,7 +10,7 @@ Importing this module is cheap: dagster, celery and redis load when a run or wor
 """
 
 from polster_core import hookimpl
-from polster_core.specs import Executor, Setting
+from polster_core.specs import Executor, Setting, compatible_requirement
 
 __version__ = "0.1.1"
 
@@ -82,7 +82,7 @@ def polster_executors(register):
             executor_def=_executor_def,
             run_config=_run_config,
             settings=SETTINGS,
-            requirement=f"polster-celery>={__version__}",
+            requirement=compatible_requirement("polster-celery", __version__),
             remote=True,
             preflight=_preflight,
             worker=_worker,

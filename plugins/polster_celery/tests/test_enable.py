@@ -26,7 +26,7 @@ def test_enable_celery_adds_the_plugin_and_its_settings(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "python run_polster.py --worker --executor celery" in result.stdout
     pyproject = (project / "pyproject.toml").read_text()
-    assert '"polster-celery>=0.1.1"' in pyproject and 'executor = "celery"' in pyproject
+    assert '"polster-celery>=0.1.1,<0.2"' in pyproject and 'executor = "celery"' in pyproject
     assert 'storage = "local"' in pyproject
     for rel in (".env", ".env.example"):
         text = (project / rel).read_text()

@@ -76,7 +76,7 @@ def test_checks_on_push_and_pull_request_run_the_shared_commands(github):
     runs = [step["run"] for step in check["steps"] if "run" in step]
     assert runs == ["uv sync --locked", *[step.command for step in ci.CHECKS]]
     assert "polster check" in runs
-    assert "dagster definitions validate -w workspace.yaml" in runs
+    assert "dg check defs" in runs
 
 
 @pytest.mark.parametrize("storage", sorted(CONTEXTS))

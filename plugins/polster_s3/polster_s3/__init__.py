@@ -8,7 +8,7 @@ Importing this module is cheap: s3fs and polars load when a backend is made.
 """
 
 from polster_core import hookimpl
-from polster_core.specs import Setting, StorageBackend
+from polster_core.specs import Setting, StorageBackend, compatible_requirement
 
 __version__ = "0.1.1"
 
@@ -54,6 +54,6 @@ def polster_storage_backends(register):
             description="Amazon S3 and S3-compatible object stores (s3fs + polars)",
             factory=_factory,
             settings=SETTINGS,
-            requirement=f"polster-s3>={__version__}",
+            requirement=compatible_requirement("polster-s3", __version__),
         )
     )

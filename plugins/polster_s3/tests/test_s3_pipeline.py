@@ -46,7 +46,7 @@ def object_table(server, bucket: str, key: str) -> pl.DataFrame:
 
 def test_init_adds_the_plugin_and_its_settings_with_secrets_only_in_dotenv(project):
     pyproject = (project / "pyproject.toml").read_text()
-    assert '"polster-s3>=0.1.1"' in pyproject and 'storage = "s3"' in pyproject
+    assert '"polster-s3>=0.1.1,<0.2"' in pyproject and 'storage = "s3"' in pyproject
     env = (project / ".env").read_text()
     example = (project / ".env.example").read_text()
     for name in (
