@@ -2,7 +2,11 @@
 
 Every entry point (the ``polster`` CLI, ``run_polster.py``, the example scripts through
 ``core/storage.py``) turns what a user can fix into one line with :func:`user_message` and
-prints it with :func:`one_line`; anything else is a bug and keeps its traceback.
+prints it with :func:`one_line`; anything else is a bug and keeps its traceback. Bad data
+an asset read (malformed JSON, a ragged CSV: an error raised by the reader, polars or
+``json``, not by the asset's own code) is one line too, the same in an example script as in a
+run: :func:`error_line` (``POLSTER_TRACEBACK=1`` shows a script's full traceback, as
+``run_polster.py --verbose`` shows a run's).
 """
 
 from __future__ import annotations
@@ -128,9 +132,60 @@ def _decoded_path(exc: BaseException) -> str | None:
     return None
 
 
-def report(exc: BaseException, prefix: str = "error: ") -> bool:
-    """Print ``exc`` as one line on stderr if a user can fix it; whether it was printed."""
+_OWN = f"{PolsterError.__module__}.{PolsterError.__qualname__}: "
+
+
+def exception_line(text: str) -> str:
+    """The first line of an error as Python formats it (``json.decoder.JSONDecodeError:
+    Expecting ...``; Dagster keeps a failed step's error so), without the class name in
+    front of Polster's own errors, which are complete sentences."""
+    lines = str(text).strip().splitlines()
+    if not lines:
+        return ""
+    return lines[0][len(_OWN) :] if lines[0].startswith(_OWN) else lines[0]
+
+
+def error_line(exc: BaseException) -> str | None:
+    """The one line for ``exc`` at an example script's end: the sentence of an error a user
+    can fix (:func:`user_message`); for bad data a reader refused, the line ``run_polster.py``
+    prints for it (the error's type and first line, :func:`exception_line`); ``None`` for a
+    bug, whose traceback is worth showing."""
     message = user_message(exc)
+    if message is None and _bad_data(exc):
+        message = exception_line("".join(traceback.format_exception_only(type(exc), exc)))
+    return message
+
+
+# The readers whose errors are about the data they were given, not about the code calling them.
+_READERS = ("polars", "json")
+
+
+def _bad_data(exc: BaseException) -> bool:
+    """Whether a data reader raised ``exc``: one of polars' own errors, or any error raised in
+    polars' or the ``json`` module's code (a ``ValueError`` for a scalar, a ``RecursionError``
+    for JSON nested too deep)."""
+    import os
+
+    if not isinstance(exc, Exception):  # Ctrl+C while polars reads is not about the data
+        return False
+    if type(exc).__module__.split(".")[0] in _READERS:
+        return True
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return False
+    where = os.path.abspath(frames[-1].filename)
+    for name in _READERS:
+        module = sys.modules.get(name)
+        folder = os.path.dirname(getattr(module, "__file__", None) or "")
+        if folder and where.startswith(folder + os.sep):
+            return True
+    return False
+
+
+def report(exc: BaseException, prefix: str = "error: ") -> bool:
+    """Print ``exc`` as one line on stderr if a user can fix it (:func:`error_line`); whether
+    it was printed."""
+    message = error_line(exc)
     if message is None:
         return False
     print(f"{prefix}{one_line(message)}", file=sys.stderr, flush=True)
@@ -138,14 +193,17 @@ def report(exc: BaseException, prefix: str = "error: ") -> bool:
 
 
 def one_line_errors() -> None:
-    """Make an uncaught user error end a script with one line on stderr (exit code 1), not a
-    traceback. Other exceptions keep their traceback. Safe to call more than once."""
+    """Make an uncaught user error, or bad data a reader refused, end a script with one line
+    on stderr (:func:`error_line`; exit code 1), not a traceback. Bugs keep their traceback,
+    and every error has it with ``POLSTER_TRACEBACK=1``. Safe to call more than once."""
     previous = sys.excepthook
     if getattr(previous, "_polster", False):
         return
 
     def hook(kind, value, tb):
-        if not report(value):
+        import os
+
+        if os.environ.get("POLSTER_TRACEBACK") == "1" or not report(value):
             previous(kind, value, tb)
 
     hook._polster = True

@@ -134,4 +134,8 @@ def load_partitioned_input(context: dg.InputContext, storage: Any, layer: str, n
         lazy = len(args) == 2 and args[1] is pl.LazyFrame
         return {key: table.scan(key) if lazy else table.read(key) for key in keys}
     frame = table.scan_all(keys)
-    return frame if wanted is pl.LazyFrame else frame.collect()
+    if wanted is pl.LazyFrame:
+        return frame
+    from .partitions import collected
+
+    return collected(frame)

@@ -146,6 +146,13 @@ class PartitionedTable:
             )
         files, options = self._files(wanted)
         if files:
+            # A damaged file would fail the whole scan later, without its name: read it alone
+            # now, through the Storage, whose error names the partition and its file.
+            for key in _not_parquet(wanted, files, options):
+                self.scan(key)
+            if not options:
+                _SCANNED.append((self, wanted, files))
+                del _SCANNED[:-SCANS_KEPT]
             column = column_for(wanted[0])
             names = pl.scan_parquet(files[0], **options).collect_schema().names()
             if column in names or len({column_for(k) for k in wanted}) > 1:
@@ -179,6 +186,68 @@ class PartitionedTable:
         return [], {}
 
 
+# The local partitions scanned lately (table, keys, files), newest last: when a scan fails
+# later with a damaged file that passed the quick look, damaged_partition finds which.
+_SCANNED: list[tuple[PartitionedTable, list[str], list[str]]] = []
+SCANS_KEPT = 16
+
+
+def damaged_partition(exc: BaseException) -> PolsterError | None:
+    """For an error saying a parquet file is damaged, raised while a scan of partitions ran
+    (their file's end looked right, what is inside is not): the error that names the first
+    damaged partition scanned lately, its file and the run that writes it again; else None."""
+    from .storage import _chain
+    from .storage import _not_parquet as damaged
+
+    if not any(damaged(e) for e in _chain(exc)) or not _SCANNED:
+        return None
+    import polars as pl
+
+    for table, keys, files in reversed(_SCANNED):
+        for key, file in zip(keys, files, strict=True):
+            try:
+                pl.read_parquet_schema(file)
+            except Exception:
+                try:
+                    table.scan(key)
+                except PolsterError as named:
+                    return named
+    return None
+
+
+def collected(frame: Any) -> Any:
+    """``frame.collect()``, a damaged partition it scans named (:func:`damaged_partition`)."""
+    try:
+        return frame.collect()
+    except Exception as exc:
+        named = damaged_partition(exc)
+        if named is None:
+            raise
+    raise named
+
+
+def _not_parquet(keys: list[str], files: list[str], options: dict) -> list[str]:
+    """The keys whose local file does not end as a parquet file does (its footer's length and
+    ``PAR1``, or ``PARE`` when encrypted): a truncated or overwritten file. Eight bytes a file;
+    remote files are not read twice (their scan reports a damaged one)."""
+    if options:
+        return []
+    damaged = []
+    for key, file in zip(keys, files, strict=True):
+        try:
+            with open(file, "rb") as handle:
+                size = handle.seek(0, 2)
+                handle.seek(max(size - 8, 0))
+                tail = handle.read(8)
+        except OSError:
+            damaged.append(key)
+            continue
+        length = int.from_bytes(tail[:4], "little") if len(tail) == 8 else size
+        if tail[4:] not in (b"PAR1", b"PARE") or length + 12 > size:
+            damaged.append(key)
+    return damaged
+
+
 def read_table(storage: Any, layer: str, name: str, partition: str | None, lazy: bool) -> Any:
     """What the example scripts read: one partition, or the table (all its partitions when it
     is partitioned and no unpartitioned version exists)."""
@@ -187,7 +256,7 @@ def read_table(storage: Any, layer: str, name: str, partition: str | None, lazy:
         return table.scan(partition) if lazy else table.read(partition)
     if _partitioned_only(storage, table):
         frame = table.scan_all()
-        return frame if lazy else frame.collect()
+        return frame if lazy else collected(frame)
     return storage.scan(layer, name) if lazy else storage.read(layer, name)
 
 

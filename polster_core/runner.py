@@ -187,8 +187,25 @@ def mask_url(url: str) -> str:
     return mask_url_password(url)
 
 
+# The schemes of a DAGSTER_POSTGRES_URL (dagster_home gives SQLAlchemy psycopg2's).
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2")
+
+
 def postgres_problem(url: str, timeout: int = 5) -> str | None:
-    """Why the PostgreSQL history at ``url`` cannot be reached (one line, password masked)."""
+    """Why the PostgreSQL history at ``url`` cannot be used (one line, password masked): not
+    a PostgreSQL URL, a server that does not answer, or a user that may not create Dagster's
+    tables where they would go."""
+    from .errors import one_line
+
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in POSTGRES_SCHEMES:
+        what = f"a {one_line(scheme)}:// URL ({one_line(mask_url(url))})" if scheme else "not a URL"
+        return (
+            f"{POSTGRES_ENV} is {what}, but the shared history "
+            "is kept in PostgreSQL: write it as a postgresql:// URL (e.g. "
+            f"postgresql://user@host:5432/database), or unset {POSTGRES_ENV} for the local "
+            "history in .dagster/"
+        )
     try:
         import psycopg2
     except ImportError:
@@ -196,12 +213,10 @@ def postgres_problem(url: str, timeout: int = 5) -> str | None:
             f"{POSTGRES_ENV} is set but dagster-postgres is not installed: add it to the "
             "project's dependencies (uv add dagster-postgres), or unset it"
         )
-    url = re.sub(r"^[\w+]+://", "postgresql://", url)
+    url = "postgresql://" + url.split("://", 1)[1]
     try:
-        psycopg2.connect(url, connect_timeout=timeout).close()
+        connection = psycopg2.connect(url, connect_timeout=timeout)
     except Exception as exc:  # psycopg2.Error, or a malformed URL
-        from .errors import one_line
-
         reason = one_line(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
         reason = reason.replace(url, mask_url(url))
         return (
@@ -209,7 +224,77 @@ def postgres_problem(url: str, timeout: int = 5) -> str | None:
             f"{reason}; start the server or fix the URL, or unset {POSTGRES_ENV} for the "
             "local history in .dagster/"
         )
-    return None
+    try:
+        return _postgres_rights_problem(connection, mask_url(url))
+    finally:
+        connection.close()
+
+
+# Dagster's storages create their tables when their main table is missing (dagster-postgres).
+_DAGSTER_TABLES = (("runs",), ("instance_info",), ("event_logs",), ("jobs", "schedules"))
+# Tables every run writes (runs, events, snapshots of the job) or reads.
+_WRITTEN_TABLES = ("runs", "run_tags", "snapshots", "event_logs", "kvs", "instance_info")
+
+
+def _postgres_rights_problem(connection, where: str) -> str | None:
+    """Why the connected user cannot create Dagster's tables that are not there yet (their
+    schema is the first of the user's search path: PostgreSQL 15 and later let only the
+    database's owner create in ``public``), or None."""
+    from psycopg2.extensions import quote_ident
+
+    from .errors import one_line
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_user, current_database(), current_schema(), "
+                "has_schema_privilege(current_schema(), 'CREATE'), "
+                "array(SELECT tablename::text FROM pg_tables "
+                "WHERE schemaname = current_schema()), "
+                "array(SELECT tablename::text FROM pg_tables "
+                "WHERE schemaname = current_schema() AND tablename = ANY(%s) AND NOT ("
+                + " AND ".join(
+                    f"has_table_privilege(format('%%I.%%I', schemaname, tablename), '{right}')"
+                    for right in ("SELECT", "INSERT", "UPDATE", "DELETE")
+                )
+                + ") ORDER BY tablename)",
+                (list(_WRITTEN_TABLES),),
+            )
+            user, database, schema, may_create, tables, closed = cursor.fetchone()
+            user_sql, schema_sql = (
+                name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else quote_ident(name, cursor)
+                for name in (user, schema or "")
+            )
+    except Exception:  # not ours to judge: Dagster reports what it meets
+        return None
+    finally:
+        connection.rollback()
+    missing = [names for names in _DAGSTER_TABLES if not set(names) & set(tables or ())]
+    if closed:
+        return (
+            f"user {one_line(user)} may not write Dagster's tables in schema {one_line(schema)} "
+            f"of database {one_line(database)} at {where} ({POSTGRES_ENV}): "
+            f"{', '.join(closed)} are not open to it; as their owner, run GRANT SELECT, "
+            f"INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema_sql} TO {user_sql} and "
+            f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema_sql} TO {user_sql}, or use a "
+            f"database {one_line(user)} owns"
+        )
+    if not missing or may_create:
+        return None
+    if not schema:
+        return (
+            f"user {one_line(user)} has no schema to keep Dagster's history in, in database "
+            f"{one_line(database)} at {where} ({POSTGRES_ENV}): as the database's owner, run "
+            f"CREATE SCHEMA {user_sql} AUTHORIZATION {user_sql}, or use a database "
+            f"{one_line(user)} owns"
+        )
+    return (
+        f"user {one_line(user)} may not create Dagster's tables in schema {one_line(schema)} "
+        f"of database {one_line(database)} at {where} ({POSTGRES_ENV}; PostgreSQL 15 and later "
+        "let only the owner create in public): as the database's owner, run GRANT CREATE ON "
+        f"SCHEMA {schema_sql} TO {user_sql}, or CREATE SCHEMA {user_sql} AUTHORIZATION "
+        f"{user_sql} (a schema of the user's own), or use a database {one_line(user)} owns"
+    )
 
 
 def main(root: Path | str, argv: list[str] | None = None) -> int:
@@ -233,7 +318,7 @@ def main(root: Path | str, argv: list[str] | None = None) -> int:
         except Exception as exc:
             from .errors import one_line, user_message
 
-            message = _history_full(exc) or user_message(exc)
+            message = _history_full(exc) or _history_error(exc) or user_message(exc)
             if message is None:
                 if not redactor:
                     raise
@@ -243,6 +328,33 @@ def main(root: Path | str, argv: list[str] | None = None) -> int:
                 return 1
             print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
             return 1
+
+
+def _history_error(exc: BaseException) -> str | None:
+    """The message for an error of the PostgreSQL history the checks before a run could not
+    foresee (rights taken away, a table of another owner), if it was that: its first line."""
+    from .errors import one_line
+    from .storage import _chain
+
+    url = os.environ.get(POSTGRES_ENV, "").strip()
+    found = next((e for e in _chain(exc) if type(e).__module__.startswith("psycopg2")), None)
+    if not url or found is None:
+        return None
+    lines = str(found).strip().splitlines()
+    reason = one_line(lines[0] if lines else type(found).__name__)
+    url = re.sub(r"^postgresql\+psycopg2://", "postgresql://", url)
+    return (
+        f"the PostgreSQL history at {mask_url(url)} ({POSTGRES_ENV}) refused: {reason}; fix "
+        f"the user's rights or the server, or unset {POSTGRES_ENV} for the local history in "
+        ".dagster/"
+    )
+
+
+def history_problem() -> str | None:
+    """Why the history that ``DAGSTER_POSTGRES_URL`` names cannot be used, or None (also when
+    it is not set: the local history in ``.dagster/``)."""
+    url = os.environ.get(POSTGRES_ENV, "").strip()
+    return postgres_problem(url) if url else None
 
 
 def _history_full(exc: BaseException) -> str | None:
@@ -372,6 +484,10 @@ def run_worker(root: Path, name: str | None, workers: int) -> int:
     except Exception as exc:
         print(_masked(f"error: {_definitions_error(exc)}"), file=sys.stderr)
         return 1
+    problem = history_problem()
+    if problem:
+        print(_masked(f"error: {problem}"), file=sys.stderr)
+        return 1
     gc.freeze()
     if workers:  # processes of this machine, whatever the executor makes of them
         from .pool import bounded_size
@@ -466,8 +582,7 @@ def _materialize(
         if problem:
             print(_masked(f"error: {problem}"), file=sys.stderr)
             return 1
-    url = os.environ.get(POSTGRES_ENV, "").strip()
-    problem = postgres_problem(url) if url else None
+    problem = history_problem()
     if problem:
         print(_masked(f"error: {problem}"), file=sys.stderr)
         return 1
@@ -545,8 +660,9 @@ def _materialize(
     failed = [s for s in steps.values() if s["status"] == "failed"]
     done = {s["name"] for s in ok + failed}
     skipped = [name for name in expected if name not in done]
+    why = "the run stopped" if watcher.run_error and not failed else "an upstream asset failed"
     for name in skipped:
-        print(f"  skip  {name:<40} (an upstream asset failed)")
+        print(f"  skip  {name:<40} ({why})")
     total_rows = sum(s["rows"] or 0 for s in ok)
     checks = len(watcher.failed_checks)
     print(
@@ -565,6 +681,8 @@ def _materialize(
         print(f"error in {step['name']}: {step['error']}", file=sys.stderr)
         if verbose and step.get("details"):
             print(f"{step['details']}\n", file=sys.stderr)
+    if not failed and not result.success and watcher.run_error:
+        print(_masked(f"error: {watcher.run_error}"), file=sys.stderr)
     return 0 if result.success else 1
 
 
@@ -706,6 +824,8 @@ class _Progress:
         self.created_after = time.time()
         self.steps: dict[str, dict] = {}
         self.failed_checks: list[str] = []
+        # Why the run failed outside its steps (its executor raised), as one line.
+        self.run_error: str | None = None
         self._cursor: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -767,6 +887,10 @@ class _Progress:
             if entry.step_key and text.startswith(FULL_CAUSE):
                 step = self._step(entry.step_key)
                 step["details"] = text[len(FULL_CAUSE) :].strip()
+            return
+        if event.event_type_value == "PIPELINE_FAILURE":
+            if getattr(event.event_specific_data, "error", None) is not None:
+                self.run_error = _error_text(event)
             return
         if not event.step_key:
             return
@@ -833,12 +957,10 @@ def _error_text(event) -> str:
         return "failed"
     if error.cls_name == "DagsterExecutionInterruptedError":
         return "interrupted (Ctrl+C or SIGTERM)"
-    message = (error.message or "").strip().splitlines()
-    if not message:
-        return error.cls_name or "failed"
-    # Polster's own errors are complete sentences: drop the class name Dagster puts in front.
-    own = "polster_core.errors.PolsterError: "
-    return message[0][len(own) :] if message[0].startswith(own) else message[0]
+    from .errors import exception_line
+
+    # The line an example script prints for the same error (errors.error_line).
+    return exception_line(error.message or "") or error.cls_name or "failed"
 
 
 def port_free(host: str, port: int) -> bool:
@@ -881,7 +1003,7 @@ def ui_address_problem(host: str, port: int) -> str | None:
 
 def start_ui(root: Path, host: str, port: int) -> int:
     """``dagster dev`` (UI + daemon) from workspace.yaml until Ctrl+C."""
-    problem = ui_address_problem(host, port)
+    problem = ui_address_problem(host, port) or history_problem()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 1

@@ -277,7 +277,11 @@ class Storage:
             backend.write(frame, layer, name)
             target = backend
         except Exception as exc:
-            if not self.is_remote or not self.fallback_enabled():
+            from .partitions import damaged_partition
+
+            # A lazy frame over a damaged partition fails here: the input is named, not this.
+            failure = damaged_partition(exc)
+            if failure is None and (not self.is_remote or not self.fallback_enabled()):
                 hint = (
                     f" (set {self.fallback_setting()}=true to write locally when it fails)"
                     if self.is_remote
@@ -288,7 +292,7 @@ class Storage:
                     f"failed: {self._write_cause(exc, backend)}{hint}",
                     exc,
                 )
-            else:
+            elif failure is None:
                 error = self._describe(exc)
         else:
             self._after_remote_write(layer, name)
@@ -372,15 +376,14 @@ class Storage:
                 "python run_polster.py)"
             )
         cause = self._describe(exc)
+        what, rerun = _table_of(layer, name)
         if _not_parquet(exc):
             cause = (
                 f"not a valid parquet file ({cause.split(_NOT_PARQUET, 1)[-1].strip()}): "
-                f"write it again by rerunning its asset, e.g. "
-                f"python run_polster.py --select run_{layer}_{name}"
+                f"write it again by rerunning its asset, e.g. {rerun}"
             )
         return self._failure(
-            f"reading {layer}/{name} from {backend.name} at {backend.uri(layer, name)} failed: "
-            f"{cause}",
+            f"reading {what} from {backend.name} at {backend.uri(layer, name)} failed: {cause}",
             exc,
         )
 
@@ -557,6 +560,22 @@ def _not_parquet(exc: BaseException) -> bool:
     """Whether polars found the bytes are not (or no longer) a parquet file."""
     text = str(exc)
     return _NOT_PARQUET in text and _IO_ERROR not in text
+
+
+def _table_of(layer: str, name: str) -> tuple[str, str]:
+    """What a read of ``layer``/``name`` reads, for people, and the run that writes it again:
+    a partition's file (``bronze/events/date=2026-11-02``, ``data``) is that partition."""
+    from .partitions import PART, key_of
+
+    parts = layer.split("/")
+    key = key_of(parts[2]) if len(parts) == 3 and name == PART else None
+    if key is None:
+        return f"{layer}/{name}", f"python run_polster.py --select run_{layer}_{name}"
+    table = f"{parts[0]}/{parts[1]}"
+    return (
+        f"partition {key} of {table}",
+        f"python run_polster.py --select run_{parts[0]}_{parts[1]} --partition {key}",
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -17,6 +17,9 @@ __version__ = "0.1.1"
 BROKER_ENV = "CELERY_BROKER_URL"
 BACKEND_ENV = "CELERY_RESULT_BACKEND"
 SHARED_DISK_ENV = "POLSTER_SHARED_DISK"
+WAIT_ENV = "POLSTER_CELERY_WORKER_WAIT"
+# Seconds a run waits for a worker to answer while its steps are queued (WAIT_ENV: 0 = forever).
+WORKER_WAIT = 30
 
 SETTINGS = (
     Setting(
@@ -35,6 +38,12 @@ SETTINGS = (
         SHARED_DISK_ENV,
         "true if every Celery worker sees the same LOCAL_DATA_DIR (STORAGE_BACKEND=local)",
         default="false",
+    ),
+    Setting(
+        WAIT_ENV,
+        "Seconds a run waits for a Celery worker to answer while its steps are queued, before "
+        "it stops with one line (0: wait forever, e.g. for workers started on demand)",
+        default=str(WORKER_WAIT),
     ),
 )
 

@@ -30,7 +30,7 @@ import dagster as dg
 from dagster._core.definitions.executor_definition import multiple_process_executor_requirements
 from dagster._core.execution.retries import RetryMode, get_retries_config
 
-from . import BACKEND_ENV, BROKER_ENV, SHARED_DISK_ENV
+from . import BACKEND_ENV, BROKER_ENV, SHARED_DISK_ENV, WAIT_ENV, WORKER_WAIT
 
 # Seconds the preflight waits for the broker.
 BROKER_TIMEOUT = 3.0
@@ -67,6 +67,64 @@ def _scheme(url: str) -> str:
         return ""
 
 
+def scheme_problem(broker: str, backend: str) -> str | None:
+    """Why Celery would not know the broker's or the result backend's scheme (one line, with
+    the schemes it knows), or ``None``. Celery takes an unknown scheme for the name of a Python
+    module and fails only when the run submits its first step."""
+    from celery.app.backends import BACKEND_ALIASES
+    from kombu.transport import TRANSPORT_ALIASES
+
+    for env, url, known in (
+        (BROKER_ENV, broker, TRANSPORT_ALIASES),
+        (BACKEND_ENV, backend, BACKEND_ALIASES),
+    ):
+        if not url:
+            continue
+        if "://" not in url:
+            return (
+                f"{env} is not a URL ({_mask(url)}): write it as scheme://host:port/..., "
+                "e.g. redis://127.0.0.1:6379/0"
+            )
+        # kombu and Celery take "transport+url" (e.g. sqla+postgresql://, db+sqlite://).
+        scheme = url.split("://", 1)[0].split("+", 1)[0]
+        if scheme in known or scheme.lower() in known:
+            continue
+        import difflib
+
+        names = sorted({name.lower() for name in known})
+        close = difflib.get_close_matches(scheme.lower(), names, n=1)
+        hint = f" (did you mean {close[0]}://?)" if close else ""
+        return (
+            f"{env} has a scheme Celery does not know, '{_one_line(scheme)}'{hint}: use one of "
+            f"{', '.join(names)}"
+        )
+    return None
+
+
+def worker_wait(settings: Mapping[str, str]) -> float:
+    """Seconds a run waits for a worker while its steps are queued (``WAIT_ENV``; 0: forever).
+    Raises ``ValueError`` with the line to show for a value that is not a number."""
+    text = (settings.get(WAIT_ENV) or "").strip()
+    if not text:
+        return float(WORKER_WAIT)
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ValueError(
+            f"{WAIT_ENV} must be a number of seconds, 0 or more (0: wait for a worker "
+            f"forever), not '{_one_line(text)}'"
+        )
+    return value
+
+
+def _one_line(text: str) -> str:
+    from polster_core.errors import one_line
+
+    return one_line(text)
+
+
 @dg.executor(
     name="celery",
     config_schema={"retries": get_retries_config()},
@@ -98,7 +156,7 @@ def _executor_class():
         worker running them is lost."""
 
         def execute(self, plan_context, execution_plan):
-            watch = WorkerWatch()
+            watch = WorkerWatch(worker_wait(os.environ))
             submitter = Submitter(plan_context)
 
             def submit(app, context, step, queue, priority, known_state):
@@ -106,6 +164,7 @@ def _executor_class():
                 board = submitter.board
                 if board is not None:
                     board.pending.add(result.id)
+                watch.results.append(result)
                 return WatchedResult(result, app, watch, self, context, step, known_state, board)
 
             return core_celery_execution_loop(
@@ -208,11 +267,54 @@ class ResultBoard:
 
 
 class WorkerWatch:
-    """When each worker running one of the run's steps last answered a ping."""
+    """When each worker running one of the run's steps last answered a ping, and when any
+    worker last showed it is there (a step started or done, an answer to a ping)."""
 
-    def __init__(self) -> None:
+    def __init__(self, wait: float = WORKER_WAIT) -> None:
         self.answered: dict[str, float] = {}
         self.asked: dict[str, float] = {}
+        self.wait = wait
+        self.heard: float | None = None
+        self.called: float | None = None
+        self.results: list = []
+
+    def heard_from_a_worker(self) -> None:
+        self.heard = time.monotonic()
+
+    def unattended(self, app) -> bool:
+        """Whether steps are queued and no worker has answered for ``wait`` seconds (never
+        with ``wait`` 0). Workers are pinged every ``CHECK_EVERY`` seconds of silence."""
+        if not self.wait:
+            return False
+        now = time.monotonic()
+        if self.heard is None:
+            self.heard = self.called = now
+        every = min(CHECK_EVERY, self.wait)
+        if now - self.heard >= every and now - (self.called or 0.0) >= every:
+            self.called = now
+            try:
+                answered = bool(app.control.ping(timeout=PING_TIMEOUT, limit=1))
+            except Exception:  # the broker is briefly away: not the workers' fault
+                answered = True
+            if answered:
+                self.heard = time.monotonic()
+        return time.monotonic() - self.heard >= self.wait
+
+    def give_up(self, broker: str):
+        """Take the run's queued steps back and say why the run stops (a PolsterError)."""
+        from polster_core.errors import PolsterError
+
+        for result in self.results:
+            try:
+                result.revoke()
+            except Exception:  # the steps of a failed run are skipped by workers anyway
+                pass
+        return PolsterError(
+            f"no Celery worker answered within {self.wait:g} s at {_mask(broker)}, so no step "
+            "ran: start one with `python run_polster.py --worker --executor celery` in a copy "
+            f"of the project (same .env), then run again; or set {WAIT_ENV} (seconds to wait, "
+            "0: forever)"
+        )
 
     def lost(self, app, result, state: str | None = None, info: object = None) -> str | None:
         """The name of the worker running ``result``'s step if it is lost, else ``None``;
@@ -226,6 +328,7 @@ class WorkerWatch:
             return None  # still queued (no worker has it yet), or done
         host = str(info["hostname"])
         now = time.monotonic()
+        self.heard = now
         self.answered.setdefault(host, now)
         if now - self.asked.get(host, 0.0) >= CHECK_EVERY:
             self.asked[host] = now
@@ -260,15 +363,19 @@ class WatchedResult:
         state = info = None
         if self.board is None:
             if self.result.ready():
+                self.watch.heard_from_a_worker()
                 return True
         else:
             state, info = self.board.state(self.result.id)
             # Done: Celery's own look (one read) keeps the result for ``get``.
             if state in states.READY_STATES and self.result.ready():
+                self.watch.heard_from_a_worker()
                 self.board.done(self.result.id)
                 return True
         self.lost = self.watch.lost(self.app, self.result, state, info)
         if self.lost is None:
+            if self.watch.unattended(self.app):
+                raise self.watch.give_up(broker_urls(os.environ)[0])
             return False
         if self.result.ready():
             self.lost = None  # it finished while the worker was asked after all
@@ -333,13 +440,17 @@ def preflight(settings: Mapping[str, str]) -> str | None:
             "in this machine's .dagster/: set DAGSTER_POSTGRES_URL to a PostgreSQL every "
             f"machine reaches, or set {SHARED_DISK_ENV}=true if the workers share this disk"
         )
-    broker, _ = broker_urls(settings)
+    broker, backend = broker_urls(settings)
     if not broker:
         return (
             f"{BROKER_ENV} is not set: set it in .env to your Celery broker, e.g. "
             "redis://127.0.0.1:6379/0"
         )
-    return broker_problem(broker)
+    try:
+        worker_wait(settings)
+    except ValueError as exc:
+        return str(exc)
+    return scheme_problem(broker, backend) or broker_problem(broker)
 
 
 def broker_problem(url: str, timeout: float = BROKER_TIMEOUT) -> str | None:
@@ -389,7 +500,7 @@ def worker(root: Path, argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
-    problem = broker_problem(broker)
+    problem = scheme_problem(broker, backend) or broker_problem(broker)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 1

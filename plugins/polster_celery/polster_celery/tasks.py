@@ -63,6 +63,10 @@ def create_task(celery_app, **task_kwargs):
         run = _run(instance, args.run_id)
         if run is None:
             raise RuntimeError(f"run {args.run_id} is not in this worker's Dagster history")
+        if run.is_finished:
+            # A step queued by a run that has ended since (e.g. it stopped because no worker
+            # answered, and this worker started later): nobody waits for it, nothing is run.
+            return []
         keys = list(args.step_keys_to_execute or [])
         events = [
             instance.report_engine_event(
