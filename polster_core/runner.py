@@ -389,7 +389,8 @@ def _main(root: Path, args: argparse.Namespace) -> int:
             try:
                 args.port = _port(os.environ.get("POLSTER_UI_PORT") or "3000")
             except argparse.ArgumentTypeError as exc:
-                print(f"error: POLSTER_UI_PORT {exc}", file=sys.stderr)
+                fix = "fix it in .env or the environment, or pass --port"
+                print(f"error: POLSTER_UI_PORT {exc}: {fix}", file=sys.stderr)
                 return 2
         problem = ui_address_problem(args.host, args.port)
         if problem:
