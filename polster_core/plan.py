@@ -181,6 +181,7 @@ class Plan:
         journal["dirs"] = [_rel(root, d) for d in journal_dirs]
         current: Path | None = None  # the file being written, to name it when that fails
         try:
+            current = root / JOURNAL  # a full disk fails here first: named like any file
             _write_journal(root, journal)
             wanted: list[Path] = []
             for op in self.ops:
@@ -206,7 +207,7 @@ class Plan:
                     os.chmod(tmp, mode)
                 if entry["old"] and op.action != "purge":
                     _keep(op.path, root / entry["old"])
-            current = None
+            current = root / JOURNAL
             journal["state"] = "commit"
             _write_journal(root, journal)
             pause = _pause_after()
