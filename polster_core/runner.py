@@ -715,6 +715,11 @@ def _definitions_error(exc: Exception) -> str:
             f"the project's definitions are invalid ({text}): run `polster check`, which "
             "names the files with broken dependencies or registrations"
         )
+    from .definitions_check import where_in_project
+
+    where = where_in_project(exc, Path.cwd())  # the run works in the project's root
+    if where:
+        return f"the project's definitions failed to load: {where}: {text}: fix it there"
     return f"the project's definitions failed to load: {text}"
 
 

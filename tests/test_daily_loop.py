@@ -10,6 +10,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
+
 from polster_core import __version__
 from polster_core.testing.tools import ToolMissing
 
@@ -227,3 +229,38 @@ def test_ui_port_from_env_file(example_project: Path, tmp_path: Path) -> None:
             env.write(f"\nPOLSTER_UI_PORT={port}\n")
         result = run_python(project, "run_polster.py", "--ui", timeout=120)
     assert_one_line_error(result, f"port {port} on 127.0.0.1 is busy")
+
+
+@pytest.mark.parametrize(
+    ("edit", "rel", "error"),
+    [
+        (("import polars as pl\n", ""), "src/core/silver_example.py", "NameError: name 'pl'"),
+        (
+            ("import polars as pl\n", "import polarss\n"),
+            "src/core/gold_example.py",
+            "ModuleNotFoundError: No module named 'polarss'",
+        ),
+    ],
+    ids=["import left out", "misspelt module"],
+)
+def test_check_and_run_name_the_file_and_line_that_stops_the_definitions(
+    example_project: Path, tmp_path: Path, edit, rel, error
+) -> None:
+    project = tmp_path / "dna-platform"
+    shutil.copytree(example_project, project)
+    path = project / rel
+    text = path.read_text(encoding="utf-8")
+    assert edit[0] in text
+    path.write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    culprit = next(
+        n
+        for n, line in enumerate(lines, 1)
+        if ("pl." in line if "pl'" in error else "polarss" in line)
+    )
+    checked = run_polster("check", cwd=project)
+    assert checked.returncode == 1, checked.stdout
+    assert f"{rel}:{culprit}: the definitions do not load ({error}" in checked.stdout
+    assert run_polster("check", "--no-load", cwd=project).returncode == 0  # files alone are fine
+    ran = run_python(project, "run_polster.py")
+    assert_one_line_error(ran, f"{rel}:{culprit}: {error}")

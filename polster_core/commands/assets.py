@@ -608,8 +608,17 @@ def lineage_tree(assets) -> list[str]:
 
 
 @app.command()
-def check(path: Path | None = PATH_OPTION) -> None:
-    """Report layer-rule breaks, cycles, drift between files and registrations, bad names."""
+def check(
+    path: Path | None = PATH_OPTION,
+    load: bool = typer.Option(
+        True,
+        "--load/--no-load",
+        help="Also load the Dagster definitions in the project's Python, as a run does "
+        "(a few seconds; --no-load checks the files only).",
+    ),
+) -> None:
+    """Report layer-rule breaks, cycles, drift between files and registrations, bad names,
+    and whatever stops the definitions from loading."""
     from ..asset_plans import load_assets
     from ..envfile import repeated
     from ..graph import Problem
@@ -641,6 +650,22 @@ def check(path: Path | None = PATH_OPTION) -> None:
             "is used: delete the others",
             err=True,
         )
+    if load and not problems:  # a problem above already explains a failed load
+        from ..definitions_check import load_problem
+
+        failed, note = load_problem(project.root)
+        if failed is not None:
+            where, error = failed
+            problems.append(
+                Problem(
+                    where or "src/orchestration/definitions.py",
+                    f"the definitions do not load ({error}): fix it there; "
+                    "python run_polster.py stops on it too",
+                )
+            )
+        if note:
+            warnings.append(note)
+            typer.echo(f"warning: {note}", err=True)
     count = len(assets.assets)
     if problems:
         for problem in problems:
