@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import LAYERS
@@ -83,9 +83,26 @@ class Problem:
 
     path: str
     message: str
+    # What kind of problem, for `polster check --json` and the run's own checks: "layer-rule",
+    # "unregistered", "cycle", "missing-file", "registry", "naming", "dependency",
+    # "partitions", "conflict", "definitions", "config" or "project".
+    rule: str = "project"
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
+
+    def as_dict(self) -> dict:
+        """``{"file", "line", "rule", "problem", "fix"}``: the fix is what a message says after
+        its last ``": "`` (each says what is wrong, then what to do)."""
+        file, _, line = self.path.partition(":")
+        what, sep, fix = self.message.rpartition(": ")
+        return {
+            "file": file,
+            "line": int(line) if line.isdigit() else None,
+            "rule": self.rule,
+            "problem": self.message,
+            "fix": fix if sep else None,
+        }
 
 
 @dataclass
@@ -160,7 +177,7 @@ class ProjectAssets:
             parts = split_asset_key(stem)
             rel = f"{ASSETS_DIR}/{layer}/{entry}"
             if parts is None or parts[0] != layer or asset_name_problem(parts[1]):
-                self.stray.append(Problem(rel, _naming_hint(stem, layer)))
+                self.stray.append(Problem(rel, _naming_hint(stem, layer), "naming"))
                 continue
             self._asset(layer, parts[1]).wrapper = rel
         init = directory / "__init__.py"
@@ -189,7 +206,9 @@ class ProjectAssets:
             rel = f"{CORE_DIR}/{entry}"
             if not (self.root / rel).is_file():
                 what = "a directory" if (self.root / rel).is_dir() else "not a regular file"
-                self.stray.append(Problem(rel, f"is {what}: replace it with the core module"))
+                self.stray.append(
+                    Problem(rel, f"is {what}: replace it with the core module", "missing-file")
+                )
                 if key in self.assets:
                     self.assets[key].core = rel  # present, if broken: reported once, here
                 continue
@@ -256,6 +275,7 @@ class ProjectAssets:
                     rel,
                     "core file without an asset wrapper: add the wrapper "
                     "(see AGENTS.md) or delete the file",
+                    "missing-file",
                 )
             )
         for asset in self.sorted_assets():
@@ -268,6 +288,7 @@ class ProjectAssets:
                     "dependency cycle: "
                     + " -> ".join([*cycle, cycle[0]])
                     + ": remove one of these dependencies",
+                    "cycle",
                 )
             )
         return found
@@ -277,10 +298,10 @@ class ProjectAssets:
         registry = self.registries.get(layer)
         if registry is None:
             if (self.root / ASSETS_DIR / layer).is_dir():
-                return [Problem(rel, "missing: the layer's assets are not loaded")]
-            return [Problem(f"{ASSETS_DIR}/{layer}", "missing layer package")]
+                return [Problem(rel, "missing: the layer's assets are not loaded", "registry")]
+            return [Problem(f"{ASSETS_DIR}/{layer}", "missing layer package", "missing-file")]
         if registry.error:
-            return [Problem(rel, registry.error)]
+            return [Problem(rel, registry.error, "registry")]
         found = []
         seen: set[str] = set()
         for registration in registry.registrations:
@@ -324,7 +345,7 @@ class ProjectAssets:
                 found.append(Problem(rel, f"{name} is imported but missing from `__all__`"))
             for name in sorted(set(registry.all_names) - imported, key=natural_key):
                 found.append(Problem(rel, f"`__all__` lists {name}, which is not imported"))
-        return found
+        return [replace(p, rule="registry") if p.rule == "project" else p for p in found]
 
     def _asset_problems(self, asset: Asset) -> list[Problem]:
         found = []
@@ -336,12 +357,15 @@ class ProjectAssets:
                     f"not registered in {registry_path(asset.layer)}: "
                     f"add `from .{asset.key} import {asset.key}` and list it in "
                     "`__all__`",
+                    "unregistered",
                 )
             )
         if asset.wrapper and not asset.core:
             found.append(
                 Problem(
-                    asset.wrapper, f"its core file {core_path(asset.layer, asset.name)} is missing"
+                    asset.wrapper,
+                    f"its core file {core_path(asset.layer, asset.name)} is missing",
+                    "missing-file",
                 )
             )
         if asset.error:
@@ -354,26 +378,28 @@ class ProjectAssets:
         for up in asset.upstream:
             parts = split_asset_key(up)
             if up == asset.key:
-                found.append(Problem(where, f"{asset.key} depends on itself"))
+                found.append(Problem(where, f"{asset.key} depends on itself", "cycle"))
             elif up not in self.assets:
                 found.append(
                     Problem(
                         where,
                         f"depends on {up}, which does not exist: add it, or remove the parameter",
+                        "dependency",
                     )
                 )
             elif parts and parts[0] not in allowed:
                 why = broken_rule(asset.layer, parts[0], self.allow_same_layer)
-                found.append(Problem(where, f"depends on {up}: {why}"))
+                found.append(Problem(where, f"depends on {up}: {why}", "layer-rule"))
         from .partition_mapping import partition_problems
 
-        found.extend(partition_problems(self, asset, where))
+        found.extend(replace(p, rule="partitions") for p in partition_problems(self, asset, where))
         if asset.layer != "bronze" and not asset.upstream:
             found.append(
                 Problem(
                     where,
                     f"has no upstream assets: {asset.layer} assets "
                     f"transform {UPSTREAM_LAYERS[asset.layer][0]} data",
+                    "dependency",
                 )
             )
         return found
@@ -395,6 +421,7 @@ class ProjectAssets:
                             asset.wrapper,
                             f"line {line} imports {name} from {rel}, which no longer defines "
                             f"it: define {name} in {rel}, or remove it from the import",
+                            "dependency",
                         )
                     )
         return found

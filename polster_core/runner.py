@@ -566,6 +566,10 @@ def _materialize(
     except Exception as exc:  # the user's code failed to import: say where, briefly
         print(_masked(f"error: {_definitions_error(exc)}"), file=sys.stderr)
         return 1
+    refused = _layer_rules(root)
+    if refused:
+        print(_masked(f"error: {refused}"), file=sys.stderr)
+        return 1
     keys = None
     if select:
         known = {node.name for node in job.graph.node_defs}
@@ -692,6 +696,29 @@ def _masked(text: str) -> str:
     from .secrets import Redactor, known_secrets
 
     return Redactor(known_secrets(Path.cwd()))(text)
+
+
+def _layer_rules(root: Path) -> str | None:
+    """What the run refuses before it starts, as ``polster check`` would: an asset reading a
+    layer the rules forbid (``allow_same_layer_deps`` applies). Wrappers left unregistered are
+    said on stdout: Dagster never sees them, so they do not run."""
+    from .asset_plans import load_assets
+    from .errors import PolsterError
+    from .project import load_project
+
+    try:
+        assets = load_assets(load_project(root))
+        problems = assets.problems()
+    except (PolsterError, OSError, SyntaxError, ValueError):
+        return None  # the definitions loaded: what check cannot read, the run need not judge
+    for problem in problems:
+        if problem.rule == "unregistered":
+            print(f"Not run: {problem} (polster check lists it too)", flush=True)
+    broken = [problem for problem in problems if problem.rule == "layer-rule"]
+    if not broken:
+        return None
+    more = f" (and {len(broken) - 1} more: polster check lists them)" if len(broken) > 1 else ""
+    return f"{broken[0]}{more}; the run keeps the layer rules, as polster check does"
 
 
 def _definitions_error(exc: Exception) -> str:

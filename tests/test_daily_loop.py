@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
@@ -264,3 +265,41 @@ def test_check_and_run_name_the_file_and_line_that_stops_the_definitions(
     assert run_polster("check", "--no-load", cwd=project).returncode == 0  # files alone are fine
     ran = run_python(project, "run_polster.py")
     assert_one_line_error(ran, f"{rel}:{culprit}: {error}")
+
+
+def test_the_run_says_what_it_skips_and_refuses_layer_breaks(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    add(project, "silver", "extra", "--deps", "example")
+    registry = project / "src/orchestration/assets/silver/__init__.py"
+    text = registry.read_text(encoding="utf-8")
+    registry.write_text(
+        text.replace("from .run_silver_extra import run_silver_extra\n", "").replace(
+            '"run_silver_extra"', ""
+        ),
+        encoding="utf-8",
+    )
+    ran = run_python(project, "run_polster.py")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "Not run: src/orchestration/assets/silver/run_silver_extra.py: not registered" in (
+        ran.stdout
+    )
+    assert not (project / "data/silver/extra.parquet").exists()
+    # A hand edit makes gold read bronze: refused before anything runs, as check refuses it.
+    shutil.rmtree(project / "data")
+    gold = project / "src/orchestration/assets/gold/run_gold_example.py"
+    gold.write_text(
+        gold.read_text(encoding="utf-8").replace("run_silver_example", "run_bronze_example"),
+        encoding="utf-8",
+    )
+    refused = run_python(project, "run_polster.py")
+    assert_one_line_error(
+        refused, "run_gold_example.py: depends on run_bronze_example", "layer rules"
+    )
+    assert not (project / "data").exists()
+    checked = run_polster("check", "--json", cwd=project)
+    assert checked.returncode == 1
+    problems = json.loads(checked.stdout)["problems"]
+    by_rule = {problem["rule"]: problem for problem in problems}
+    assert by_rule["layer-rule"]["file"] == "src/orchestration/assets/gold/run_gold_example.py"
+    assert by_rule["unregistered"]["fix"].startswith("add `from .run_silver_extra import")
+    assert set(by_rule["layer-rule"]) == {"file", "line", "rule", "problem", "fix"}

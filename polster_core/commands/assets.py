@@ -616,6 +616,12 @@ def check(
         help="Also load the Dagster definitions in the project's Python, as a run does "
         "(a few seconds; --no-load checks the files only).",
     ),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print JSON: one object per problem (file, line, rule, problem, fix), and the "
+        "warnings; the exit code is the same.",
+    ),
 ) -> None:
     """Report layer-rule breaks, cycles, drift between files and registrations, bad names,
     and whatever stops the definitions from loading."""
@@ -630,12 +636,14 @@ def check(
     read_record(project.root)  # a malformed record is refused in one line, like elsewhere
     assets = load_assets(project)
     config, warnings = project.plugin_problems(get_plugins())
-    problems = [Problem("pyproject.toml", text) for text in config] + assets.problems()
+    problems = [Problem("pyproject.toml", text, "config") for text in config]
+    problems += assets.problems()
     problems += [
         Problem(
             f"{rel}:{line}",
             "unresolved conflict block (<<<<<<< ... >>>>>>>) left by polster upgrade: keep the "
             "lines you want and delete the marker lines",
+            "conflict",
         )
         for rel, line in unresolved_conflicts(project.root)
     ]
@@ -659,14 +667,28 @@ def check(
             problems.append(
                 Problem(
                     where or "src/orchestration/definitions.py",
-                    f"the definitions do not load ({error}): fix it there; "
-                    "python run_polster.py stops on it too",
+                    f"the definitions do not load ({error}), so no run can start: fix it there",
+                    "definitions",
                 )
             )
         if note:
             warnings.append(note)
             typer.echo(f"warning: {note}", err=True)
     count = len(assets.assets)
+    if as_json:
+        import json
+
+        payload = {
+            "project": project.name,
+            "assets": count,
+            "ok": not problems,
+            "problems": [problem.as_dict() for problem in problems],
+            "warnings": warnings,
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        if problems:
+            raise typer.Exit(1)
+        return
     if problems:
         for problem in problems:
             typer.echo(str(problem))
