@@ -303,3 +303,29 @@ def test_the_run_says_what_it_skips_and_refuses_layer_breaks(tmp_path: Path) -> 
     assert by_rule["layer-rule"]["file"] == "src/orchestration/assets/gold/run_gold_example.py"
     assert by_rule["unregistered"]["fix"].startswith("add `from .run_silver_extra import")
     assert set(by_rule["layer-rule"]) == {"file", "line", "rule", "problem", "fix"}
+
+
+def test_dg_scaffolds_into_a_defs_folder_the_project_loads(tmp_path: Path) -> None:
+    """`dg scaffold defs` writes beside the medallion assets; dg and the run see both."""
+    project = new_project(tmp_path)
+    dg = str(Path(sys.executable).parent / "dg")
+    env = clean_env(PYTHONPATH=str(project / "src"), DAGSTER_HOME=str(project / ".dagster"))
+
+    def run_dg(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [dg, *args], cwd=project, env=env, capture_output=True, text=True, timeout=300
+        )
+
+    scaffolded = run_dg("scaffold", "defs", "dagster.asset", "my_asset.py")
+    assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
+    assert (project / "src/orchestration/defs/my_asset.py").is_file()
+    listed = run_dg("list", "defs")
+    assert listed.returncode == 0, listed.stderr
+    assert "my_asset" in listed.stdout and "run_gold_example" in listed.stdout
+    checked = run_dg("check", "defs")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    ran = run_python(project, "run_polster.py")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "ok    my_asset" in ran.stdout and "4 materialised" in ran.stdout
+    assert polster_ok(project, "check").startswith("OK: 3 assets")
+    assert_ruff_clean(project)

@@ -33,6 +33,7 @@ EXPECTED_FILES = {
     "src/orchestration/definitions.py",
     "src/orchestration/utils.py",
     "src/orchestration/assets/__init__.py",
+    "src/orchestration/defs/__init__.py",
     "tests/conftest.py",
     "tests/test_bronze_example.py",
     "tests/test_silver_example.py",
