@@ -13,12 +13,29 @@ import warnings
 
 
 def main(argv: list[str]) -> None:
+    import click
     import dagster
-    from dagster._cli import main as dagster_main
+    from dagster import _cli
 
     warnings.filterwarnings("ignore", category=dagster.SupersessionWarning)
     sys.argv = ["dagster", "dev", *argv]
-    dagster_main()
+    group = getattr(_cli, "cli", None)
+    if not isinstance(group, click.Command):  # Dagster moved it: its own entry point, as is
+        _cli.main()
+        return
+    # Not click's standalone mode, which answers Ctrl+C with "Aborted!" and exit code 1:
+    # run_polster.py says the one line, and the exit code is 130, as for any Ctrl+C.
+    try:
+        group.main(
+            auto_envvar_prefix=getattr(_cli, "ENV_PREFIX", "DAGSTER_CLI"), standalone_mode=False
+        )
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -1061,24 +1061,29 @@ def start_ui(root: Path, host: str, port: int) -> int:
         pump.start()
     # SIGTERM (a service manager, `kill`) stops it like Ctrl+C does.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    interrupted = False
     try:
         return process.wait()
     except KeyboardInterrupt:
         # Ctrl+C in a terminal reaches dagster dev too; a signal sent to us alone is forwarded.
         process.send_signal(signal.SIGINT)
         try:
-            return process.wait(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.terminate()
             try:
-                return process.wait(timeout=10)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-                return process.wait()
+                process.wait()
+        interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous)
         for pump in pumps:
             pump.join(timeout=10)
+    if interrupted:
+        print("Interrupted: the Dagster UI and its daemon stopped", file=sys.stderr)
+    return 130
 
 
 def _masked_pipes(root: Path) -> tuple[dict[str, int], list]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import sysconfig
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -329,3 +333,40 @@ def test_dg_scaffolds_into_a_defs_folder_the_project_loads(tmp_path: Path) -> No
     assert "ok    my_asset" in ran.stdout and "4 materialised" in ran.stdout
     assert polster_ok(project, "check").startswith("OK: 3 assets")
     assert_ruff_clean(project)
+
+
+def test_ctrl_c_on_the_ui_is_one_line_and_exit_130(example_project: Path, tmp_path: Path) -> None:
+    project = tmp_path / "dna-platform"
+    shutil.copytree(example_project, project)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = clean_env(PYTHONPATH=str(project / "src"))
+    process = subprocess.Popen(
+        [sys.executable, "run_polster.py", "--ui", "--port", str(port)],
+        cwd=project,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # Ctrl+C in a terminal reaches the whole group: so here
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert process.poll() is None, process.communicate()
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert process.returncode == 130, err
+    assert lines == ["Interrupted: the Dagster UI and its daemon stopped"], err
