@@ -121,7 +121,12 @@ def install(project: Project, python: Path, uv: str | None, echo) -> None:
     local = local_sources(project)
     if uv and not local:
         echo(f"Locking {project.name}'s dependencies ({LOCK_FILE})")
+        lock = project.root / LOCK_FILE
+        before = lock.read_bytes() if lock.is_file() else None
         _run([uv, "lock"], project.root, f"resolving the dependencies into {LOCK_FILE}")
+        if lock.is_file() and lock.read_bytes() != before:
+            what = "written" if before is None else "changed"
+            echo(f"{LOCK_FILE} {what}: commit it (CI installs from it with `uv sync --locked`)")
         echo(f"Installing {project.name} and its dependencies with uv (from {LOCK_FILE})")
         env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv)}
         env.pop("VIRTUAL_ENV", None)
@@ -269,3 +274,37 @@ def _run(command: list[str], cwd: Path, what: str, env: dict | None = None) -> N
             f"{what} failed (exit {result.returncode}); the output above says why. "
             "Fix it and run `polster setup` again"
         )
+
+
+def relock(root: Path, changed: list[Path]) -> str | None:
+    """After a command changed ``pyproject.toml`` (``changed``: the paths its plan wrote), bring
+    the project's ``uv.lock`` in step, so that CI's ``uv sync --locked`` stays green. Returns
+    the line to print (None when the project has no lock, or pyproject.toml did not change)."""
+    pyproject = root / "pyproject.toml"
+    if not (root / LOCK_FILE).is_file() or all(p != pyproject for p in changed):
+        return None
+    uv = find_uv()
+    if uv is None:
+        return (
+            f"warning: {LOCK_FILE} is out of date with pyproject.toml's dependencies: install uv "
+            f"(`pip install uv`) and run `uv lock`, then commit {LOCK_FILE}"
+        )
+    try:
+        done = subprocess.run(
+            [uv, "lock", "--quiet"], cwd=root, capture_output=True, text=True, timeout=600
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        done = subprocess.CompletedProcess([uv], 1, "", reason)
+    if done.returncode != 0:
+        from .errors import one_line
+
+        why = one_line((done.stderr.strip().splitlines() or ["uv lock failed"])[-1])[:300]
+        return (
+            f"warning: {LOCK_FILE} is out of date with pyproject.toml ({why}): run `uv lock` "
+            f"there, then commit {LOCK_FILE}"
+        )
+    return (
+        f"Updated {LOCK_FILE} for the new dependencies: commit it with pyproject.toml "
+        "(`polster setup` installs them here)"
+    )

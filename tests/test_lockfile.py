@@ -69,3 +69,37 @@ def test_a_project_from_a_local_checkout_commits_no_path_of_this_machine(tmp_pat
     for rel in run(["git", "ls-files"], project, clean_env()).stdout.split():
         text = (project / rel).read_text(errors="replace")
         assert str(REPO) not in text and str(tmp_path) not in text, rel
+
+
+def test_the_lock_follows_every_change_of_the_dependencies(tmp_path):
+    """A project with a uv.lock (polster from a package index): add-asset with a template that
+    needs a package, and polster upgrade, leave a lock that `uv lock --check` (and so CI's
+    `uv sync --locked`) accepts, and say so; setup says when it changed the lock."""
+    uv = str(BIN / "uv")
+    index = tmp_path / "index"
+    index.mkdir()
+    env = clean_env(UV_FIND_LINKS=str(index))
+    built = run([uv, "build", "--wheel", "--out-dir", str(index), str(REPO)], tmp_path, env)
+    assert built.returncode == 0, built.stderr
+    made = run_polster("init", "shop", "--no-git", "--no-setup", cwd=tmp_path, env=env)
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "shop"
+    locked = run([uv, "lock", "--quiet"], project, env)
+    assert locked.returncode == 0, locked.stderr
+    assert run([uv, "lock", "--check"], project, env).returncode == 0
+
+    added = run_polster(
+        "add-asset", "-l", "bronze", "-n", "sheet", "-t", "excel", cwd=project, env=env
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert added.stdout.strip().splitlines()[-1].startswith("Updated uv.lock")
+    assert 'name = "fastexcel"' in (project / "uv.lock").read_text()
+    check = run([uv, "lock", "--check"], project, env)
+    assert check.returncode == 0, check.stderr
+
+    # A change that leaves the dependencies alone leaves the lock alone, and says nothing.
+    lock = (project / "uv.lock").read_bytes()
+    plain = run_polster("add-asset", "-l", "bronze", "-n", "other", cwd=project, env=env)
+    assert plain.returncode == 0, plain.stderr
+    assert "uv.lock" not in plain.stdout + plain.stderr
+    assert (project / "uv.lock").read_bytes() == lock

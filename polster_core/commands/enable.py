@@ -94,6 +94,9 @@ def enable(
     plan.apply()
     for note in notes:
         typer.echo(note)
+    from .assets import _relock
+
+    _relock(project.root, plan)
 
 
 def _context(project, plugins, storage: str, platform: str, executor: str | None = None):

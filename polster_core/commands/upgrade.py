@@ -111,6 +111,9 @@ def upgrade(
     typer.echo(
         "Upgraded. Review the changes (e.g. `git diff`), then run `polster check` and the tests."
     )
+    from .assets import _relock
+
+    _relock(project.root, result.plan)
 
 
 def _ask(rel: str, yours: str | None, new: str) -> bool:
