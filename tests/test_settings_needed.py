@@ -172,12 +172,20 @@ def test_init_enable_and_ci_agree_on_what_to_fill_in(tmp_path, sftp_env):
 
 
 def test_storage_backend_comment_names_the_installed_backends(tmp_path, sftp_env):
+    """The comment names what the project's own environment installs (local, and the backend
+    it was made with), not every backend the polster CLI happens to have (issue 26)."""
     alone = run_polster("init", "alone", "--no-git", "--no-setup", cwd=tmp_path)
     assert alone.returncode == 0, alone.stderr
     line = (tmp_path / "alone" / ".env").read_text().split("\nSTORAGE_BACKEND=")[0]
     assert "adls" not in line and "s3" not in line  # only local is installed here
-    assert "`polster plugins` lists the installed ones" in line
+    assert "local (this project installs only local; `polster enable NAME`" in line
     more = run_polster("init", "more", "--no-git", "--no-setup", cwd=tmp_path, env=sftp_env)
     assert more.returncode == 0, more.stderr
     line = (tmp_path / "more" / ".env").read_text().split("\nSTORAGE_BACKEND=")[0]
-    assert "installed:" in line and "sftp" in line.rsplit("installed:", 1)[1]
+    assert "sftp" not in line  # the CLI has the sftp plugin; the project does not install it
+    made = run_polster(
+        "init", "own", "--no-git", "--no-setup", "--storage", "sftp", cwd=tmp_path, env=sftp_env
+    )
+    assert made.returncode == 0, made.stderr
+    line = (tmp_path / "own" / ".env").read_text().split("\nSTORAGE_BACKEND=")[0]
+    assert "Where tables are stored: local, sftp (this project installs both" in line

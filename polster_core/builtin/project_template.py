@@ -20,10 +20,13 @@ def polster_project_files(context):
 
 
 def _backends_note(context) -> str:
-    others = [name for name in getattr(context, "storage_backends", ()) if name != "local"]
-    if others:
-        return f"local, or a backend a plugin adds (installed: {', '.join(others)})"
-    return "local, or a backend a plugin adds (`polster plugins` lists the installed ones)"
+    """What the project's own environment can store with: local, and the backend it was made
+    or enabled with (the polster CLI may have more plugins than the project installs)."""
+    own = sorted({"local", getattr(context, "storage", "local") or "local"})
+    return (
+        f"{', '.join(own)} (this project installs {'both' if len(own) > 1 else 'only local'}; "
+        "`polster enable NAME` adds another: `polster plugins` lists them)"
+    )
 
 
 @hookimpl
