@@ -145,7 +145,10 @@ def test_a_worker_whose_project_does_not_load_stops_with_one_line(redis_url, tmp
     assert time.monotonic() - started < 120
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
+    # The line names the file and line of the project that raised (the last line, added above).
+    where = f"{asset.relative_to(copy).as_posix()}:{len(asset.read_text().splitlines())}"
     assert lines == [
-        "error: the project's definitions failed to load: RuntimeError: half-edited asset"
+        f"error: the project's definitions failed to load: {where}: RuntimeError: half-edited "
+        "asset: fix it there"
     ], result.stderr
     assert "waiting for steps" not in result.stdout
