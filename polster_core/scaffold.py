@@ -31,6 +31,9 @@ class ProjectContext:
     platform: str = ""
     polster_version: str = __version__
     dependencies: list[str] = field(default_factory=list)
+    # The dev dependency group's extra entries: the CI platform's plugin, so that `polster check`
+    # in CI (and on a teammate's machine) knows the platform.
+    dev_dependencies: list[str] = field(default_factory=list)
     settings: list[Setting] = field(default_factory=list)
     # The CI platform's README section (CIPlatform.readme_section), filled in by build_context.
     platform_readme: str = ""
@@ -56,6 +59,7 @@ class ProjectContext:
             "platform": self.platform,
             "polster_version": self.polster_version,
             "dependencies": self.dependencies,
+            "dev_dependencies": self.dev_dependencies,
             "python_versions": self.python_versions,
             "storage_section": storage_section(self),
             "platform_section": platform_section(self),
@@ -101,9 +105,27 @@ def build_context(
         context.settings = _unique_settings([*context.settings, *spec.settings])
     if platform:
         ci_platform = plugins.ci_platform(platform)
+        requirement = plugin_requirement(ci_platform.plugin)
+        if requirement:
+            context.dev_dependencies.append(requirement)
         if ci_platform.readme_section is not None:
             context.platform_readme = readme_section(ci_platform, context)
     return context
+
+
+def plugin_requirement(dist: str) -> str | None:
+    """``polster-github>=0.1.1,<0.2`` for an installed plugin distribution; None for polster's
+    own built-ins (or a plugin that is not a distribution, e.g. registered by a test)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .specs import compatible_requirement
+
+    if not dist or dist == "polster":
+        return None
+    try:
+        return compatible_requirement(dist, version(dist))
+    except (PackageNotFoundError, ValueError):
+        return None
 
 
 def readme_section(platform, context: ProjectContext) -> str:

@@ -77,13 +77,17 @@ def generate(project: Project, answers: Answers, plugins) -> dict[str, str]:
     init's files, less the removed examples, plus each recorded asset as add-asset renders it."""
     from .asset_plans import add_dependencies, add_settings_block, line_length
     from .registry import add_registration, new_registry, remove_registration
-    from .scaffold import build_context, project_files
+    from .scaffold import build_context, plugin_requirement, project_files
     from .specs import AssetContext
 
     executor = str(project.config.get("executor", ""))
     context = build_context(
         answers.name, plugins, answers.storage, answers.platform, executor=executor
     )
+    for other in answers.other_platforms:  # enabled earlier: their plugins stay in dev too
+        requirement = plugin_requirement(plugins.ci_platform(other).plugin)
+        if requirement and requirement not in context.dev_dependencies:
+            context.dev_dependencies.insert(len(context.dev_dependencies) - 1, requirement)
     files = recordable(project_files(context, plugins))
     if executor and "pyproject.toml" in files:  # `polster enable celery` set it
         import tomlkit

@@ -70,7 +70,11 @@ def plugin_distributions(project: Project) -> list[str]:
     from importlib.metadata import PackageNotFoundError, distribution
 
     names = ["polster"]
-    for requirement in project.pyproject.get("project", {}).get("dependencies", []):
+    requirements = list(project.pyproject.get("project", {}).get("dependencies", []))
+    # The dev group holds the CI platform's plugin: installed from the same place too.
+    dev = project.pyproject.get("dependency-groups", {}).get("dev", [])
+    requirements += [r for r in dev if isinstance(r, str)]
+    for requirement in requirements:
         name = _requirement_name(requirement)
         if not name or name in names:
             continue

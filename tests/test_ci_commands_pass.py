@@ -105,6 +105,15 @@ def test_a_new_project_passes_its_ci_checks(tmp_path):
         assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
         # Each tool the CI runs is the one its authors recommend: nothing superseded.
         assert "SupersessionWarning" not in result.stderr, f"{command}: {result.stderr}"
+    # In CI, polster loads the plugins the project installed: the platform's own is one of
+    # them (its dev dependency group), so `polster check` knows the platform and says nothing.
+    ci_env = {**env}
+    ci_env.pop("POLSTER_DISABLE_PLUGIN_AUTOLOAD", None)
+    checked = subprocess.run(
+        ["polster", "check"], cwd=root, env=ci_env, capture_output=True, text=True, timeout=600
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stderr == "", checked.stderr
     # The scheduled job's command runs too (local storage), and like the checks it leaves
     # nothing git would pick up: data and Dagster's run history are never committed.
     run = workflow["jobs"]["run"]["steps"]

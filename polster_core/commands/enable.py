@@ -214,15 +214,20 @@ def platform_plan(project, plugins, name: str, force: bool):
                 plan.update(rel, text)
     if existing:
         raise PolsterError(f"{', '.join(existing)} already exist: pass --force to overwrite")
-    if project.platform != platform.name:
-        plan.update("pyproject.toml", _pyproject_with(project, None, platform=platform.name))
+    if project.platform != platform.name or context.dev_dependencies:
+        text = _pyproject_with(project, None, dev=context.dev_dependencies, platform=platform.name)
+        if text != (project.root / "pyproject.toml").read_text(encoding="utf-8"):
+            plan.update("pyproject.toml", text)
     notes = [f"{project.name} now has {platform.name} CI: commit the new files and push."]
     _readme_ci_update(project, plan, context, notes)
     return plan, notes
 
 
-def _pyproject_with(project, requirement: str | None, **polster_keys: str) -> str:
-    """pyproject.toml with ``requirement`` added and ``[tool.polster]`` keys set, comments kept."""
+def _pyproject_with(
+    project, requirement: str | None, dev: list[str] | tuple = (), **polster_keys: str
+) -> str:
+    """pyproject.toml with ``requirement`` added (and ``dev`` to the dev dependency group) and
+    ``[tool.polster]`` keys set, comments kept."""
     import tomlkit
 
     doc = tomlkit.parse((project.root / "pyproject.toml").read_text(encoding="utf-8"))
@@ -232,6 +237,13 @@ def _pyproject_with(project, requirement: str | None, **polster_keys: str) -> st
         if not any(_req_name(str(d)) == wanted for d in deps):
             deps.append(requirement)
             deps.multiline(True)
+    if dev:
+        groups = doc.setdefault("dependency-groups", tomlkit.table())
+        group = groups.setdefault("dev", tomlkit.array())
+        for extra in dev:
+            if not any(_req_name(str(d)) == _req_name(extra) for d in group):
+                group.append(extra)
+                group.multiline(True)
     table = doc["tool"]["polster"]
     for key, value in polster_keys.items():
         table[key] = value
