@@ -13,9 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import resource
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -190,33 +188,49 @@ def test_add_asset_refuses_and_check_reports_what_dagster_cannot_run(tmp_path):
     assert "run_bronze_hits.py: is partitioned hourly" in check.stdout, check.stdout
 
 
-def _limit_memory():
-    # A run takes under 1 GB of address space (with one polars thread); listing the 9 million
-    # hourly keys since the year 1000, as main did, takes over 600 MB more.
-    limit = 1280 * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
 def test_a_range_is_found_without_listing_partitions_from_the_start(tmp_path):
     project = new_project(tmp_path)
     add(project, "bronze", "events", "--partitions", "hourly", "--start", "1000-01-01")
-    result = subprocess.run(
-        [sys.executable, "run_polster.py", "--from", "2026-11-01-00:00", "--to",
-         "2026-11-01-01:00"],
-        cwd=project, env=clean_env(PYTHONPATH=str(project / "src"), POLARS_MAX_THREADS="1"),
-        capture_output=True,
-        text=True, timeout=300, preexec_fn=_limit_memory,
-    )  # fmt: skip
+    result = run_python(
+        project, "run_polster.py", "--from", "2026-11-01-00:00", "--to", "2026-11-01-01:00"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert folders(project) == ["hour=2026-11-01-00%3A00", "hour=2026-11-01-01%3A00"]
-    for args in (["--partition", "2026-11-01-00:30"], ["--from", "1000-01-01-00:30", "--to", "x"]):
-        refused = subprocess.run(
-            [sys.executable, "run_polster.py", *args],
-            cwd=project, env=clean_env(PYTHONPATH=str(project / "src"), POLARS_MAX_THREADS="1"),
-            capture_output=True,
-            text=True, timeout=300, preexec_fn=_limit_memory,
-        )  # fmt: skip
-        assert_one_line_error(refused, "neighbours are")
+    refused = run_python(
+        project, "run_polster.py", "--from", "2026-11-01-00:00", "--to", "2026-11-01-00:30"
+    )
+    assert_one_line_error(refused, "'2026-11-01-00:30'", "neighbours are")
+    assert folders(project) == ["hour=2026-11-01-00%3A00", "hour=2026-11-01-01%3A00"]
+
+
+def test_a_range_takes_memory_for_its_ends_not_for_the_partitions_since_the_start():
+    """The run's tags for a two-hour range of an hourly definition from the year 1000 (over
+    nine million partitions), with Dagster's own job and definition: main listed them all."""
+    import tracemalloc
+
+    import dagster as dg
+
+    from polster_core.errors import PolsterError
+    from polster_core.partition_runs import run_tags
+
+    @dg.asset(partitions_def=dg.HourlyPartitionsDefinition(start_date="1000-01-01-00:00"))
+    def events() -> None: ...
+
+    job = dg.Definitions(assets=[events], jobs=[dg.define_asset_job("all")]).resolve_job_def("all")
+    job.partitions_def.get_first_partition_key()  # Dagster's own caches, before measuring
+    tracemalloc.start()
+    try:
+        tags = run_tags(job, None, "2026-11-01-00:00", "2026-11-01-01:00")
+        with pytest.raises(PolsterError, match="neighbours are"):
+            run_tags(job, None, "2026-11-01-00:00", "2026-11-01-00:30")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert tags == {
+        "dagster/asset_partition_range_start": "2026-11-01-00:00",
+        "dagster/asset_partition_range_end": "2026-11-01-01:00",
+    }
+    assert peak < 20 * 1024 * 1024, f"{peak / 1e6:.0f} MB for a range of two partitions"
 
 
 # The plain-datetime keys against Dagster's ----------------------------------------------------
