@@ -101,6 +101,18 @@ def test_an_example_script_writes_only_keys_of_its_asset(berlin):
     assert seen["hours"] == seen["loaded"]  # every row's hour is the key it was loaded for
 
 
+def test_a_new_asset_takes_the_projects_time_zone(berlin):
+    add(berlin, "silver", "clean_events", "--deps", "events")
+    wrapper = berlin / "src/orchestration/assets/silver/run_silver_clean_events.py"
+    assert f"dg.HourlyPartitionsDefinition({BERLIN})" in wrapper.read_text()
+    check = run_polster("check", cwd=berlin)
+    assert check.returncode == 0, check.stdout + check.stderr
+    result = run_python(berlin, "run_polster.py", "--partition", "2026-10-25-02:00+0100")
+    assert result.returncode == 0, result.stdout + result.stderr
+    silver = berlin / "data/silver/clean_events"
+    assert sorted(p.name for p in silver.iterdir()) == ["hour=2026-10-25-02%3A00%2B0100"]
+
+
 @pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata", "America/St_Johns"])
 def test_a_dst_fall_back_range_is_one_folder_per_key_in_every_time_zone(tmp_path, tz):
     """The machine's time zone (TZ) changes nothing: the keys are the definition's."""
