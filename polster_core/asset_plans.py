@@ -185,6 +185,7 @@ def add_asset_plan(
         partitions=partitioning.kind if partitioning else "none",
         start=partitioning.start if partitioning else "",
         partitioned_upstream=tuple(partitioned_upstream),
+        timezone=partitioning.timezone if partitioning else "",
     )
     core = template.render_core(context)
     wrapper = template.render_wrapper(context)

@@ -13,6 +13,7 @@ import ast
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from . import LAYERS
 from .names import asset_key, asset_name_problem, split_asset_key
@@ -118,6 +119,7 @@ class Asset:
     function: str | None = None  # the @asset function found in the wrapper
     partitions: str = "none"  # daily, hourly, weekly, monthly, none or custom (partitions_def)
     partitions_start: str = ""
+    partitioning: Any = None  # the Partitioning read off the wrapper (partition_specs)
     error: str | None = None  # why the wrapper could not be read
     # ``from core.X import a, b`` in the wrapper: (module path relative to the root, names, line)
     core_imports: list[tuple[str, list[str], int]] = field(default_factory=list)
@@ -253,6 +255,7 @@ class ProjectAssets:
 
         partitioning = partitioning_of(function, tree)
         asset.partitions, asset.partitions_start = partitioning.kind, partitioning.start
+        asset.partitioning = partitioning
 
     # Questions -----------------------------------------------------------------------------
 

@@ -15,12 +15,36 @@ from .partition_specs import CUSTOM, NONE
 
 
 def partition_problems(assets: Any, asset: Any, where: str) -> list:
-    """Problems of ``asset``'s partitioning against each upstream asset's."""
+    """Problems of ``asset``'s partitioning: a definition Dagster cannot build, one that
+    differs from the project's (the partitioned assets of the pipeline run in one job, and
+    Dagster resolves a job only when they share one partitions definition), and upstream
+    assets whose partitions it cannot read."""
     from .graph import Problem
+    from .partition_keys import KeyProblem, check_start, timezone_of
+    from .partition_specs import project_partitioning
 
     found = []
     if asset.partitions in (NONE, CUSTOM):
         return found
+    mine = getattr(asset, "partitioning", None)
+    if mine is not None:
+        try:
+            timezone_of(mine.timezone)
+            check_start(mine.start_date or mine.start, "start_date")
+        except KeyProblem as exc:
+            return [Problem(where, f"its partitions definition cannot work: {exc}")]
+    project = project_partitioning(assets)
+    if mine is not None and project is not None and not mine.same_as(project):
+        owner = next(a.key for a in assets.sorted_assets() if a.partitioning == project)
+        return [
+            Problem(
+                where,
+                f"is partitioned {mine.describe()} but {owner} is {project.describe()}: the "
+                "partitioned assets of the pipeline run in one Dagster job, which needs one "
+                "partitions definition; give both the same kind, start_date and timezone, "
+                "or unpartition one",
+            )
+        ]
     for key in asset.upstream:
         up = assets.assets.get(key)
         if up is None or up.partitions == NONE:
@@ -40,17 +64,7 @@ def partition_problems(assets: Any, asset: Any, where: str) -> list:
                     where,
                     f"is {asset.partitions} partitioned but its upstream {key} is "
                     f"{up.partitions}: its partitions do not map one to one; partition it "
-                    f"{up.partitions} too, or unpartition it (or add a "
-                    "dg.TimeWindowPartitionMapping and code for the keys it maps)",
-                )
-            )
-        elif up.partitions_start and asset.partitions_start < up.partitions_start:
-            found.append(
-                Problem(
-                    where,
-                    f"starts at {asset.partitions_start}, before its upstream {key} "
-                    f"({up.partitions_start}): its first partitions have no upstream data; "
-                    f"set its start_date to {up.partitions_start}",
+                    f"{up.partitions} too, or unpartition it",
                 )
             )
     return found

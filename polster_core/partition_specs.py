@@ -32,6 +32,12 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 class Partitioning:
     kind: str = NONE  # one of KINDS, NONE or CUSTOM
     start: str = ""
+    timezone: str = ""  # a wrapper's timezone= ("" when it sets none: UTC)
+    # How the wrapper spells start_date ("2026-11-01-00:00"), and whether the definition is
+    # exactly ``{Kind}PartitionsDefinition(start_date, timezone)`` with constant arguments
+    # (else polster cannot compute its keys and leaves them to Dagster).
+    start_date: str = ""
+    exact: bool = True
 
     @property
     def partitioned(self) -> bool:
@@ -43,12 +49,34 @@ class Partitioning:
 
     def describe(self) -> str:
         if self.kind in KINDS:
-            return f"{self.kind} from {self.start}" if self.start else self.kind
+            text = f"{self.kind} from {self.start}" if self.start else self.kind
+            return f"{text} in {self.timezone}" if self.timezone not in ("", "UTC") else text
         return self.kind
+
+    def model(self):
+        """Its keys in plain datetime (a :class:`~polster_core.partition_keys.TimePartitions`),
+        or None when polster cannot compute them (custom arguments, or no start date)."""
+        from .partition_keys import TimePartitions
+
+        if self.kind not in KINDS or not self.exact or not self.start:
+            return None
+        return TimePartitions(self.kind, self.start_date or self.start, self.timezone or "UTC")
+
+    def same_as(self, other: Partitioning) -> bool:
+        """Whether Dagster sees one partitions definition (what one asset job needs)."""
+        return self._identity() == other._identity()
+
+    def _identity(self) -> tuple:
+        start = self.start_date or self.start
+        if self.kind == "hourly" and len(start) == 10:
+            start += "-00:00"
+        return (self.kind, start, self.timezone or "UTC", self.exact)
 
     def definition(self) -> str:
         """The Python expression of the partitions definition, for a wrapper."""
         start = self.start + ("-00:00" if self.kind == "hourly" else "")
+        if self.timezone and self.timezone != "UTC":
+            return f'dg.{KINDS[self.kind]}(start_date="{start}", timezone="{self.timezone}")'
         return f'dg.{KINDS[self.kind]}(start_date="{start}")'
 
     @property
@@ -79,14 +107,14 @@ def parse_partitions(kind: str | None, start: str | None) -> Partitioning:
     if start is None:
         return Partitioning(kind, default_start())
     start = start.strip()
+    from .partition_keys import KeyProblem, check_start
+
     try:
         if not _DATE.match(start):
-            raise ValueError
-        _dt.date.fromisoformat(start)
-    except ValueError:
-        raise PolsterError(
-            f"--start must be a date like 2026-11-01 (YYYY-MM-DD), not '{start}'"
-        ) from None
+            raise KeyProblem(f"--start must be a date like 2026-11-01 (YYYY-MM-DD), not '{start}'")
+        check_start(start)
+    except KeyProblem as exc:
+        raise PolsterError(str(exc)) from None
     return Partitioning(kind, start)
 
 
@@ -118,13 +146,19 @@ def _definition(node: ast.expr, tree: ast.Module) -> Partitioning:
     kind = next((k for k, cls in KINDS.items() if cls == called), None)
     if kind is None:
         return Partitioning(CUSTOM)
-    start = ""
+    start = timezone = ""
+    exact = all(isinstance(a, ast.Constant) for a in node.args[:1]) and len(node.args) <= 1
     for keyword in node.keywords:
-        if keyword.arg == "start_date" and isinstance(keyword.value, ast.Constant):
-            start = str(keyword.value.value)[:10]
+        constant = isinstance(keyword.value, ast.Constant)
+        if keyword.arg == "start_date" and constant:
+            start = str(keyword.value.value)
+        elif keyword.arg == "timezone" and constant and keyword.value.value is not None:
+            timezone = str(keyword.value.value)
+        elif not (keyword.arg in ("end_offset",) and constant and keyword.value.value == 0):
+            exact = False  # hour_offset=, fmt=, end_date=, a variable: Dagster's to compute
     if not start and node.args and isinstance(node.args[0], ast.Constant):
-        start = str(node.args[0].value)[:10]
-    return Partitioning(kind, start)
+        start = str(node.args[0].value)
+    return Partitioning(kind, start[:10], timezone, start, exact)
 
 
 def choose_partitioning(assets, upstream: list[str], kind, start, template, ask=None):
@@ -149,9 +183,14 @@ def choose_partitioning(assets, upstream: list[str], kind, start, template, ask=
                 "its partitions as one table instead)."
             )
     kind = kind.strip().lower()
+    # Dagster runs every asset of the pipeline in one job, and the partitioned ones of a job
+    # share one partitions definition: a new asset takes the project's.
+    project = project_partitioning(assets)
     if kind != NONE and start is None:
         starts = [u.partitions_start for u in parted if u.partitions == kind and u.partitions_start]
-        if starts:
+        if project is not None and project.kind == kind:
+            start = project.start
+        elif starts:
             start = max(starts)
         elif kind in KINDS and asking:
             start = ask("First partition (YYYY-MM-DD)", default_start())
@@ -176,5 +215,28 @@ def choose_partitioning(assets, upstream: list[str], kind, start, template, ask=
                 f"{partitioning.kind} asset cannot read its partitions one to one: pass "
                 f"--partitions {other[0].partitions} or --partitions none"
             )
+    if project is not None and partitioning.partitioned:
+        partitioning = Partitioning(partitioning.kind, partitioning.start, project.timezone)
+        if not partitioning.same_as(project):
+            owner = next(
+                a.key for a in assets.assets.values() if getattr(a, "partitioning", None) == project
+            )
+            raise PolsterError(
+                f"{owner} is partitioned {project.describe()}, and the partitioned assets of "
+                "the pipeline run in one Dagster job, which needs one partitions definition: "
+                f"pass --partitions {project.kind} --start {project.start} (or --partitions "
+                "none to read all partitions as one table)"
+            )
     same = tuple(u.key for u in parted)
     return partitioning, same, note
+
+
+def project_partitioning(assets) -> Partitioning | None:
+    """The partitioning the project's partitioned assets share (the first one's when they
+    differ, which ``polster check`` reports); None when none is partitioned, or one has a
+    partitions_def polster cannot read."""
+    found = [getattr(a, "partitioning", None) for a in assets.sorted_assets()]
+    found = [p for p in found if p is not None and p.partitioned]
+    if not found or any(p.kind == CUSTOM or not p.exact for p in found):
+        return None
+    return found[0]

@@ -10,7 +10,14 @@ the backend's ``fs`` and ``path`` (or its URI).
 
 The column is the partition key's kind, read off the key itself, so the IO manager and the
 example scripts name the same folders: ``date`` (daily, weekly and monthly keys,
-``2026-11-02``), ``hour`` (hourly keys, ``2026-11-02-13:00``) and ``partition`` (any other key).
+``2026-11-02``), ``hour`` (hourly keys, ``2026-11-02-13:00``, and the hour that repeats when
+the clocks go back, ``2026-10-25-02:00+0100``) and ``partition`` (any other key). The folder
+holds the key itself, %-escaped as Hive escapes it (``hour=2026-11-02-13%3A00``), so every
+hive reader (polars, DuckDB, Spark) reads the key back as the column's value.
+
+A key the example scripts pass is checked against the asset's partitions definition, read
+off its wrapper without importing Dagster (:mod:`polster_core.partition_keys`); any key must
+make a folder name a file system can hold.
 
 Like :mod:`polster_core.storage`, nothing here imports polars until a function needs it.
 """
@@ -27,7 +34,8 @@ from .errors import PolsterError
 
 PART = "data"  # each partition's file: {column}={key}/data.parquet
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_HOUR = re.compile(r"^\d{4}-\d{2}-\d{2}-\d{2}:\d{2}$")
+_HOUR = re.compile(r"^\d{4}-\d{2}-\d{2}-\d{2}:\d{2}([+-]\d{4})?$")
+NAME_BYTES = 255  # the longest file name of common file systems (ext4, APFS, NTFS)
 _FOLDER = re.compile(r"^(\w+)=(.+)$")
 
 
@@ -53,9 +61,19 @@ def key_of(folder: str) -> str | None:
 
 def partition_layer(layer: str, name: str, key: str) -> str:
     """The "layer" a backend writes a partition's file under: ``bronze/events/date=2026-11-02``."""
-    if not key or "/" in key or key in (".", ".."):
-        raise PolsterError(f"'{key}' is not a valid partition key: use e.g. 2026-11-02")
-    return f"{layer}/{name}/{folder_name(key)}"
+    if not key or "/" in key or key in (".", "..") or not key.isprintable():
+        from .partition_keys import shown
+
+        raise PolsterError(f"'{shown(key)}' is not a valid partition key: use e.g. 2026-11-02")
+    folder = folder_name(key)
+    if len(folder.encode()) > NAME_BYTES:
+        from .partition_keys import shown
+
+        raise PolsterError(
+            f"partition key '{shown(key)}' is too long: its folder name would have "
+            f"{len(folder.encode())} bytes, and file systems hold {NAME_BYTES}"
+        )
+    return f"{layer}/{name}/{folder}"
 
 
 class PartitionedTable:
@@ -81,11 +99,13 @@ class PartitionedTable:
 
     def keys(self) -> list[str]:
         """The partition keys stored, sorted."""
-        found = []
+        found = set()
         for folder in list_folder(self.storage.backend, self.layer, self.name):
             key = key_of(folder)
-            if key is not None:
-                found.append(key)
+            # Only the folder a key is written to (an older release named the repeated hour
+            # of a DST fall-back partition=...: that folder is no longer read).
+            if key is not None and folder == folder_name(key):
+                found.add(key)
         return sorted(found)
 
     def unpartitioned_exists(self) -> bool:
@@ -253,6 +273,7 @@ def read_table(storage: Any, layer: str, name: str, partition: str | None, lazy:
     is partitioned and no unpartitioned version exists)."""
     table = PartitionedTable(storage, layer, name)
     if partition is not None:
+        check_script_key(storage, layer, name, partition)
         return table.scan(partition) if lazy else table.read(partition)
     if _partitioned_only(storage, table):
         frame = table.scan_all()
@@ -263,6 +284,7 @@ def read_table(storage: Any, layer: str, name: str, partition: str | None, lazy:
 def write_table(storage: Any, frame: Any, layer: str, name: str, partition: str | None) -> Any:
     """What the example scripts write: one partition, or the whole table."""
     if partition is not None:
+        check_script_key(storage, layer, name, partition)
         return PartitionedTable(storage, layer, name).write(frame, partition)
     if _has_partitions(PartitionedTable(storage, layer, name)):
         _warn_once(
@@ -270,6 +292,44 @@ def write_table(storage: Any, frame: Any, layer: str, name: str, partition: str 
             "own file beside them and they are kept (pass a partition to write one of them)"
         )
     return storage.write(frame, layer, name)
+
+
+def check_script_key(storage: Any, layer: str, name: str, key: str) -> None:
+    """PolsterError (one line naming a valid neighbour) unless ``key`` is a partition of the
+    asset's partitions definition, read off its wrapper (``run_{layer}_{name}.py``) without
+    importing Dagster. A table without a wrapper, or a definition polster cannot compute
+    (custom arguments), gets the checks every key gets (:func:`partition_layer`)."""
+    partition_layer(layer, name, key)
+    root = getattr(getattr(storage, "settings", None), "root", None)
+    partitioning = None if root is None else asset_partitioning(Path(root), layer, name)
+    model = partitioning.model() if partitioning is not None else None
+    if model is None:
+        return
+    from .partition_keys import KeyProblem
+
+    try:
+        problem = model.problem(key)
+    except KeyProblem as exc:  # the wrapper's own definition cannot work
+        problem = f"{layer}/{name}'s partitions definition cannot work: {exc}"
+    if problem:
+        raise PolsterError(f"{problem} ({layer}/{name} is partitioned {partitioning.describe()})")
+
+
+def asset_partitioning(root: Path, layer: str, name: str) -> Any | None:
+    """The Partitioning of asset ``layer``/``name`` read off its wrapper; None without one."""
+    import ast
+
+    from .graph import asset_function, wrapper_path
+    from .names import asset_key
+    from .partition_specs import partitioning_of
+
+    path = root / wrapper_path(layer, name)
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    function = asset_function(tree, asset_key(layer, name))
+    return None if function is None else partitioning_of(function, tree)
 
 
 def _has_partitions(table: PartitionedTable) -> bool:

@@ -202,6 +202,7 @@ class AssetContext:
     partitions: str = "none"
     start: str = ""
     partitioned_upstream: tuple[str, ...] = ()
+    timezone: str = ""  # the partitions' time zone ("": UTC), like the project's others
 
     @property
     def module(self) -> str:

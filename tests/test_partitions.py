@@ -87,7 +87,7 @@ def test_backfill_partition_and_scripts(events):
 def test_bad_partition_flags_are_one_line(events):
     before = tree_hash(events / "data") if (events / "data").exists() else {}
     for args, fragment in (
-        (["--partition", "2025-01-01"], "'2025-01-01' is not a partition"),
+        (["--partition", "2025-01-01"], "'2025-01-01' is before the first partition"),
         (["--from", "2026-11-01"], "--from and --to go together"),
         (["--from", "2026-11-03", "--to", "2026-11-01"], "is after --to"),
     ):

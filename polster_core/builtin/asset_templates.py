@@ -28,7 +28,7 @@ def wrapper(context: AssetContext) -> str:
 
 def partitioned_wrapper(context: AssetContext) -> str:
     """The wrapper of a partitioned asset: one frame per partition key of the run."""
-    partitioning = Partitioning(context.partitions, context.start)
+    partitioning = Partitioning(context.partitions, context.start, getattr(context, "timezone", ""))
     return render(
         "assets/wrapper_partitioned.py.j2",
         asset_key=context.asset_key,
