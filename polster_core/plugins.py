@@ -179,8 +179,10 @@ class Plugins:
         installed = ", ".join(sorted(registry)) or "none"
         known = KNOWN_PLUGINS[kind].get(name)
         if known:
+            from .hints import install_command
+
             raise PolsterError(
-                f"{label} '{name}' is not installed: run `pip install {known}` "
+                f"{label} '{name}' is not installed: run `{install_command(known)}` "
                 f"(installed: {installed})"
             )
         raise PolsterError(f"unknown {label} '{name}': choose one of {installed}")

@@ -28,7 +28,7 @@ from .assets_helpers import (
     run_in_terminal,
     run_python,
 )
-from .conftest import assert_one_line_error, clean_env, run_polster
+from .conftest import REPO, assert_one_line_error, clean_env, run_polster
 from .test_add_asset import wrapper_params
 
 
@@ -370,3 +370,23 @@ def test_ctrl_c_on_the_ui_is_one_line_and_exit_130(example_project: Path, tmp_pa
     lines = [line for line in err.splitlines() if line.strip()]
     assert process.returncode == 130, err
     assert lines == ["Interrupted: the Dagster UI and its daemon stopped"], err
+
+
+def test_an_install_hint_works_in_the_environment_it_is_given_in(tmp_path: Path) -> None:
+    """A project's .venv built by uv has no pip: the hint names uv, for that very Python, and
+    the command, run as printed, installs there."""
+    uv = str(Path(sys.executable).parent / "uv")
+    venv = tmp_path / ".venv"
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    (site,) = venv.glob("lib/python*/site-packages")
+    (site / "polster_src.pth").write_text(f"{REPO}\n", encoding="utf-8")  # polster, no deps
+    python = str(venv / "bin" / "python")
+    shown = subprocess.run(
+        [python, "-c", "from polster_core.hints import install_command as c; print(c('toolz'))"],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert shown == "uv pip install toolz --python .venv/bin/python"
+    env = clean_env(PATH=f"{Path(uv).parent}{os.pathsep}/usr/bin:/bin")
+    done = subprocess.run(shown, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert subprocess.run([python, "-c", "import toolz"], cwd=tmp_path).returncode == 0

@@ -344,10 +344,14 @@ def _set_polster(project: Path, setting: str) -> None:
     pyproject.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+# This environment is uv's, with no pip: every hint names the installer that reaches it.
+UV_INSTALL = "uv pip install "
+
+
 @pytest.mark.parametrize(
     "setting, fragment",
     [
-        ('storage = "s3"', "storage backend 's3' is not installed: run `pip install polster-s3`"),
+        ('storage = "s3"', f"storage backend 's3' is not installed: run `{UV_INSTALL}polster-s3"),
         ('storage = "nope"', "unknown storage backend 'nope'"),
     ],
 )
@@ -368,7 +372,8 @@ def test_check_warns_of_a_ci_platform_that_is_not_installed(project):
     assert result.returncode == 0
     assert result.stderr.splitlines() == [
         "warning: pyproject.toml: [tool.polster] platform = 'gitlab': CI platform 'gitlab' is "
-        "not installed: run `pip install polster-gitlab` (installed: none); needed only to "
+        f"not installed: run `{UV_INSTALL}polster-gitlab --python {sys.executable}` (installed: "
+        "none); needed only to "
         "change the CI files"
     ]
     assert result.stdout == "OK: 3 assets, no problems (1 warning above)\n"

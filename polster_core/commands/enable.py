@@ -52,8 +52,10 @@ def enable(
         known = {**KNOWN_PLUGINS["storage"], **KNOWN_PLUGINS["platform"]}
         known.update(KNOWN_PLUGINS["executor"])
         if key in known:
+            from ..hints import install_command
+
             raise PolsterError(
-                f"'{key}' is not installed: run `pip install {known[key]}`, "
+                f"'{key}' is not installed: run `{install_command(known[key])}`, "
                 f"then `polster enable {key}`"
             )
         choices = sorted(
