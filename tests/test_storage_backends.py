@@ -3,6 +3,7 @@ third-party plugin package installed the way a user installs one."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,7 +102,12 @@ def test_unknown_backend_is_one_clear_line(tmp_path):
 
 
 def test_a_known_backend_that_is_not_installed_names_the_package(tmp_path):
-    with pytest.raises(PolsterError, match=r"run `pip install polster-adls`"):
+    # The installer that reaches this Python (uv's venv here: `uv pip install ... --python`).
+    from polster_core.hints import install_command
+
+    hint = install_command("polster-adls")
+    assert "pip install polster-adls" in hint
+    with pytest.raises(PolsterError, match=re.escape(f"run `{hint}`")):
         _ = storage_on(tmp_path, STORAGE_BACKEND="ADLS").backend
 
 
