@@ -390,3 +390,24 @@ def test_an_install_hint_works_in_the_environment_it_is_given_in(tmp_path: Path)
     done = subprocess.run(shown, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert subprocess.run([python, "-c", "import toolz"], cwd=tmp_path).returncode == 0
+
+
+def test_the_testing_helper_adds_partitioned_assets(tmp_path: Path) -> None:
+    """polster_core.testing.add_asset takes --partitions and --start, as a plugin author's
+    template tests need (issue 28)."""
+    from polster_core import testing
+    from polster_core.plugins import Plugins
+
+    plugins = Plugins(autoload=False)
+    project = testing.new_project(tmp_path, "shop", plugins=plugins)
+    written = testing.add_asset(
+        project, "bronze", "events", partitions="daily", start="2026-11-01", plugins=plugins
+    )
+    assert "src/orchestration/assets/bronze/run_bronze_events.py" in written
+    testing.add_asset(project, "silver", "clean_events", upstream=["events"], plugins=plugins)
+    listed = polster_ok(project, "list")
+    assert "daily from 2026-11-01" in listed.split("run_bronze_events", 1)[1].splitlines()[0]
+    assert "daily from 2026-11-01" in listed.split("run_silver_clean_events", 1)[1].splitlines()[0]
+    ran = run_python(project, "run_polster.py", "--partition", "2026-11-02")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert (project / "data/silver/clean_events").is_dir()

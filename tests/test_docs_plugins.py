@@ -18,7 +18,8 @@ from polster_core.scaffold import ProjectContext
 from polster_core.specs import AssetContext, AssetTemplate, CIPlatform, Setting, StorageBackend
 from polster_core.testing import ci_context
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
+REPO = Path(__file__).resolve().parent.parent
+DOC = REPO / "docs" / "plugins.md"
 
 
 def hook_specs() -> dict[str, str]:
@@ -176,3 +177,20 @@ def test_the_executor_field_table_matches_the_dataclass():
     from polster_core.specs import Executor
 
     assert field_table("Executor") == [f.name for f in dataclasses.fields(Executor)]
+
+
+def test_every_wrapper_path_the_guide_and_the_scaffolds_give_is_the_real_one():
+    """Wrappers live at src/orchestration/assets/{layer}/run_{layer}_{name}.py (issue 28)."""
+    texts = {"docs/plugins.md": (REPO / "docs/plugins.md").read_text(encoding="utf-8")}
+    for path in sorted((REPO / "polster_core/templates/plugin").rglob("*")):
+        if path.is_file():
+            texts[path.relative_to(REPO).as_posix()] = path.read_text(encoding="utf-8")
+    found = 0
+    for where, text in texts.items():
+        for match in re.finditer(r"orchestration/assets/([{}\w]+)/([{}\w]+)\.py", text):
+            layer, stem = match.groups()
+            found += 1
+            assert stem == "__init__" or stem.startswith("run_"), f"{where}: {match.group(0)}"
+            if stem.startswith("run_") and "{" not in layer:
+                assert stem.startswith(f"run_{layer}_"), f"{where}: {match.group(0)}"
+    assert found >= 2

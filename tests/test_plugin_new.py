@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -134,6 +135,14 @@ def test_new_plugins_install_pass_their_tests_and_work_in_a_project(tmp_path):
         tested = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], target, env)
         assert tested.returncode == 0, tested.stdout + tested.stderr
         assert " passed" in tested.stdout and "skipped" not in tested.stdout, tested.stdout
+        if kind == "storage":  # the guide's tutorial says how many pass, and how many are the
+            # storage contract's: both counted here, as a reader would see them
+            from polster_core.testing.storage import StorageContract
+
+            passed = int(re.search(r"(\d+) passed", tested.stdout).group(1))
+            contract = len([n for n in dir(StorageContract) if n.startswith("test_")])
+            guide = " ".join((REPO / "docs/plugins.md").read_text(encoding="utf-8").split())
+            assert f"`pytest`: {passed} tests pass, the storage contract's {contract} " in guide
         timings[kind] = time.monotonic() - started
     print(f"plugin new -> install -> pytest passing: {timings}")
 

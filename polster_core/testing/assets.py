@@ -47,11 +47,17 @@ def add_asset(
     template: str = "default",
     upstream: tuple[str, ...] | list[str] = (),
     plugins=None,
+    partitions: str | None = None,
+    start: str | None = None,
 ) -> dict[str, str]:
     """Add asset ``layer/name`` to ``project`` with ``template``, as ``polster add-asset`` does.
 
-    ``upstream`` are asset keys or names, as ``--deps`` takes them. Returns ``{path relative
-    to the project: text}`` of every file written or changed.
+    ``upstream`` are asset keys or names, as ``--deps`` takes them; ``partitions`` (``daily``,
+    ``hourly``, ``weekly``, ``monthly`` or ``none``) and ``start`` (``2026-11-01``) as
+    ``--partitions`` and ``--start`` take them: by default an asset is partitioned like its
+    partitioned upstream. A template needs nothing of its own for partitions: Polster's shared
+    wrapper passes the partition key and its IO manager writes one file per partition.
+    Returns ``{path relative to the project: text}`` of every file written or changed.
     """
     from ..asset_plans import add_asset_plan, check_new_asset, load_assets, resolve_dependency
     from ..errors import PolsterError
@@ -68,7 +74,11 @@ def add_asset(
     if spec is None or layer not in spec.layers:
         raise PolsterError(f"no asset template '{template}' for {layer} is installed")
     keys = [resolve_dependency(assets, ref, layer, name) for ref in upstream]
-    result = add_asset_plan(loaded, assets, layer, name, spec, keys)
+    from ..partition_specs import choose_partitioning
+
+    assets.load_dependencies()
+    partitioning, same, _ = choose_partitioning(assets, keys, partitions, start, spec)
+    result = add_asset_plan(loaded, assets, layer, name, spec, keys, partitioning, same)
     result.plan.apply()
     return {
         op.path.relative_to(loaded.root).as_posix(): op.content or ""
