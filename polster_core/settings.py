@@ -25,6 +25,10 @@ class Settings:
     project_name: str
     env: Mapping[str, str]
 
+    def __post_init__(self) -> None:
+        # A plugin author's test may pass the root as a string ("tmp/demo"): a Path from here.
+        object.__setattr__(self, "root", Path(self.root))
+
     def get(self, name: str, default: str = "") -> str:
         value = self.env.get(name)
         return default if value is None or value == "" else value

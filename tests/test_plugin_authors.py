@@ -73,3 +73,17 @@ def test_runner_labels_declare_a_self_hosted_runner() -> None:
     assert [f["kind"] for f in unknown] == ["runner-label"], unknown
     assert 'label "docker" is unknown' in unknown[0]["message"]
     assert testing.actionlint(files, runner_labels=("docker",)) == []
+
+
+def test_settings_take_a_string_root(tmp_path: Path) -> None:
+    """Settings(str(root), ...) as an author's test writes it: a Storage that works."""
+    import polars as pl
+
+    from polster_core.settings import Settings
+    from polster_core.storage import Storage
+
+    settings = Settings(str(tmp_path), "demo", {"STORAGE_BACKEND": "local"})
+    assert settings.root == tmp_path
+    storage = Storage(settings)
+    storage.write(pl.DataFrame({"a": [1, 2]}), "bronze", "t")
+    assert storage.read("bronze", "t")["a"].to_list() == [1, 2]
