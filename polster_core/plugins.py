@@ -185,6 +185,15 @@ class Plugins:
                 f"{label} '{name}' is not installed: run `{install_command(known)}` "
                 f"(installed: {installed})"
             )
+        broken = [f for f in self.failed if f.name == name] or self.failed
+        if broken:  # the one asked for may be the plugin that did not load: say so, and why
+            first = broken[0]
+            same = " (it may be the one asked for)" if first.name != name else ""
+            raise PolsterError(
+                f"{label} '{name}' is not available: plugin '{first.name}' ({first.distribution}) "
+                f"is installed but failed to load{same}: {first.error}: fix or reinstall it "
+                f"(loaded: {installed})"
+            )
         raise PolsterError(f"unknown {label} '{name}': choose one of {installed}")
 
     def unique_names(self, registry: dict[str, Any]) -> list[str]:

@@ -130,6 +130,15 @@ def test_broken_plugin_is_named_and_skipped(tmp_path, broken_site):
     init = run_polster("init", "still-works", "--no-git", "--no-setup", cwd=tmp_path, env=env)
     assert init.returncode == 0, init.stderr
     assert (tmp_path / "still-works" / "run_polster.py").is_file()
+    # Asking for what the broken plugin would have offered says it failed, and why (issue 28):
+    # not "unknown storage backend".
+    asked = run_polster(
+        "init", "x", "--storage", "broken", "--no-git", "--no-setup", cwd=tmp_path, env=env
+    )
+    assert asked.returncode != 0 and "Traceback" not in asked.stderr
+    assert "plugin 'broken' (polster-broken) is installed but failed to load" in asked.stderr
+    assert "ModuleNotFoundError" in asked.stderr.splitlines()[-1]
+    assert "unknown storage backend" not in asked.stderr
 
 
 def test_two_plugins_offering_one_backend_name_is_reported(tmp_path, tmp_path_factory):
