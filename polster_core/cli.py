@@ -369,14 +369,23 @@ def plugins(
     failed = [f.__dict__ for f in loaded.failed]
     if as_json:
         typer.echo(
-            json.dumps({"plugins": rows, "failed": failed, "problems": loaded.problems}, indent=2)
+            json.dumps(
+                {
+                    "plugins": rows,
+                    "aliases": {k: list(v) for k, v in loaded.aliases.items()},
+                    "failed": failed,
+                    "problems": loaded.problems,
+                },
+                indent=2,
+            )
         )
         return
     typer.echo(f"{'NAME':<20} {'VERSION':<10} {'SOURCE':<12} {'DISTRIBUTION':<18} PROVIDES")
     for row in rows:
         typer.echo(
             f"{row['name']:<20} {row['version']:<10} {row['source']:<12} "
-            f"{row['distribution']:<18} {_provides(row['hooks'], row['provides'])}"
+            f"{row['distribution']:<18} "
+            f"{_provides(row['hooks'], row['provides'], loaded.aliases)}"
         )
     for failure in failed:
         typer.echo(
@@ -395,12 +404,20 @@ _OFFER_LABELS = {
 }
 
 
-def _provides(hooks: list[str], offers: dict[str, list[str]]) -> str:
-    """``storage: s3; ci: github; project_files``: what each hook registered, or its name."""
+def _provides(hooks: list[str], offers: dict[str, list[str]], aliases: dict | None = None) -> str:
+    """``storage: s3; ci: azure-devops (alias azdo); project_files``: what each hook
+    registered (with its aliases), or the hook's name."""
+    aliases = aliases or {}
+
+    def shown(name: str) -> str:
+        other = aliases.get(name, ())
+        return f"{name} (alias {', '.join(other)})" if other else name
+
     parts = []
     for hook in hooks:
         if hook in _OFFER_LABELS:
-            parts.append(f"{_OFFER_LABELS[hook]}: {', '.join(offers.get(hook, [])) or '-'}")
+            names = ", ".join(shown(n) for n in offers.get(hook, [])) or "-"
+            parts.append(f"{_OFFER_LABELS[hook]}: {names}")
         else:
             parts.append(hook.removeprefix("polster_"))
     return "; ".join(parts) or "-"

@@ -68,6 +68,8 @@ class Plugins:
         self.pm.add_hookspecs(hookspecs)
         self.info: dict[str, PluginInfo] = {}
         self.failed: list[FailedPlugin] = []
+        # Other names an offered item answers to (CIPlatform.aliases): "azure-devops" -> ("azdo",)
+        self.aliases: dict[str, tuple[str, ...]] = {}
         self.problems: list[str] = []
         # plugin name -> hook name -> names it registered (for `polster plugins`)
         self.offers: dict[str, dict[str, list[str]]] = {}
@@ -128,6 +130,8 @@ class Plugins:
             def register(item, _plugin=plugin_name, _dist=dist):
                 names = [item.name, *getattr(item, "aliases", ())]
                 self.offers.setdefault(_plugin, {}).setdefault(hook_name, []).append(item.name)
+                if names[1:]:
+                    self.aliases[item.name] = tuple(names[1:])
                 item = _with_plugin(item, _dist)
                 for name in names:
                     if name in found and found[name].plugin != _dist:

@@ -194,3 +194,26 @@ def test_every_wrapper_path_the_guide_and_the_scaffolds_give_is_the_real_one():
             if stem.startswith("run_") and "{" not in layer:
                 assert stem.startswith(f"run_{layer}_"), f"{where}: {match.group(0)}"
     assert found >= 2
+
+
+def test_the_guide_shows_polster_plugins_as_it_prints():
+    """The guide's example of `polster plugins`: every built-in row as printed, and an alias."""
+    from polster_core import __version__
+
+    from .conftest import clean_env, run_polster
+
+    printed = run_polster("plugins", cwd=REPO, env=clean_env()).stdout.splitlines()
+    block = DOC.read_text(encoding="utf-8").split("NAME                 VERSION", 1)[1]
+    example = block.split("```", 1)[0].splitlines()[1:]
+    builtin = [line for line in example if " builtin " in line]
+    assert builtin == [line.replace(__version__, "0.1.1") for line in printed[1:]]
+    with_plugins = run_polster(
+        "plugins", cwd=REPO, env=clean_env(POLSTER_DISABLE_PLUGIN_AUTOLOAD=None)
+    ).stdout
+    azdo = next(line for line in example if line.startswith("azure-devops"))
+    assert (
+        azdo.split()[-4:]
+        == next(
+            line for line in with_plugins.splitlines() if line.startswith("azure-devops")
+        ).split()[-4:]
+    )
