@@ -1,24 +1,4 @@
 """Root of the test suite (core and plugins): a test whose external tool cannot be had skips
-with the reason, except under CI=true, where it fails (see polster_core.testing.tools)."""
-
-from __future__ import annotations
-
-import pytest
-
-from polster_core.testing.tools import ToolMissing, skip_or_fail
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item):
-    try:
-        return (yield)
-    except ToolMissing as exc:
-        skip_or_fail(str(exc))
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item):
-    try:
-        return (yield)
-    except ToolMissing as exc:
-        skip_or_fail(str(exc))
+with the reason, except under CI=true, where it fails. Polster's pytest plugin does that
+(``polster_core.testing.pytest_plugin``, entry point ``pytest11``, installed with polster by
+``scripts/dev-env.sh``), for this suite as for a plugin author's."""

@@ -50,7 +50,8 @@ def _relative(filename: str, root: Path) -> str | None:
     except (OSError, ValueError):
         return None
     parts = rel.parts
-    if not parts or parts[0] in (".venv", ".dagster") or ".venv" in parts[0]:
+    # The project's environments (.venv, a .venv.polster-new-* being built) and history.
+    if not parts or parts[0].startswith(".venv") or parts[0] == ".dagster":
         return None
     return rel.as_posix()
 

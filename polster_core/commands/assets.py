@@ -16,6 +16,7 @@ from typer.core import TyperCommand
 from .. import LAYERS
 from ..cli import app
 from ..errors import PolsterError
+from . import say_relock
 
 
 class TemplateChoicesCommand(TyperCommand):
@@ -205,7 +206,7 @@ def add_asset(
         f"Next: edit {core}, then run it with `python run_polster.py --select {key}` "
         f'(or `python {script}`, while it keeps its `if __name__ == "__main__":` block).'
     )
-    _relock(project.root, result.plan)  # last: the line to act on before the next push
+    say_relock(project.root, result.plan)  # last: the line to act on before the next push
 
 
 def _partitions_prompt(question: str, default: str) -> str:
@@ -270,15 +271,6 @@ def _template(templates: dict, name: str, layer: str, serving: list[str]):
             f"{layer} templates are {', '.join(serving)}"
         )
     return spec
-
-
-def _relock(root: Path, plan) -> None:
-    """uv.lock follows a change of pyproject.toml's dependencies (see venv.relock)."""
-    from ..venv import relock
-
-    line = relock(root, plan.paths())
-    if line:
-        typer.echo(line, err=line.startswith("warning:"))
 
 
 def _settings_notes(result, would: bool) -> None:

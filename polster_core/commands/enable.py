@@ -15,6 +15,7 @@ import typer
 
 from ..cli import app
 from ..errors import PolsterError
+from . import say_relock
 
 
 @app.command()
@@ -96,9 +97,7 @@ def enable(
     plan.apply()
     for note in notes:
         typer.echo(note)
-    from .assets import _relock
-
-    _relock(project.root, plan)
+    say_relock(project.root, plan)
 
 
 def _context(project, plugins, storage: str, platform: str, executor: str | None = None):

@@ -13,6 +13,7 @@ import typer
 
 from ..cli import app
 from ..errors import PolsterError
+from . import say_relock
 
 
 @app.command()
@@ -111,9 +112,7 @@ def upgrade(
     typer.echo(
         "Upgraded. Review the changes (e.g. `git diff`), then run `polster check` and the tests."
     )
-    from .assets import _relock
-
-    _relock(project.root, result.plan)
+    say_relock(project.root, result.plan)
 
 
 def _ask(rel: str, yours: str | None, new: str) -> bool:
