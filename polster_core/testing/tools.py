@@ -2,9 +2,10 @@
 one cannot be had.
 
 A helper that needs a tool raises :class:`ToolMissing` with what is missing and how to get it.
-Polster's own test suite (its root ``conftest.py``) turns that into a skip with the reason on a
-developer's machine and into a failure under ``CI=true``, so CI never goes green by skipping; a
-plugin's suite can do the same with :func:`skip_or_fail`.
+Polster's pytest plugin (:mod:`polster_core.testing.pytest_plugin`, entry point ``pytest11``,
+active wherever polster is installed) turns that into a skip with the reason on a developer's
+machine and into a failure under ``CI=true``, so CI never goes green by skipping, in Polster's
+suite and in a plugin author's alike; :func:`skip_or_fail` does the same by hand.
 """
 
 from __future__ import annotations
