@@ -174,6 +174,7 @@ def add_asset_plan(
     upstream: list[str],
     partitioning=None,
     partitioned_upstream: tuple[str, ...] = (),
+    table=None,
 ) -> AddPlan:
     """Render the new asset and plan its files; raises :class:`PolsterError` on any problem."""
     key = asset_key(layer, name)
@@ -189,6 +190,10 @@ def add_asset_plan(
     )
     core = template.render_core(context)
     wrapper = template.render_wrapper(context)
+    if table is not None:  # a Delta table (issue 29): its metadata in the wrapper
+        from .delta import add_metadata
+
+        wrapper = add_metadata(wrapper, key, table)
     _check_rendered(template, core_path(layer, name), core)
     _check_wrapper(template, wrapper_path(layer, name), wrapper, key, upstream)
 

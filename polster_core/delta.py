@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import datetime as _dt
+import random as _random
 import re
 import time
 from dataclasses import dataclass, field
@@ -220,6 +221,24 @@ def wrapper_spec(root: Path, layer: str, name: str) -> TableSpec | None:
     return None
 
 
+def script_spec(storage: Any, layer: str, name: str) -> TableSpec | None:
+    """The spec of ``layer``/``name`` for the example scripts (``python src/core/...``): the
+    one in the asset's wrapper."""
+    root = getattr(getattr(storage, "settings", None), "root", None)
+    return None if root is None else wrapper_spec(Path(root), layer, name)
+
+
+def script_reads_delta(storage: Any, layer: str, name: str) -> bool:
+    """Whether the example scripts read ``layer``/``name`` as a Delta table: its wrapper says
+    so, or (a table written by another project) a Delta table is stored there."""
+    from .storage import LocalBackend
+
+    if script_spec(storage, layer, name) is not None:
+        return True
+    backend = storage.backend
+    return isinstance(backend, LocalBackend) and is_delta_table(storage, layer, name)
+
+
 # Where a table lives ---------------------------------------------------------------------------
 
 
@@ -351,21 +370,30 @@ def write(
         part_column = column_for(partition)
         frame = frame.with_columns(pl.lit(partition, dtype=pl.String).alias(part_column))
     check_keys(frame, spec, label)
-    table = _open(loc)
-    created = table is None
-    if table is not None:
-        frame = conform(frame, table, spec, label)
-    try:
-        if created:
-            counts = _create(loc, frame, spec, part_column)
-        elif partition is not None:
-            counts = _replace_partition(table, frame, part_column, partition)
-        else:
-            counts = _APPLY[spec.strategy or "overwrite"](table, frame, spec)
-    except PolsterError:
-        raise
-    except Exception as exc:
-        raise _write_error(exc, storage, loc, label) from None
+    batch = frame
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        table = _open(loc)
+        created = table is None
+        batch = frame if created else conform(frame, table, spec, label)
+        failure = None
+        try:
+            if created:
+                counts = _create(loc, batch, spec, part_column)
+            elif partition is not None:
+                counts = _replace_partition(table, batch, part_column, partition)
+            else:
+                counts = _APPLY[spec.strategy or "overwrite"](table, batch, spec)
+            break
+        except PolsterError:
+            raise
+        except Exception as exc:
+            if attempt < COMMIT_ATTEMPTS and _lost_to_another_writer(exc):
+                # Another run committed first: its version is read again and the batch applied
+                # to it (what this attempt wrote is in no version; upkeep vacuums it).
+                time.sleep(_random.uniform(0.05, 0.2) * attempt)
+                continue
+            failure = _write_error(exc, storage, loc, label)
+        raise failure  # outside the except block: the unmasked original is not chained
     version = _open(loc).version()
     inserted, updated, deleted = counts
     return DeltaResult(
@@ -373,12 +401,26 @@ def write(
         backend=storage.backend.name,
         version=version,
         strategy=spec.strategy or "overwrite",
-        rows=frame.height,
+        rows=batch.height,
         inserted=inserted,
         updated=updated,
         deleted=deleted,
         seconds=time.perf_counter() - started,
         created=created,
+    )
+
+
+COMMIT_ATTEMPTS = 8  # tries of one write while concurrent runs keep committing first
+
+
+def _lost_to_another_writer(exc: Exception) -> bool:
+    """Whether a write failed only because another writer committed the same version first
+    (or created the table first)."""
+    from deltalake.exceptions import CommitFailedError
+
+    text = str(exc).lower()
+    return isinstance(exc, CommitFailedError) or any(
+        words in text for words in ("already exists", "concurrent", "conflict", "version 0")
     )
 
 
@@ -750,6 +792,23 @@ def read(
 
         frame = frame.filter(pl.col(column_for(partition)) == partition)
     return frame if lazy else frame.collect()
+
+
+def table_rows(storage: Any, layer: str, name: str) -> int | None:
+    """Rows of the current version, from the log's per-file counts (no data is read)."""
+    try:
+        table = _open(location(storage, layer, name))
+        if table is None:
+            return None
+        import pyarrow.compute as pc
+
+        actions = table.get_add_actions(flatten=True)
+        counts = actions.column("num_records")
+        import pyarrow as pa
+
+        return int(pc.sum(pa.array(counts.to_pylist())).as_py() or 0)
+    except Exception:
+        return None
 
 
 def version_of(storage: Any, layer: str, name: str) -> int | None:

@@ -268,9 +268,24 @@ def _not_parquet(keys: list[str], files: list[str], options: dict) -> list[str]:
     return damaged
 
 
-def read_table(storage: Any, layer: str, name: str, partition: str | None, lazy: bool) -> Any:
+def read_table(
+    storage: Any,
+    layer: str,
+    name: str,
+    partition: str | None,
+    lazy: bool,
+    version: int | None = None,
+    as_of: Any = None,
+) -> Any:
     """What the example scripts read: one partition, or the table (all its partitions when it
-    is partitioned and no unpartitioned version exists)."""
+    is partitioned and no unpartitioned version exists); a Delta table's current version, or
+    the one of ``version`` / ``as_of``."""
+    from . import delta  # Delta tables (issue 29)
+
+    if version is not None or as_of is not None or delta.script_reads_delta(storage, layer, name):
+        return delta.read(
+            storage, layer, name, lazy=lazy, version=version, as_of=as_of, partition=partition
+        )
     table = PartitionedTable(storage, layer, name)
     if partition is not None:
         check_script_key(storage, layer, name, partition)
@@ -283,6 +298,11 @@ def read_table(storage: Any, layer: str, name: str, partition: str | None, lazy:
 
 def write_table(storage: Any, frame: Any, layer: str, name: str, partition: str | None) -> Any:
     """What the example scripts write: one partition, or the whole table."""
+    from . import delta  # a Delta table (issue 29): the strategy in the asset's wrapper
+
+    spec = delta.script_spec(storage, layer, name)
+    if spec is not None:
+        return delta.write(storage, frame, layer, name, spec, partition=partition)
     if partition is not None:
         check_script_key(storage, layer, name, partition)
         return PartitionedTable(storage, layer, name).write(frame, partition)

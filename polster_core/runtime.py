@@ -110,6 +110,10 @@ class PolsterIOManager(dg.IOManager):
             return
         layer, name = layer_and_name(context.asset_key)
         storage = self._storage()
+        from .delta_io import handle_output as delta_output  # a Delta table (issue 29)
+
+        if delta_output(context, obj, storage, layer, name):
+            return
         if context.has_asset_partitions:  # one file per partition: see partitioned_io.py
             from .partitioned_io import handle_partitioned_output
 
@@ -160,6 +164,12 @@ class PolsterIOManager(dg.IOManager):
         upstream = context.upstream_output
         layer, name = layer_and_name(upstream.asset_key)
         storage = self._storage()
+        from .delta_io import NOT_DELTA  # a Delta table (issue 29)
+        from .delta_io import load_input as delta_input
+
+        found = delta_input(context, storage, layer, name)
+        if found is not NOT_DELTA:
+            return found
         if context.has_asset_partitions:  # the mapped partitions: see partitioned_io.py
             from .partitioned_io import load_partitioned_input
 

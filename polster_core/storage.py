@@ -346,15 +346,24 @@ class Storage:
                 return self.local
         return self.backend
 
-    def read(self, layer: str, name: str) -> Any:
-        """The table as a polars DataFrame, from wherever its newest version is."""
-        return self._reading("read", layer, name)
+    def read(self, layer: str, name: str, version: int | None = None, as_of: Any = None) -> Any:
+        """The table as a polars DataFrame, from wherever its newest version is (a Delta
+        table's current version, or the one of ``version=`` / ``as_of=``)."""
+        return self._reading("read", layer, name, version, as_of)
 
-    def scan(self, layer: str, name: str) -> Any:
+    def scan(self, layer: str, name: str, version: int | None = None, as_of: Any = None) -> Any:
         """The table as a polars LazyFrame (nothing is read until it is collected)."""
-        return self._reading("scan", layer, name)
+        return self._reading("scan", layer, name, version, as_of)
 
-    def _reading(self, method: str, layer: str, name: str) -> Any:
+    def _reading(
+        self, method: str, layer: str, name: str, version: Any = None, as_of: Any = None
+    ) -> Any:
+        from . import delta  # Delta tables (issue 29): polster_core/delta.py
+
+        if version is not None or as_of is not None:
+            return delta.read(
+                self, layer, name, lazy=method == "scan", version=version, as_of=as_of
+            )
         backend = self._where(layer, name)
         failure = None
         try:
@@ -364,6 +373,8 @@ class Storage:
             return table
         except Exception as exc:
             failure = self._read_error(exc, backend, layer, name)
+        if delta.is_delta_table(self, layer, name):  # no parquet file: its Delta table
+            return delta.read(self, layer, name, lazy=method == "scan")
         raise failure  # outside the except block: the unmasked original is not chained
 
     def _read_error(self, exc: Exception, backend: Backend, layer: str, name: str) -> Exception:

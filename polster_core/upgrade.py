@@ -131,6 +131,12 @@ def generate(project: Project, answers: Answers, plugins) -> dict[str, str]:
         )
         files[core_path(layer, name)] = spec.render_core(ctx)
         files[wrapper_path(layer, name)] = spec.render_wrapper(ctx)
+        from .delta import add_metadata, spec_from_record  # a Delta table's metadata (issue 29)
+
+        if spec_from_record(asset) is not None:
+            files[wrapper_path(layer, name)] = add_metadata(
+                files[wrapper_path(layer, name)], key, spec_from_record(asset)
+            )
         reg = registry_path(layer)
         files[reg] = (
             add_registration(files[reg], key, width)

@@ -92,11 +92,41 @@ def add_asset(
     start: str | None = typer.Option(
         None, "--start", help="First partition, YYYY-MM-DD (default: its upstream's)."
     ),
+    # Delta Lake tables and incremental strategies (issue 29): polster_core/delta.py.
+    incremental: str | None = typer.Option(
+        None,
+        "--incremental",
+        metavar="merge|append|delete+insert|snapshot",
+        help="Keep the asset's table as a Delta table and apply each run's rows to it: merge "
+        "(upsert by --unique-key), append, delete+insert (replace the rows of each key), "
+        "snapshot (type-2 history: valid_from, valid_to, is_current). The core function "
+        "returns the new or changed rows.",
+    ),
+    unique_key: str | None = typer.Option(
+        None, "--unique-key", help="The key column(s) of --incremental, comma-separated."
+    ),
+    table_format: str | None = typer.Option(
+        None,
+        "--format",
+        metavar="parquet|delta",
+        help="The table's format (default: [tool.polster] table_format, else parquet); "
+        "--incremental implies delta.",
+    ),
+    on_schema_change: str | None = typer.Option(
+        None,
+        "--on-schema-change",
+        metavar="fail|append_new_columns",
+        help="With --incremental: what a new column in the rows does (default: fail).",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan, write nothing."),
     no_input: bool = NO_INPUT_OPTION,
     path: Path | None = PATH_OPTION,
 ) -> None:
-    """Add an asset: its core file, its Dagster wrapper and its registration."""
+    """Add an asset: its core file, its Dagster wrapper and its registration.
+
+    Incremental (a Delta table): polster add-asset --layer silver --name customers --deps
+    raw_customers --incremental merge --unique-key customer_id
+    """
     from ..asset_plans import (
         add_asset_plan,
         allow_same_layer,
@@ -175,14 +205,28 @@ def add_asset(
     partitioning, same, note = choose_partitioning(
         assets, upstream, partitions, start, spec, _partitions_prompt if interactive else None
     )
-    result = add_asset_plan(project, assets, layer, name, spec, upstream, partitioning, same)
+    from ..incremental_cli import choose_table, record_table
+
+    table = choose_table(
+        project, plugins, incremental, unique_key, table_format, on_schema_change,
+        partitioning.partitioned, _ask if interactive else None,
+    )  # fmt: skip
+    result = add_asset_plan(
+        project, assets, layer, name, spec, upstream, partitioning, same, table=table
+    )
     from ..record import follow
 
     follow(
         result.plan,
         plugins,
-        lambda a: a.add_asset(
-            layer, name, spec.name, upstream, partitioning.kind, partitioning.start, list(same)
+        lambda a: record_table(
+            a.add_asset(
+                layer, name, spec.name, upstream, partitioning.kind, partitioning.start, list(same)
+            ),
+            a,
+            layer,
+            name,
+            table,
         ),
     )
     key = asset_key(layer, name)
@@ -196,7 +240,7 @@ def add_asset(
     result.plan.apply()
     if note:
         typer.echo(note)
-    typer.echo(f"Added {key} (template {spec.name}):")
+    typer.echo(f"Added {key} (template {spec.name}{', ' + table.label if table else ''}):")
     for line in result.plan.describe():
         typer.echo(line)
     _settings_notes(result, would=False)
@@ -459,13 +503,19 @@ def list_assets(
         draw = mermaid_graph if graph_format == "mermaid" else dot_graph
         typer.echo("\n".join(draw(project.name, ordered)))
         return
+    from ..incremental_cli import table_json, tables  # Delta tables (issue 29)
+
+    found = tables(project.root, ordered)
     if as_json:
         import json
 
         payload = {
             "project": project.name,
             "root": str(project.root),
-            "assets": [a.as_dict() for a in ordered],
+            "assets": [
+                {**a.as_dict(), **({"table": table_json(found[a.key])} if a.key in found else {})}
+                for a in ordered
+            ],
         }
         if graph:
             payload["roots"] = [a.key for a in ordered if not _known_upstream(assets, a)]
@@ -479,6 +529,8 @@ def list_assets(
         typer.echo("No assets yet: add one with `polster add-asset`.")
         return
     rows = [("LAYER", "ASSET", "UPSTREAM", "DOWNSTREAM", "PARTITIONS", "FILES")]
+    if found:  # a TABLE column only in projects with Delta tables
+        rows = [("LAYER", "ASSET", "UPSTREAM", "DOWNSTREAM", "PARTITIONS", "TABLE", "FILES")]
     for asset in ordered:
         files = []
         files.append(asset.core or f"MISSING {_core(asset)}")
@@ -492,14 +544,16 @@ def list_assets(
                 ", ".join(asset.upstream) or "-",
                 ", ".join(asset.downstream) or "-",
                 _partitioning(asset),
+                *([_table(found.get(asset.key))] if found else []),
                 "  ".join(files),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    columns = len(rows[0]) - 1
+    widths = [max(len(row[i]) for row in rows) for i in range(columns)]
     out = []
     for row in rows:
-        cells = [row[i].ljust(widths[i]) for i in range(5)]
-        out.append("  ".join([*cells, row[5]]).rstrip())
+        cells = [row[i].ljust(widths[i]) for i in range(columns)]
+        out.append("  ".join([*cells, row[columns]]).rstrip())
     counts = ", ".join(f"{layer} {sum(1 for a in ordered if a.layer == layer)}" for layer in LAYERS)
     out.append(f"{len(ordered)} assets ({counts})")
     typer.echo("\n".join(out))
@@ -549,6 +603,13 @@ def dot_graph(name: str, ordered) -> list[str]:
 
 def _dot_id(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _table(spec) -> str:
+    """``merge on customer_id``, ``delta``, ``parquet`` (or ``INVALID`` metadata)."""
+    if spec is None:
+        return "parquet"
+    return "INVALID (see polster check)" if isinstance(spec, str) else spec.label
 
 
 def _partitioning(asset) -> str:
@@ -640,6 +701,10 @@ def check(
     config, warnings = project.plugin_problems(get_plugins())
     problems = [Problem("pyproject.toml", text, "config") for text in config]
     problems += assets.problems()
+    from ..incremental_cli import table_json, table_lines, table_problems, tables
+
+    found = tables(project.root, assets.sorted_assets())  # Delta tables (issue 29)
+    problems += table_problems(found)
     problems += [
         Problem(
             f"{rel}:{line}",
@@ -686,6 +751,7 @@ def check(
             "ok": not problems,
             "problems": [problem.as_dict() for problem in problems],
             "warnings": warnings,
+            "tables": {key: table_json(spec) for key, spec in found.items()},
         }
         typer.echo(json.dumps(payload, indent=2))
         if problems:
@@ -697,5 +763,7 @@ def check(
         noun = "problem" if len(problems) == 1 else "problems"
         typer.echo(f"{len(problems)} {noun} in {project.name} ({count} assets)", err=True)
         raise typer.Exit(1)
+    for line in table_lines(found):
+        typer.echo(line)
     noted = f" ({len(warnings)} warning{'s' * (len(warnings) != 1)} above)" if warnings else ""
     typer.echo(f"OK: {count} assets, no problems{noted}")
