@@ -260,3 +260,15 @@ def test_format_delta_makes_a_plain_delta_table(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stdout + result.stderr
     log = sorted((project / "data/silver/plain/_delta_log").glob("*.json"))
     assert len(log) == 2  # each run a version; the current one is the last run's rows
+
+
+def test_remove_asset_purge_data_deletes_the_whole_table_folder(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    add(project, "silver", "gone", "--deps", "example", "--format", "delta")
+    result = run(project, "--select", "run_bronze_example,run_silver_gone")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (project / "data/silver/gone/_delta_log").is_dir()
+    out = polster_ok(project, "remove-asset", "--layer", "silver", "--name", "gone", "--purge-data")
+    assert "data/silver/gone" in out
+    assert not (project / "data/silver/gone").exists()
+    assert (project / "data/silver").is_dir()  # the layer's other tables stay

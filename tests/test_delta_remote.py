@@ -180,3 +180,52 @@ def test_a_backend_without_delta_support_says_so_in_one_line(tmp_path: Path) -> 
         delta.write(storage, pl.DataFrame({"id": [1]}), "silver", "c", delta.TableSpec())
     assert str(caught.value).startswith("storage backend 'ftp' cannot host Delta tables")
     assert "\n" not in str(caught.value)
+
+
+# A project on each remote backend: runs merge into the bucket / container, and
+# `remove-asset --purge-data` deletes the whole table folder, log included. -----------------
+
+
+@pytest.mark.parametrize("kind", ["adls", "s3"])
+def test_pipeline_merges_on_the_backend_and_purge_deletes_the_table(
+    kind: str, request, tmp_path: Path
+) -> None:
+    from .conftest import run_polster
+    from .remote_pipeline import grep_secrets, init_project, plugin_env, run_pipeline, set_env
+
+    project = init_project(tmp_path, kind)
+    env = env_for(kind, request, tmp_path / "p")
+    env.pop("STORAGE_BACKEND")
+    set_env(project, **env)
+    result = run_polster(
+        "add-asset", "--layer", "silver", "--name", "customers", "--deps", "example",
+        "--incremental", "merge", "--unique-key", "event_id", "--no-input",
+        cwd=project, env=plugin_env(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (project / "src/core/silver_customers.py").write_text(
+        "import polars as pl\n\n\ndef transform(df: pl.DataFrame) -> pl.DataFrame:\n"
+        '    """Every example event, by event_id."""\n'
+        "    return df.unique(subset=['event_id'], keep='last')\n"
+    )
+    select = ("--select", "run_bronze_example,run_silver_customers")
+    for _ in range(2):
+        ran = run_pipeline(project, tmp_path / "home", *select)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+    storage = Storage(Settings(project, "dna-platform", {"STORAGE_BACKEND": kind, **env}))
+    assert delta.version_of(storage, "silver", "customers") == 1
+    table = storage.read("silver", "customers")
+    assert table.height == table["event_id"].n_unique() > 0
+    secrets = [v for k, v in env.items() if "SECRET" in k or "CONNECTION" in k]
+    assert grep_secrets([tmp_path / "home"], [ran.stdout, ran.stderr], secrets) == []
+
+    removed = run_polster(
+        "remove-asset", "--layer", "silver", "--name", "customers", "--purge-data",
+        cwd=project, env=plugin_env(),
+    )  # fmt: skip
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert "(a Delta table: its files and _delta_log" in removed.stdout
+    assert not delta.is_delta_table(storage, "silver", "customers")
+    backend = storage.backend
+    fs_path = backend.path("silver", "customers")[: -len(".parquet")]
+    assert not backend.fs.exists(fs_path)
