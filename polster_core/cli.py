@@ -496,5 +496,6 @@ from .commands import assets as _assets  # noqa: E402,F401
 from .commands import enable as _enable  # noqa: E402,F401
 from .commands import plugin as _plugin  # noqa: E402
 from .commands import upgrade as _upgrade  # noqa: E402,F401
+from .commands import upkeep as _upkeep  # noqa: E402,F401  (Delta tables, issue 29)
 
 _plugin.register(app)

@@ -609,6 +609,8 @@ def _merge(table: Any, frame: Any, spec: TableSpec):
             source_alias="s",
             target_alias="t",
             merge_schema=spec.on_schema_change == "append_new_columns",
+            # The batch is in memory: its statistics prune the table's files to rewrite.
+            streamed_exec=False,
         )
         .when_matched_update_all()
         .when_not_matched_insert_all()
@@ -635,6 +637,8 @@ def _delete_insert(table: Any, frame: Any, spec: TableSpec):
             source_alias="s",
             target_alias="t",
             merge_schema=spec.on_schema_change == "append_new_columns",
+            # The batch is in memory: its statistics prune the table's files to rewrite.
+            streamed_exec=False,
         )
         .when_matched_delete()
         .when_not_matched_insert(
@@ -702,6 +706,8 @@ def _snapshot(table: Any, frame: Any, spec: TableSpec):
             source_alias="s",
             target_alias="t",
             merge_schema=spec.on_schema_change == "append_new_columns",
+            # The batch is in memory: its statistics prune the table's files to rewrite.
+            streamed_exec=False,
         )
         .when_matched_update(updates={"valid_to": "s.valid_to", "is_current": "false"})
         .when_not_matched_insert(
@@ -826,6 +832,7 @@ class UpkeepResult:
     files_added: int = 0
     files_vacuumed: int = 0
     version: int = 0
+    bytes_vacuumed: int = 0
 
 
 def upkeep(storage: Any, layer: str, name: str, retention_hours: int) -> UpkeepResult:
@@ -837,6 +844,10 @@ def upkeep(storage: Any, layer: str, name: str, retention_hours: int) -> UpkeepR
     if table is None:
         raise PolsterError(f"no Delta table {label} at {loc.shown}")
     metrics = table.optimize.compact()
+    doomed = table.vacuum(
+        retention_hours=retention_hours, dry_run=True, enforce_retention_duration=False
+    )
+    size = _sizes(storage, loc, doomed)
     removed = table.vacuum(
         retention_hours=retention_hours,
         dry_run=False,
@@ -848,7 +859,39 @@ def upkeep(storage: Any, layer: str, name: str, retention_hours: int) -> UpkeepR
         files_added=int(metrics.get("numFilesAdded", 0)),
         files_vacuumed=len(removed),
         version=_open(loc).version(),
+        bytes_vacuumed=size,
     )
+
+
+def vacuum_candidates(storage: Any, layer: str, name: str, retention_hours: int) -> list[str]:
+    """The files a vacuum with this retention would delete (nothing is deleted)."""
+    table = _open(location(storage, layer, name))
+    if table is None:
+        return []
+    return list(
+        table.vacuum(
+            retention_hours=retention_hours, dry_run=True, enforce_retention_duration=False
+        )
+    )
+
+
+def _sizes(storage: Any, loc: Location, files: list[str]) -> int:
+    """Bytes of a table's ``files`` (best effort: 0 for a file whose size cannot be read)."""
+    from .storage import LocalBackend
+
+    total = 0
+    backend = storage.backend
+    for rel in files:
+        try:
+            if isinstance(backend, LocalBackend):
+                total += (Path(loc.uri) / rel).stat().st_size
+            else:
+                base = backend.path("x", "y")[: -len("x/y.parquet")]
+                folder = loc.shown.split("://", 1)[-1]
+                total += int(backend.fs.size(f"{folder}/{rel}" if folder else base + rel))
+        except Exception:
+            continue
+    return total
 
 
 def retention_hours(config: dict) -> int:

@@ -272,3 +272,36 @@ def test_remove_asset_purge_data_deletes_the_whole_table_folder(tmp_path: Path) 
     assert "data/silver/gone" in out
     assert not (project / "data/silver/gone").exists()
     assert (project / "data/silver").is_dir()  # the layer's other tables stay
+
+
+def test_upkeep_compacts_and_vacuums_and_says_what_it_removed(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    add(project, "silver", "events", "--deps", "example", "--incremental", "append")
+    for _ in range(3):
+        result = run(project, "--select", "run_bronze_example,run_silver_events")
+        assert result.returncode == 0, result.stdout + result.stderr
+    folder = project / "data/silver/events"
+    assert len(list(folder.glob("*.parquet"))) == 3
+    rows = "from core.storage import read\nprint(read('silver', 'events').height)\n"
+    before = run_python(project, "-c", rows).stdout.strip()
+
+    dry = polster_ok(project, "upkeep", "--dry-run")
+    assert "run_silver_events: would vacuum 0 file(s) older than 168 h" in dry
+    assert len(list(folder.glob("*.parquet"))) == 3
+
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    pyproject.write_text(
+        text.replace("[tool.polster]\n", "[tool.polster]\ndelta_retention_hours = -1\n")
+    )
+    result = run_polster("upkeep", cwd=project)
+    assert_one_line_error(result, "delta_retention_hours in pyproject.toml must be a whole number")
+    pyproject.write_text(
+        text.replace("[tool.polster]\n", "[tool.polster]\ndelta_retention_hours = 0\n")
+    )
+
+    out = polster_ok(project, "upkeep")
+    assert "run_silver_events: compacted 3 file(s) into 1, vacuumed 3 file(s) older than 0 h" in out
+    assert "Removed 3 file(s) in 1 Delta table(s) (retention 0 h)" in out
+    assert len(list(folder.glob("*.parquet"))) == 1
+    assert run_python(project, "-c", rows).stdout.strip() == before
