@@ -79,24 +79,20 @@ def folder_bytes(path: Path) -> int:
 
 
 def upsert(args, work: Path) -> None:
-    from deltalake import DeltaTable, write_deltalake
+    from deltalake import DeltaTable
 
     storage = Storage(Settings(work, "bench", {}))
     rows = args.rows
     base = table(rows)
     batch = changes(rows, args.fraction, args.spread)
-    seed_dir = work / "seed"
-    # The silver table as a previous run left it: files of about 1M rows, ordered by key.
-    write_deltalake(
-        str(seed_dir),
-        base.to_arrow(compat_level=pl.CompatLevel.oldest()),
-        mode="error",
-        target_file_size=64 * 1024 * 1024,
-    )
+    seed_dir = storage.local.base / "silver" / "seed"
+    # The silver table as Polster's first run of the asset left it.
+    delta.write(storage, base, "silver", "seed", delta.TableSpec("merge", ("customer_id",)))
     storage.write(base, "silver", "full")  # the parquet table of today's full refresh
     print(
         f"upsert: {len(batch):,} changed rows ({args.fraction:.0%}, {args.spread}) into "
-        f"{rows:,} rows ({len(list(seed_dir.glob('*.parquet')))} files)"
+        f"{rows:,} rows ({len(list(seed_dir.glob('*.parquet')))} files of "
+        f"{delta.TARGET_FILE_BYTES // 2**20} MiB)"
     )
     spec = delta.TableSpec("merge", ("customer_id",))
     figures: dict[str, list[float]] = {"polster": [], "deltalake": [], "full": []}

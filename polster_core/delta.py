@@ -410,6 +410,10 @@ def write(
     )
 
 
+# The size of the data files Polster's tables are written in (the table's delta.targetFileSize,
+# which merges, overwrites and compaction follow too): small enough that a merge of recent
+# rows rewrites few rows besides them (bench/bench_incremental.py), large enough to read fast.
+TARGET_FILE_BYTES = 16 * 1024 * 1024
 COMMIT_ATTEMPTS = 8  # tries of one write while concurrent runs keep committing first
 
 
@@ -578,6 +582,7 @@ def _create(loc: Location, frame: Any, spec: TableSpec, part_column: str | None)
         mode="error",
         partition_by=[part_column] if part_column else None,
         storage_options=loc.options or None,
+        configuration={"delta.targetFileSize": str(TARGET_FILE_BYTES)},
     )
     return frame.height, 0, 0
 

@@ -305,3 +305,34 @@ def test_upkeep_compacts_and_vacuums_and_says_what_it_removed(tmp_path: Path) ->
     assert "Removed 3 file(s) in 1 Delta table(s) (retention 0 h)" in out
     assert len(list(folder.glob("*.parquet"))) == 1
     assert run_python(project, "-c", rows).stdout.strip() == before
+
+
+def test_a_partition_run_replaces_that_partition_in_one_transaction(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    add(project, "bronze", "events", "--partitions", "daily", "--start", "2026-11-01")
+    out = add(
+        project, "silver", "clean_events", "--deps", "events",
+        "--incremental", "merge", "--unique-key", "event_id",
+    )  # fmt: skip
+    assert "merge on event_id" in out
+    core = project / "src/core/bronze_events.py"
+    core.write_text(
+        core.read_text().replace(
+            '"id": [1, 2, 3],', '"event_id": [f"{day}-1", f"{day}-2", f"{day}-3"],'
+        )
+    )
+    select = ("--select", "run_bronze_events,run_silver_clean_events")
+    log = project / "data/silver/clean_events/_delta_log"
+    for key, versions in (("2026-11-01", 1), ("2026-11-02", 2), ("2026-11-02", 3)):
+        result = run(project, *select, "--partition", key)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert len(list(log.glob("*.json"))) == versions  # one transaction per partition run
+    counts = (
+        "from core.storage import read\n"
+        "t = read('silver', 'clean_events')\n"
+        "print(sorted(t.group_by('date').len().rows()), t['event_id'].n_unique())\n"
+        "print(read('silver', 'clean_events', partition='2026-11-02').height)\n"
+    )
+    out = run_python(project, "-c", counts).stdout.splitlines()
+    # The rerun of 2026-11-02 replaced its 3 rows: no duplicates, 2026-11-01 untouched.
+    assert out == ["[('2026-11-01', 3), ('2026-11-02', 3)] 6", "3"]
