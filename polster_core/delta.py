@@ -413,7 +413,7 @@ def write(
 # The size of the data files Polster's tables are written in (the table's delta.targetFileSize,
 # which merges, overwrites and compaction follow too): small enough that a merge of recent
 # rows rewrites few rows besides them (bench/bench_incremental.py), large enough to read fast.
-TARGET_FILE_BYTES = 16 * 1024 * 1024
+TARGET_FILE_BYTES = 4 * 1024 * 1024
 COMMIT_ATTEMPTS = 8  # tries of one write while concurrent runs keep committing first
 
 

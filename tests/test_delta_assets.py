@@ -336,3 +336,23 @@ def test_a_partition_run_replaces_that_partition_in_one_transaction(tmp_path: Pa
     out = run_python(project, "-c", counts).stdout.splitlines()
     # The rerun of 2026-11-02 replaced its 3 rows: no duplicates, 2026-11-01 untouched.
     assert out == ["[('2026-11-01', 3), ('2026-11-02', 3)] 6", "3"]
+
+
+def test_a_backend_that_cannot_host_delta_tables_is_refused_at_add_asset(tmp_path: Path) -> None:
+    from .assets_helpers import install_plugin
+
+    site = install_plugin(tmp_path / "site", "polster_hello")
+    env = clean_env(PYTHONPATH=str(site), POLSTER_DISABLE_PLUGIN_AUTOLOAD=None)
+    made = run_polster(
+        "init", "shop", "--storage", "hello", "--no-git", "--no-setup", "--no-input",
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "shop"
+    before = tree_hash(project)
+    result = run_polster(
+        "add-asset", "--layer", "silver", "--name", "c", "--deps", "example", "--no-input",
+        "--incremental", "merge", "--unique-key", "id", cwd=project, env=env,
+    )  # fmt: skip
+    assert_one_line_error(result, "storage backend 'hello' cannot host Delta tables")
+    assert tree_hash(project) == before
