@@ -356,3 +356,41 @@ def test_a_backend_that_cannot_host_delta_tables_is_refused_at_add_asset(tmp_pat
     )  # fmt: skip
     assert_one_line_error(result, "storage backend 'hello' cannot host Delta tables")
     assert tree_hash(project) == before
+
+
+def test_upgrade_keeps_the_table_metadata_and_the_record_is_validated(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    add(
+        project, "silver", "c", "--deps", "example",
+        "--incremental", "snapshot", "--unique-key", "id,region",
+    )  # fmt: skip
+    wrapper = "src/orchestration/assets/silver/run_silver_c.py"
+    planned = polster_ok(project, "upgrade", "--dry-run")
+    assert f"unchanged  {wrapper}" in planned
+
+    record = project / ".polster/generated.json"
+    data = json.loads(record.read_text())
+    entry = next(a for a in data["answers"]["assets"] if a["name"] == "c")
+    assert entry["unique_key"] == ["id", "region"]
+    original = record.read_text()
+    for field, value, fragment in (
+        ("unique_key", [], "the snapshot strategy needs a unique key"),
+        ("incremental", "upsert", "not one of merge, append, delete+insert, snapshot"),
+        ("unique_key", ["id; DROP"], "not a column name"),
+    ):
+        broken = json.loads(original)
+        next(a for a in broken["answers"]["assets"] if a["name"] == "c")[field] = value
+        record.write_text(json.dumps(broken))
+        before = tree_hash(project)
+        result = run_polster("check", "--no-load", cwd=project)
+        assert_one_line_error(result, ".polster/generated.json", fragment)
+        assert tree_hash(project) == before
+
+
+def test_add_asset_help_shows_incremental_assets(tmp_path: Path) -> None:
+    result = run_polster("add-asset", "--help", cwd=tmp_path)
+    text = " ".join(result.stdout.replace("│", " ").split())
+    for option in ("--incremental", "--unique-key", "--format", "--on-schema-change"):
+        assert option in text
+    assert "merge, append, delete+insert or snapshot" in text
+    assert "--incremental merge --unique-key id" in text

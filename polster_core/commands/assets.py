@@ -96,8 +96,9 @@ def add_asset(
     incremental: str | None = typer.Option(
         None,
         "--incremental",
-        metavar="merge|append|delete+insert|snapshot",
-        help="Keep the asset's table as a Delta table and apply each run's rows to it: merge "
+        metavar="STRATEGY",
+        help="merge, append, delete+insert or snapshot: keep the table in Delta Lake and "
+        "apply each run's rows to it: merge "
         "(upsert by --unique-key), append, delete+insert (replace the rows of each key), "
         "snapshot (type-2 history: valid_from, valid_to, is_current). The core function "
         "returns the new or changed rows.",
@@ -124,8 +125,7 @@ def add_asset(
 ) -> None:
     """Add an asset: its core file, its Dagster wrapper and its registration.
 
-    Incremental (a Delta table): polster add-asset --layer silver --name customers --deps
-    raw_customers --incremental merge --unique-key customer_id
+    Incremental (a Delta table each run upserts): --incremental merge --unique-key id.
     """
     from ..asset_plans import (
         add_asset_plan,
