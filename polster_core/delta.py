@@ -415,6 +415,8 @@ def write(
 # rows rewrites few rows besides them (bench/bench_incremental.py), large enough to read fast.
 TARGET_FILE_BYTES = 4 * 1024 * 1024
 CHECKPOINT_INTERVAL = 10
+# Row groups of about polars' own size: a reader decodes a file's row groups in parallel.
+ROW_GROUP_ROWS = 128 * 1024
 COMMIT_ATTEMPTS = 8  # tries of one write while concurrent runs keep committing first
 
 
@@ -583,6 +585,7 @@ def _create(loc: Location, frame: Any, spec: TableSpec, part_column: str | None)
         mode="error",
         partition_by=[part_column] if part_column else None,
         storage_options=loc.options or None,
+        writer_properties=_writer(),
         configuration={
             "delta.targetFileSize": str(TARGET_FILE_BYTES),
             # A checkpoint every 10 commits: opening the table replays at most 10 log entries
@@ -597,15 +600,36 @@ def _overwrite(table: Any, frame: Any, spec: TableSpec):
     from deltalake import write_deltalake
 
     before = _count(table)
-    write_deltalake(table, _arrow(frame), mode="overwrite", schema_mode=_schema_mode(spec))
+    write_deltalake(
+        table,
+        _arrow(frame),
+        mode="overwrite",
+        schema_mode=_schema_mode(spec),
+        writer_properties=_writer(),
+    )
     return frame.height, 0, before
 
 
 def _append(table: Any, frame: Any, spec: TableSpec):
     from deltalake import write_deltalake
 
-    write_deltalake(table, _arrow(frame), mode="append", schema_mode=_schema_mode(spec))
+    write_deltalake(
+        table,
+        _arrow(frame),
+        mode="append",
+        schema_mode=_schema_mode(spec),
+        writer_properties=_writer(),
+    )
     return frame.height, 0, 0
+
+
+def _writer() -> Any:
+    """Parquet written as polars writes it (zstd, row groups of ~128k rows)."""
+    from deltalake import WriterProperties
+
+    return WriterProperties(
+        compression="ZSTD", compression_level=3, max_row_group_size=ROW_GROUP_ROWS
+    )
 
 
 def _schema_mode(spec: TableSpec) -> str | None:
@@ -622,6 +646,7 @@ def _merge(table: Any, frame: Any, spec: TableSpec):
             merge_schema=spec.on_schema_change == "append_new_columns",
             # The batch is in memory: its statistics prune the table's files to rewrite.
             streamed_exec=False,
+            writer_properties=_writer(),
         )
         .when_matched_update_all()
         .when_not_matched_insert_all()
@@ -650,6 +675,7 @@ def _delete_insert(table: Any, frame: Any, spec: TableSpec):
             merge_schema=spec.on_schema_change == "append_new_columns",
             # The batch is in memory: its statistics prune the table's files to rewrite.
             streamed_exec=False,
+            writer_properties=_writer(),
         )
         .when_matched_delete()
         .when_not_matched_insert(
@@ -719,6 +745,7 @@ def _snapshot(table: Any, frame: Any, spec: TableSpec):
             merge_schema=spec.on_schema_change == "append_new_columns",
             # The batch is in memory: its statistics prune the table's files to rewrite.
             streamed_exec=False,
+            writer_properties=_writer(),
         )
         .when_matched_update(updates={"valid_to": "s.valid_to", "is_current": "false"})
         .when_not_matched_insert(
@@ -736,7 +763,9 @@ def _replace_partition(table: Any, frame: Any, column: str, key: str):
     quoted = key.replace("'", "''")
     predicate = f"\"{column}\" = '{quoted}'"
     before = _count(table, predicate)
-    write_deltalake(table, _arrow(frame), mode="overwrite", predicate=predicate)
+    write_deltalake(
+        table, _arrow(frame), mode="overwrite", predicate=predicate, writer_properties=_writer()
+    )
     return frame.height, 0, before
 
 
@@ -803,7 +832,7 @@ def read(
             f"{version if version is not None else as_of} at {loc.shown}: "
             f"{text[0] if text else type(exc).__name__} (its history: polster upkeep --list)"
         ) from None
-    frame = pl.scan_delta(table)
+    frame = _scan(storage, table)
     if partition is not None:
         from .partitions import column_for
 
@@ -826,6 +855,29 @@ def table_rows(storage: Any, layer: str, name: str) -> int | None:
         return int(pc.sum(pa.array(counts.to_pylist())).as_py() or 0)
     except Exception:
         return None
+
+
+def _scan(storage: Any, table: Any) -> Any:
+    """A lazy frame of the loaded version. A local table that is plain parquet underneath
+    (unpartitioned, reader protocol 1: no deletion vectors, no column mapping) is scanned as
+    its data files, with the table's schema (files older than a new column get it as nulls):
+    half the fixed cost of polars' scan_delta (bench/bench_incremental.py)."""
+    import polars as pl
+
+    from .storage import LocalBackend
+
+    plain = (
+        isinstance(storage.backend, LocalBackend)
+        and not table.metadata().partition_columns
+        and table.protocol().min_reader_version == 1
+    )
+    files = table.file_uris() if plain else []
+    if not files:
+        return pl.scan_delta(table)
+    import pyarrow as pa
+
+    schema = pl.from_arrow(pa.schema(table.schema().to_arrow()).empty_table()).schema
+    return pl.scan_parquet(files, schema=schema, missing_columns="insert")
 
 
 def version_of(storage: Any, layer: str, name: str) -> int | None:
@@ -854,7 +906,7 @@ def upkeep(storage: Any, layer: str, name: str, retention_hours: int) -> UpkeepR
     label = f"{layer}/{name}"
     if table is None:
         raise PolsterError(f"no Delta table {label} at {loc.shown}")
-    metrics = table.optimize.compact()
+    metrics = table.optimize.compact(writer_properties=_writer())
     doomed = table.vacuum(
         retention_hours=retention_hours, dry_run=True, enforce_retention_duration=False
     )
