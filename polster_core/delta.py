@@ -427,7 +427,16 @@ def _lost_to_another_writer(exc: Exception) -> bool:
 
     text = str(exc).lower()
     return isinstance(exc, CommitFailedError) or any(
-        words in text for words in ("already exists", "concurrent", "conflict", "version 0")
+        words in text
+        for words in (
+            "already exists",
+            "concurrent",
+            "conflict",
+            "version 0",
+            "max_retries",
+            "commit failed",
+            "transaction failed",
+        )
     )
 
 
@@ -586,6 +595,8 @@ def _create(loc: Location, frame: Any, spec: TableSpec, part_column: str | None)
         partition_by=[part_column] if part_column else None,
         storage_options=loc.options or None,
         writer_properties=_writer(),
+        # Two first runs at once: the second must not append its rows as version 1.
+        commit_properties=_exclusive(),
         configuration={
             "delta.targetFileSize": str(TARGET_FILE_BYTES),
             # A checkpoint every 10 commits: opening the table replays at most 10 log entries
@@ -606,6 +617,7 @@ def _overwrite(table: Any, frame: Any, spec: TableSpec):
         mode="overwrite",
         schema_mode=_schema_mode(spec),
         writer_properties=_writer(),
+        commit_properties=_exclusive(),
     )
     return frame.height, 0, before
 
@@ -621,6 +633,16 @@ def _append(table: Any, frame: Any, spec: TableSpec):
         writer_properties=_writer(),
     )
     return frame.height, 0, 0
+
+
+def _exclusive() -> Any:
+    """Commit only on the version the rows were applied to: delta-rs would otherwise commit a
+    merge on top of a concurrent one it finds no conflict with, and two merges inserting the
+    same new key would both insert it. A lost commit is retried by :func:`write` instead,
+    which applies the rows again to the new version."""
+    from deltalake import CommitProperties
+
+    return CommitProperties(max_commit_retries=0)
 
 
 def _writer() -> Any:
@@ -647,6 +669,7 @@ def _merge(table: Any, frame: Any, spec: TableSpec):
             # The batch is in memory: its statistics prune the table's files to rewrite.
             streamed_exec=False,
             writer_properties=_writer(),
+            commit_properties=_exclusive(),
         )
         .when_matched_update_all()
         .when_not_matched_insert_all()
@@ -676,6 +699,7 @@ def _delete_insert(table: Any, frame: Any, spec: TableSpec):
             # The batch is in memory: its statistics prune the table's files to rewrite.
             streamed_exec=False,
             writer_properties=_writer(),
+            commit_properties=_exclusive(),
         )
         .when_matched_delete()
         .when_not_matched_insert(
@@ -746,6 +770,7 @@ def _snapshot(table: Any, frame: Any, spec: TableSpec):
             # The batch is in memory: its statistics prune the table's files to rewrite.
             streamed_exec=False,
             writer_properties=_writer(),
+            commit_properties=_exclusive(),
         )
         .when_matched_update(updates={"valid_to": "s.valid_to", "is_current": "false"})
         .when_not_matched_insert(
@@ -764,7 +789,12 @@ def _replace_partition(table: Any, frame: Any, column: str, key: str):
     predicate = f"\"{column}\" = '{quoted}'"
     before = _count(table, predicate)
     write_deltalake(
-        table, _arrow(frame), mode="overwrite", predicate=predicate, writer_properties=_writer()
+        table,
+        _arrow(frame),
+        mode="overwrite",
+        predicate=predicate,
+        writer_properties=_writer(),
+        commit_properties=_exclusive(),
     )
     return frame.height, 0, before
 
