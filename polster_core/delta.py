@@ -528,7 +528,7 @@ def conform(frame: Any, table: Any, spec: TableSpec, label: str) -> Any:
     """The batch made to fit the table, or a one-line refusal under ``on_schema_change``."""
     import polars as pl
 
-    target = pl.scan_delta(table).collect_schema()
+    target = _schema(table)
     own = [c for c in target.names() if not (spec.strategy == "snapshot" and c in SNAPSHOT_COLUMNS)]
     new = [c for c in frame.columns if c not in target]
     gone = [c for c in own if c not in frame.columns]
@@ -887,6 +887,14 @@ def table_rows(storage: Any, layer: str, name: str) -> int | None:
         return None
 
 
+def _schema(table: Any) -> Any:
+    """The table's schema as polars types, off the log (no data file is opened)."""
+    import polars as pl
+    import pyarrow as pa
+
+    return pl.from_arrow(pa.schema(table.schema().to_arrow()).empty_table()).schema
+
+
 def _scan(storage: Any, table: Any) -> Any:
     """A lazy frame of the loaded version. A local table that is plain parquet underneath
     (unpartitioned, reader protocol 1: no deletion vectors, no column mapping) is scanned as
@@ -904,10 +912,7 @@ def _scan(storage: Any, table: Any) -> Any:
     files = table.file_uris() if plain else []
     if not files:
         return pl.scan_delta(table)
-    import pyarrow as pa
-
-    schema = pl.from_arrow(pa.schema(table.schema().to_arrow()).empty_table()).schema
-    return pl.scan_parquet(files, schema=schema, missing_columns="insert")
+    return pl.scan_parquet(files, schema=_schema(table), missing_columns="insert")
 
 
 def version_of(storage: Any, layer: str, name: str) -> int | None:
