@@ -493,8 +493,10 @@ def _refused(exc: Exception) -> int:
 # Command groups that live in their own modules (polster_core/commands/) register themselves
 # on ``app`` when imported; they must import nothing heavy at module level.
 from .commands import assets as _assets  # noqa: E402,F401
+from .commands import contract as _contract  # noqa: E402
 from .commands import enable as _enable  # noqa: E402,F401
 from .commands import plugin as _plugin  # noqa: E402
 from .commands import upgrade as _upgrade  # noqa: E402,F401
 
 _plugin.register(app)
+_contract.register(app)

@@ -98,6 +98,8 @@ def declared_in(module: Any) -> Declared | None:
             f"{where}: CONTRACT must be a dataframely schema (class Contract(dy.Schema)), "
             f"not {type(schema).__name__}"
         )
+    if not schema.column_names():
+        return None  # declared, not filled in yet: nothing to check
     policy = getattr(module, "CONTRACT_POLICY", DEFAULT_POLICY)
     if policy not in POLICIES:
         raise ValueError(

@@ -11,7 +11,7 @@ import pytest
 from .assets_helpers import new_project
 from .conftest import clean_env
 
-HEAVY = ("dagster", "polars", "pyarrow")
+HEAVY = ("dagster", "polars", "pyarrow", "dataframely")
 
 # Runs the real CLI entry point in-process, then reports which heavy modules got imported.
 PROBE = f"""
@@ -48,6 +48,9 @@ def project(tmp_path_factory) -> Path:
         ["check"],
         ["remove-asset", "--layer", "bronze", "--name", "orders", "--purge-data"],
         ["add-asset", "--layer", "bronze", "--name", "bad-name"],
+        ["contract", "--help"],
+        ["contract", "infer", "--help"],
+        ["add-asset", "--layer", "silver", "--name", "kept", "--deps", "orders", "--contract"],
     ],
     ids=lambda args: " ".join(args),
 )
