@@ -114,9 +114,18 @@ _RULES: dict[Any, list[str]] = {}
 def rule_names(schema: Any) -> list[str]:
     """The names of the contract's rules, as dataframely reports their failures."""
     if schema not in _RULES:
-        details = schema.filter(schema.create_empty()).failure.details()
-        columns = set(schema.column_names())
-        _RULES[schema] = [c for c in details.columns if c not in columns]
+        # Without running polars where it can (definitions load in the process that forks
+        # the --workers pool, and polars' thread pool does not survive a fork): dataframely's
+        # own rule table, else the rule columns of the filter of an empty frame.
+        own = getattr(schema, "_validation_rules", None)
+        try:
+            _RULES[schema] = list(own(with_cast=False)) if own else []
+        except TypeError:
+            _RULES[schema] = []
+        if not _RULES[schema]:
+            details = schema.filter(schema.create_empty()).failure.details()
+            columns = set(schema.column_names())
+            _RULES[schema] = [c for c in details.columns if c not in columns]
     return _RULES[schema]
 
 
@@ -185,7 +194,6 @@ def enforce(context: Any, obj: Any, storage: Any, layer: str, name: str) -> tupl
     Raises ``PolsterError`` (one line, nothing written) when the policy is ``fail`` and a
     rule is broken.
     """
-    import dagster as dg
 
     from .errors import PolsterError
 
@@ -217,11 +225,28 @@ def enforce(context: Any, obj: Any, storage: Any, layer: str, name: str) -> tupl
         _log(context, f"{where} breaks its contract ({contract.policy}): {problem}")
     if contract.policy == "quarantine":
         _quarantine(storage, layer, name, outcomes, partitioned)
+    metadata = outcome_metadata(contract, list(outcomes.values()), layer, name)
+    if partitioned and all(k is not None for k in outcomes):
+        from .partitioned_io import add_partition_metadata
+
+        # Each partition's materialisation carries its own counts (the checks add them up).
+        per_key = {k: outcome_metadata(contract, [o], layer, name) for k, o in outcomes.items()}
+        if all(add_partition_metadata(context, k, m) for k, m in per_key.items()):
+            metadata = {"contract/policy": metadata["contract/policy"]}
+    written = {k: o.frame for k, o in outcomes.items()}
+    return (written if isinstance(obj, dict) else next(iter(written.values()))), metadata
+
+
+def outcome_metadata(contract: Declared, outcomes: list, layer: str, name: str) -> dict:
+    """The materialisation metadata of validated frames: the policy, failing rows per rule,
+    the quarantined rows, and the contract's columns."""
+    import dagster as dg
+
     counts: dict[str, int] = {}
-    for outcome in outcomes.values():
+    for outcome in outcomes:
         for rule, n in outcome.counts.items():
             counts[rule] = counts.get(rule, 0) + n
-    failing = sum(o.failing_rows for o in outcomes.values())
+    failing = sum(o.failing_rows for o in outcomes)
     metadata: dict[str, Any] = {
         "contract/policy": dg.MetadataValue.text(contract.policy),
         "contract/failing_rows": dg.MetadataValue.int(failing),
@@ -236,8 +261,7 @@ def enforce(context: Any, obj: Any, storage: Any, layer: str, name: str) -> tupl
         )
     if contract.policy != "warn":
         metadata["dagster/column_schema"] = column_schema(contract.schema)
-    written = {k: o.frame for k, o in outcomes.items()}
-    return (written if isinstance(obj, dict) else next(iter(written.values()))), metadata
+    return metadata
 
 
 def _quarantine(storage: Any, layer: str, name: str, outcomes: dict, partitioned: bool) -> None:
