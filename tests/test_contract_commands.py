@@ -65,3 +65,39 @@ def test_infer_refuses_an_asset_that_does_not_exist(tmp_path):
     refused = run_polster("contract", "infer", "gold", "nothing", cwd=project)
     assert_one_line_error(refused, "src/core/gold_nothing.py does not exist")
     assert tree_hash(project) == before
+
+
+def test_check_reports_a_contract_column_the_transform_no_longer_produces(tmp_path):
+    from .test_contracts import set_contract
+
+    project = new_project(tmp_path)
+    set_contract(project, "fail")
+    core = project / "src" / "core" / "silver_example.py"
+    assert run_polster("check", "--no-load", cwd=project).returncode == 0  # not knowable yet
+
+    # The transform now ends in a select that names its columns: `user_id` and `amount`
+    # (contract lines 27 and 30 of the file) are no longer produced.
+    text = core.read_text()
+    end = '        .with_columns(pl.col("timestamp").dt.date().alias("date"))\n    )'
+    assert end in text
+    core.write_text(
+        text.replace(
+            end,
+            '        .with_columns(pl.col("timestamp").dt.date().alias("date"))\n'
+            '        .select("event_id", pl.col("email"), "event_type", "timestamp", "date")\n'
+            '        .filter(pl.col("event_id") > 0)\n    )',
+        )
+    )
+    before = tree_hash(project)
+    result = run_polster("check", "--no-load", cwd=project)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if "contract" in line]
+    assert len(lines) == 2, result.stdout + result.stderr
+    assert "src/core/silver_example.py:" in lines[0]
+    assert "contract column 'user_id' is not produced by the transform" in lines[0]
+    assert "contract column 'amount' is not produced by the transform" in lines[1]
+    assert tree_hash(project) == before
+
+    as_json = run_polster("check", "--no-load", "--json", cwd=project)
+    rules = {p["rule"] for p in json.loads(as_json.stdout)["problems"]}
+    assert rules == {"contract"}
