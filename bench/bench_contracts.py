@@ -38,7 +38,8 @@ def frame(rows: int, failing: float = 0.0):
         every = int(round(1 / failing))
         amount = pl.when(index % every == 0).then(pl.lit(-1, pl.Int32)).otherwise(amount)
     return pl.select(
-        id=index,
+        # The key in no particular order, as real keys are (a sorted one is unique for free).
+        id=index.shuffle(seed=7),
         value=(index.hash(1) % 1_000_003) / 7.0,
         category=pl.format("c{}", index.hash(2) % 100),
         amount=amount,

@@ -172,3 +172,49 @@ def test_a_missing_column_fails_the_write(project):
     assert result.returncode == 1
     assert "1 missing columns for schema 'Contract': 'day'; nothing was written" in result.stdout
     assert not (project / "data" / "silver").exists()
+
+
+def test_the_fast_path_finds_what_dataframely_filter_finds():
+    """contracts.validate_eagerly (one pass of aggregates, then only the broken rules) keeps,
+    counts and quarantines exactly the rows dataframely's own filter does."""
+    import dataframely as dy
+    import polars as pl
+
+    from polster_core.contracts import validate_eagerly, validate_with_filter
+
+    class Contract(dy.Schema):
+        id = dy.Int64(primary_key=True)
+        name = dy.String(nullable=True, regex=r"^[a-z]+$")
+        amount = dy.Float64(min=0, max=100)
+
+        @dy.rule()
+        def name_set_when_big(cls) -> pl.Expr:
+            return pl.col("amount").lt(50) | pl.col("name").is_not_null()
+
+    class Pair(dy.Schema):
+        a = dy.Int64(primary_key=True)
+        b = dy.String(primary_key=True)
+
+    frames = [
+        (Contract, pl.DataFrame({"id": [1, 2, 2, 3, 4], "name": ["a", "B", None, "c", "d"],
+                                 "amount": [1.0, 2.0, 70.0, -1.0, 3.0], "extra": [1] * 5})),
+        (Contract, pl.DataFrame({"id": [3, 1, 2], "name": ["a", None, "b"],
+                                 "amount": [1.0, 2.0, 3.0]})),
+        (Pair, pl.DataFrame({"a": [1, 1, 2, 1], "b": ["x", "y", "x", "x"]})),
+    ]  # fmt: skip
+    for schema, frame in frames:
+        for policy in ("fail", "quarantine", "warn"):
+            fast = validate_eagerly(schema, frame, policy, "run")
+            slow = validate_with_filter(schema, frame, policy, "run")
+            assert fast is not None
+            assert (fast.rows, fast.failing_rows, fast.counts) == (
+                slow.rows,
+                slow.failing_rows,
+                slow.counts,
+            )
+            assert fast.frame.equals(slow.frame)
+            if policy == "quarantine":
+                key = schema.column_names()
+                assert fast.rejected.sort(key).equals(slow.rejected.sort(key))
+    missing = validate_eagerly(Contract, frames[0][1].drop("name"), "fail", "")
+    assert missing.schema_error == "1 missing columns for schema 'Contract': 'name'"
