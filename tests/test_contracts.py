@@ -57,7 +57,16 @@ for name in ("contract_amount_max", "contract_primary_key", "contract_email_rege
     )
     evaluation = history[0].event.dagster_event.event_specific_data
     checks[name] = [evaluation.passed, evaluation.metadata["failing_rows"].value]
+from orchestration.definitions import defs
+spec = next(iter(defs.resolve_assets_def("run_silver_example").specs))
+declared = spec.metadata["dagster/column_schema"].columns
+rules = sorted(
+    k.name for k in defs.resolve_asset_graph().asset_check_keys
+    if k.asset_key == key and k.name.startswith("contract_")
+)
 print(json.dumps({
+    "declared": {c.name: c.description for c in declared},
+    "rules": rules,
     "run": record.run_id,
     "contract": {k: v.value for k, v in metadata.items() if k.startswith("contract/")},
     "columns": [[c.name, c.type, c.description, c.constraints.nullable]
@@ -132,7 +141,11 @@ def test_quarantine_writes_the_valid_rows_and_the_failing_ones_with_rule_and_run
         "contract_primary_key": [True, 0],
         "contract_email_regex": [True, 0],
     }
-    columns = {c[0]: c for c in seen["columns"]}
+    # Before any run too: the asset's definition has the contract's columns, one check a rule.
+    assert seen["declared"]["event_id"] == "One event, never twice"
+    assert list(seen["declared"]) == list(columns := {c[0]: c for c in seen["columns"]})
+    assert "contract_amount_max" in seen["rules"] and "contract_primary_key" in seen["rules"]
+    assert len(seen["rules"]) == 12  # dataframely's rules of this contract
     assert columns["event_id"] == ["event_id", "Int64", "One event, never twice", False]
     assert columns["amount"][3] is True
 
