@@ -1,8 +1,10 @@
 """Data contracts (issue 30): writing a 5-million-row silver table through Polster's IO
 manager hook (``contracts.enforce``, then ``Storage.write``) against the same write without a
-contract, side by side in one run, on local storage.
+contract, side by side in one run, on local storage (and on Azurite and moto, started here
+on 127.0.0.1 and stopped by PID, with ``--backends``).
 
-    .venv/bin/python bench/bench_contracts.py [--rows 5000000] [--repeat 5] [--json FILE]
+    .venv/bin/python bench/bench_contracts.py [--rows 5000000] [--repeat 5]
+        [--backends local,adls,s3] [--json FILE]
 
 The contract has ten rules (dataframely's count: the primary key, nullability, a regex,
 ranges and one row rule). Three timings alternate ``--repeat`` times so machine noise hits
@@ -80,75 +82,103 @@ class Context:
             pass
 
 
+def bench_backend(name: str, rows: int, repeat: int, root: Path, servers: dict) -> dict:
+    """The three timings on one backend: ``{"plain"|"validated"|"quarantined": [seconds]}``."""
+    from bench_storage import backend_env, storage_for
+
+    from polster_core import contracts
+
+    root.mkdir(parents=True, exist_ok=True)
+    storage = storage_for(
+        root, {**backend_env(name, root, servers), "DISABLE_LOCAL_SAMPLE": "true"}
+    )
+    valid, broken = frame(rows), frame(rows, failing=0.01)
+    fail, quarantine = contract_module("fail"), contract_module("quarantine")
+
+    def plain():
+        storage.write(valid, "silver", "bench")
+
+    def validated():
+        sys.modules["core.silver_bench"] = fail
+        written, _ = contracts.enforce(Context(), valid, storage, "silver", "bench")
+        storage.write(written, "silver", "bench")
+
+    def quarantined():
+        sys.modules["core.silver_bench"] = quarantine
+        written, metadata = contracts.enforce(Context(), broken, storage, "silver", "bench")
+        storage.write(written, "silver", "bench")
+        return metadata
+
+    plain()  # warm up: the folder or bucket, the first parquet write
+    metadata = quarantined()
+    assert (
+        metadata["contract/quarantined_rows"].value
+        == storage.read("silver", "bench__rejected").height
+    )
+    times: dict[str, list[float]] = {"plain": [], "validated": [], "quarantined": []}
+    for _ in range(repeat):
+        for key, function in (
+            ("plain", plain),
+            ("validated", validated),
+            ("quarantined", quarantined),
+        ):
+            started = time.perf_counter()
+            function()
+            times[key].append(time.perf_counter() - started)
+    times["quarantined_rows"] = metadata["contract/quarantined_rows"].value
+    return times
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--backends", default="local", help="local, adls, s3 (comma-separated)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-
-    import polars as pl  # noqa: F401
+    names = [n.strip() for n in args.backends.split(",") if n.strip()]
+    sys.path.insert(0, str(REPO / "bench"))
+    sys.modules.setdefault("core", types.ModuleType("core"))
+    import warnings
 
     from polster_core import contracts
-    from polster_core.plugins import Plugins
-    from polster_core.settings import Settings
-    from polster_core.storage import Storage
+    from tests import storage_servers
 
-    sys.modules.setdefault("core", types.ModuleType("core"))
-    valid, broken = frame(args.rows), frame(args.rows, failing=0.01)
-    with tempfile.TemporaryDirectory(prefix="bench-contracts-") as tmp:
-        env = {"STORAGE_BACKEND": "local", "LOCAL_DATA_DIR": str(Path(tmp) / "data")}
-        storage = Storage(Settings(Path(tmp), "bench", env), plugins=Plugins(autoload=False))
-        fail, quarantine = contract_module("fail"), contract_module("quarantine")
-        rules = contracts.rule_names(fail.Contract)
-
-        def plain():
-            storage.write(valid, "silver", "bench")
-
-        def validated():
-            sys.modules["core.silver_bench"] = fail
-            written, _ = contracts.enforce(Context(), valid, storage, "silver", "bench")
-            storage.write(written, "silver", "bench")
-
-        def quarantined():
-            sys.modules["core.silver_bench"] = quarantine
-            written, metadata = contracts.enforce(Context(), broken, storage, "silver", "bench")
-            storage.write(written, "silver", "bench")
-            return metadata
-
-        plain()  # warm up: the folder, the first parquet write
-        metadata = quarantined()
-        times: dict[str, list[float]] = {"plain": [], "validated": [], "quarantined": []}
-        for _ in range(args.repeat):
-            for name, function in (("plain", plain), ("validated", validated)):
-                started = time.perf_counter()
-                function()
-                times[name].append(time.perf_counter() - started)
-            started = time.perf_counter()
-            quarantined()
-            times["quarantined"].append(time.perf_counter() - started)
-        rejected = storage.read("silver", "bench__rejected").height
-
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    ratios = {name: medians[name] / medians["plain"] for name in GOALS}
-    print(
-        f"contracts: {args.rows:,} rows, {len(rules)} rules, {args.repeat} repeats, "
-        f"local storage; quarantined {rejected:,} rows "
-        f"({metadata['contract/quarantined_rows'].value:,} in the metadata)"
-    )
-    print(f"  write without contract     {medians['plain']:.3f}s (median)")
+    warnings.filterwarnings("ignore")
+    rules = contracts.rule_names(contract_module("fail").Contract)
+    print(f"contracts: {args.rows:,} rows, {len(rules)} rules, median of {args.repeat}")
+    servers: dict = {}
+    report: dict = {"rows": args.rows, "rules": len(rules), "backends": {}}
     ok = True
-    for name, goal in GOALS.items():
-        verdict = "ok" if ratios[name] <= goal else "OVER"
-        ok &= ratios[name] <= goal
-        print(
-            f"  write {name:<20} {medians[name]:.3f}s  {ratios[name]:.2f}x  "
-            f"(goal <= {goal}x: {verdict})"
-        )
+    try:
+        if "adls" in names:
+            servers["adls"] = storage_servers.start_azurite()
+        if "s3" in names:
+            servers["s3"] = storage_servers.start_moto()
+        with tempfile.TemporaryDirectory(prefix="bench-contracts-") as tmp:
+            for name in names:
+                times = bench_backend(name, args.rows, args.repeat, Path(tmp) / name, servers)
+                medians = {
+                    k: statistics.median(times[k]) for k in ("plain", "validated", "quarantined")
+                }
+                ratios = {k: medians[k] / medians["plain"] for k in GOALS}
+                print(
+                    f"{name}: write without contract {medians['plain']:.3f}s; quarantined "
+                    f"{times['quarantined_rows']:,} rows"
+                )
+                for key, goal in GOALS.items():
+                    verdict = "ok" if ratios[key] <= goal else "OVER"
+                    ok &= ratios[key] <= goal
+                    print(
+                        f"  write {key:<12} {medians[key]:.3f}s  {ratios[key]:.2f}x  "
+                        f"(goal <= {goal}x: {verdict})"
+                    )
+                report["backends"][name] = {"medians": medians, **ratios}
+    finally:
+        for server in servers.values():
+            server.stop()
     if args.json:
-        args.json.write_text(
-            json.dumps({"rows": args.rows, "rules": len(rules), "medians": medians, **ratios})
-        )
+        args.json.write_text(json.dumps(report, indent=2))
     return 0 if ok else 1
 
 
