@@ -225,13 +225,12 @@ def validate_eagerly(schema: Any, frame: Any, policy: str, run_id: str) -> Outco
             separator=", ",
             ignore_nulls=True,
         )
+        # The rules each failing row broke, built for those rows only.
+        failed = evaluated.filter(~mask).select(broken.alias(FAILED_RULES)).to_series()
         outcome.rejected = (
-            pl.concat(
-                [frame.select(columns), evaluated.select(broken.alias(FAILED_RULES))],
-                how="horizontal",
-            )
+            frame.select(columns)
             .filter(~mask)
-            .with_columns(pl.lit(run_id, pl.String).alias(RUN_ID))
+            .with_columns(failed, pl.lit(run_id, pl.String).alias(RUN_ID))
         )
     return outcome
 
