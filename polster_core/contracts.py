@@ -309,6 +309,34 @@ def enforce(context: Any, obj: Any, storage: Any, layer: str, name: str) -> tupl
     if partitioned and not isinstance(obj, dict) and len(list(context.asset_partition_keys)) != 1:
         return obj, {}  # one frame for a range: partitioned_io refuses it
     frames = obj if isinstance(obj, dict) else {_partition_key(context, partitioned): obj}
+    outcomes = apply(contract, frames, storage, layer, name, run_id, partitioned, context)
+    metadata = outcome_metadata(contract, list(outcomes.values()), layer, name)
+    if partitioned and all(k is not None for k in outcomes):
+        from .partitioned_io import add_partition_metadata
+
+        # Each partition's materialisation carries its own counts (the checks add them up).
+        per_key = {k: outcome_metadata(contract, [o], layer, name) for k, o in outcomes.items()}
+        if all(add_partition_metadata(context, k, m) for k, m in per_key.items()):
+            metadata = {"contract/policy": metadata["contract/policy"]}
+    written = {k: o.frame for k, o in outcomes.items()}
+    return (written if isinstance(obj, dict) else next(iter(written.values()))), metadata
+
+
+def apply(
+    contract: Declared,
+    frames: dict,
+    storage: Any,
+    layer: str,
+    name: str,
+    run_id: str,
+    partitioned: bool,
+    context: Any = None,
+) -> dict:
+    """Validate ``frames`` ({partition key or None: frame}) under the contract's policy and
+    quarantine the failing rows; returns the outcomes. Raises ``PolsterError`` (one line,
+    nothing written) for ``fail``, or a column missing or of the wrong type."""
+    from .errors import PolsterError
+
     outcomes = {
         key: validate(contract.schema, frame, contract.policy, run_id)
         for key, frame in frames.items()
@@ -326,16 +354,22 @@ def enforce(context: Any, obj: Any, storage: Any, layer: str, name: str) -> tupl
         _log(context, f"{where} breaks its contract ({contract.policy}): {problem}")
     if contract.policy == "quarantine":
         _quarantine(storage, layer, name, outcomes, partitioned)
-    metadata = outcome_metadata(contract, list(outcomes.values()), layer, name)
-    if partitioned and all(k is not None for k in outcomes):
-        from .partitioned_io import add_partition_metadata
+    return outcomes
 
-        # Each partition's materialisation carries its own counts (the checks add them up).
-        per_key = {k: outcome_metadata(contract, [o], layer, name) for k, o in outcomes.items()}
-        if all(add_partition_metadata(context, k, m) for k, m in per_key.items()):
-            metadata = {"contract/policy": metadata["contract/policy"]}
-    written = {k: o.frame for k, o in outcomes.items()}
-    return (written if isinstance(obj, dict) else next(iter(written.values()))), metadata
+
+def enforce_in_script(storage: Any, frame: Any, layer: str, name: str, partition: Any) -> Any:
+    """The same contract, for ``core.storage.write`` in a core file run on its own
+    (``python src/core/silver_x.py``): what to write, without Dagster."""
+    from .errors import PolsterError
+
+    try:
+        contract = declared(layer, name)
+    except ValueError as exc:
+        raise PolsterError(str(exc)) from None
+    if contract is None:
+        return frame
+    outcomes = apply(contract, {partition: frame}, storage, layer, name, "", partition is not None)
+    return outcomes[partition].frame
 
 
 def outcome_metadata(contract: Declared, outcomes: list, layer: str, name: str) -> dict:

@@ -231,3 +231,23 @@ def test_the_fast_path_finds_what_dataframely_filter_finds():
                 assert fast.rejected.sort(key).equals(slow.rejected.sort(key))
     missing = validate_eagerly(Contract, frames[0][1].drop("name"), "fail", "")
     assert missing.schema_error == "1 missing columns for schema 'Contract': 'name'"
+
+
+def test_a_core_file_run_on_its_own_enforces_its_contract_too(project):
+    """`python src/core/silver_example.py` writes through core.storage.write: the same
+    contract, the same policy, without Dagster."""
+    assert run_python(project, "src/core/bronze_example.py").returncode == 0
+    set_contract(project, "fail")
+    failed = run_python(project, "src/core/silver_example.py")
+    assert failed.returncode == 1
+    lines = [line for line in failed.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in failed.stderr, failed.stderr
+    assert f"amount|max: {BROKEN} rows; nothing was written" in lines[0]
+    assert not (project / "data" / "silver").exists()
+
+    set_contract(project, "quarantine")
+    done = run_python(project, "src/core/silver_example.py")
+    assert done.returncode == 0, done.stderr
+    assert read_table(project, "silver", "example")["rows"] == SILVER_ROWS - BROKEN
+    rejected = read_table(project, "silver", "example__rejected")
+    assert rejected["rows"] == BROKEN and rejected["rules"] == ["amount|max"]
