@@ -6,7 +6,8 @@ happens to rows that break it::
 
     CONTRACT_POLICY = "quarantine"  # or "fail" (the default), or "warn"
 
-The IO manager calls :func:`enforce` before it writes the asset's table:
+The IO manager calls :func:`enforce` before it writes the asset's table (and
+``core.storage.write``, in a core file run on its own, :func:`enforce_in_script`):
 
 - ``fail``: nothing is written; the run fails with one line naming the first rules broken
   and how many rows broke each.
@@ -20,6 +21,10 @@ order (dataframely's ``filter``). A missing column or a column of the wrong type
 write under ``fail`` and ``quarantine`` (no row could be kept), and is logged under ``warn``.
 Validation is per partition: group rules (the primary key's uniqueness) hold across each
 partition written.
+
+In Dagster (:func:`with_contracts`, from ``prepare_assets``): the contract's columns are the
+asset's column schema, and each rule is an asset check whose result is the failing rows the
+write counted (read back from the materialisations, so nothing is validated twice).
 
 Nothing here imports dataframely unless an asset's core file declares a contract.
 """
