@@ -15,6 +15,7 @@ import dagster as dg
 
 from . import LAYERS
 from .errors import PolsterError
+from .progress import each_partition as each_partition  # generated partitioned assets use it
 from .runner import FULL_CAUSE
 from .storage import get_storage
 
