@@ -116,6 +116,9 @@ class StorageContract:
     layer = "bronze"
     threads = 4  # threads sharing one backend in the concurrency test
     seconds = 120  # how long the concurrency tests wait for their writers
+    # False for a backend no second process can reach (a memory filesystem): the test of two
+    # processes is then skipped, saying so.
+    processes = True
 
     def _name(self, request) -> str:
         return "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name)[:60]
@@ -351,6 +354,8 @@ class StorageContract:
         from polster_core.partitions import PartitionedTable
         from polster_core.settings import Settings
 
+        if not self.processes:
+            pytest.skip("processes = False: this backend's tables are seen by one process only")
         storage = make_storage()
         name = self._name(request)
         settings = Settings(
