@@ -26,6 +26,9 @@ from contextlib import contextmanager
 # Dagster's console logger: "2026-12-07 21:39:45 +0000 - dagster - DEBUG - job - run - ...";
 # its warnings and errors still pass.
 DAGSTER_LINE = re.compile(rb"^\S+ \S+ \S+ - dagster - (DEBUG|INFO) - ")
+# The start of a line that may still become one of those (they begin with a date): held until
+# its end; any other unfinished line (a prompt, a bar redrawn with \r) is passed on at once.
+MAYBE_DAGSTER = re.compile(rb"^(\d{1,4}|\d{4}-.*)$", re.S)
 
 
 @contextmanager
@@ -87,6 +90,8 @@ def _pass_on(read_end: int, target: int) -> None:
             lines = (pending + chunk).split(b"\n")
             pending = lines.pop()
             kept = b"".join(line + b"\n" for line in lines if not DAGSTER_LINE.match(line))
+            if pending and not MAYBE_DAGSTER.match(pending):
+                kept, pending = kept + pending, b""
             if kept:
                 _write_all(target, kept)
     if pending and not DAGSTER_LINE.match(pending):
