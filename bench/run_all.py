@@ -132,8 +132,7 @@ def run(name: str, extra: list[str], tmp: Path) -> Result:
 
 def storage_backends() -> str:
     """The backends whose servers are installed here (local always)."""
-    sys.path.insert(0, str(REPO))
-    from tests.storage_servers import azurite_command, moto_command
+    from polster_core.testing.servers import azurite_command, moto_command
 
     names = ["local"]
     if azurite_command():

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .conftest import BIN, POLSTER, clean_env, run_polster
+from polster_core.testing.projects import BIN, POLSTER, clean_env, init_project, run_polster
 
 HERE = Path(__file__).parent
 
@@ -17,9 +17,7 @@ HERE = Path(__file__).parent
 def new_project(parent: Path, name: str = "shop", allow_same_layer: bool = False) -> Path:
     """A project made by the real `polster init` (no venv, no git)."""
     parent.mkdir(parents=True, exist_ok=True)
-    result = run_polster("init", name, "--no-git", "--no-setup", "--no-input", cwd=parent)
-    assert result.returncode == 0, result.stderr
-    project = parent / name
+    project = init_project(parent, name=name)
     if allow_same_layer:
         set_same_layer(project, True)
     return project

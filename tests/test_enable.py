@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from .conftest import assert_one_line_error, clean_env, run_polster, tree_hash
+from polster_core.testing.projects import assert_one_line_error, clean_env, run_polster, tree_hash
+
 from .test_plugins import install_target
 
 
