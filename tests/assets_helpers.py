@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import select
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -53,18 +52,6 @@ def assert_ruff_clean(project: Path, where: str = ".") -> None:
     assert lint.returncode == 0, lint.stdout + lint.stderr
     fmt = ruff(project, "format", "--no-cache", "--check", "--diff", where)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
-
-
-def run_python(project: Path, *args: str, env: dict | None = None, timeout: float = 300):
-    """The test environment's Python in the project, as an activated venv would run it."""
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=project,
-        env=env or clean_env(PYTHONPATH=str(project / "src")),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def run_in_terminal(
