@@ -15,11 +15,6 @@ import time
 from pathlib import Path
 
 from polster_core.testing.projects import plugin_env, run_python
-from polster_core.testing.services import (  # noqa: F401  (the tests' passwords)
-    RABBIT_PASSWORD,
-    RABBIT_USER,
-    REDIS_PASSWORD,
-)
 
 
 def copy_project(project: Path, dest: Path) -> Path:

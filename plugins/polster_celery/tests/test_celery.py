@@ -11,11 +11,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from celery_fixtures import REDIS_PASSWORD, copy_project, run_pipeline, start_worker, stop_worker
+from celery_fixtures import copy_project, run_pipeline, start_worker, stop_worker
 
 from polster_core.testing.pipeline import LAYERS, grep_secrets
 from polster_core.testing.projects import plugin_env, set_env
 from polster_core.testing.servers import free_port
+from polster_core.testing.services import REDIS_PASSWORD
 
 PASSWORD = REDIS_PASSWORD
 

@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from celery_fixtures import REDIS_PASSWORD, start_worker, stop_worker, wait_for_workers
+from celery_fixtures import start_worker, stop_worker, wait_for_workers
 
 from polster_core.testing.projects import plugin_env, set_env
 from polster_core.testing.servers import free_port
+from polster_core.testing.services import REDIS_PASSWORD
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 from celery_fixtures import (
-    RABBIT_PASSWORD,
-    REDIS_PASSWORD,
     copy_project,
     run_pipeline,
     start_run,
@@ -28,7 +26,7 @@ from celery_fixtures import (
 from polster_core.testing.pipeline import LAYERS, grep_secrets
 from polster_core.testing.projects import init_project, plugin_env, set_env
 from polster_core.testing.servers import MOTO_KEY_ID, MOTO_SECRET
-from polster_core.testing.services import PG_PASSWORD
+from polster_core.testing.services import PG_PASSWORD, RABBIT_PASSWORD, REDIS_PASSWORD
 
 SLOW_STEP = """
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import celery_fixtures
 import pytest
-from celery_fixtures import REDIS_PASSWORD, run_pipeline
+from celery_fixtures import run_pipeline
 
 from polster_core.testing.projects import plugin_env
 from polster_core.testing.secrets import marked
+from polster_core.testing.services import REDIS_PASSWORD
 
 
 @pytest.fixture(scope="module")
