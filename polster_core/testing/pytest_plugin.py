@@ -8,7 +8,9 @@
   ``azurite_factory``, ``sshd``, ``silent_server``) and :mod:`.services` (``postgres``,
   ``redis_url``, ``rabbitmq_url``), so that a plugin's tests run on their own, with no
   conftest.py. Each server starts only when a test asks for its fixture;
-- ``make_project`` (:mod:`.projects`): a project made by the real ``polster init``.
+- ``make_project`` (:mod:`.projects`): a project made by the real ``polster init``;
+- the marker ``slow`` (a test that builds a real virtual environment), so ``-m "not slow"``
+  works in every suite.
 
 Importing this module imports pytest and the standard library only.
 """
@@ -28,6 +30,12 @@ from .servers import (  # noqa: F401  (fixtures, offered to every test suite)
 )
 from .services import postgres, rabbitmq_url, redis_url  # noqa: F401  (fixtures)
 from .tools import ToolMissing, skip_or_fail
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: builds a real virtual environment (uv) for a generated project"
+    )
 
 
 @pytest.hookimpl(wrapper=True)
