@@ -203,8 +203,7 @@ def test_every_wrapper_path_the_guide_and_the_scaffolds_give_is_the_real_one():
 def test_the_guide_shows_polster_plugins_as_it_prints():
     """The guide's example of `polster plugins`: every built-in row as printed, and an alias."""
     from polster_core import __version__
-
-    from .conftest import clean_env, run_polster
+    from polster_core.testing.projects import clean_env, run_polster
 
     printed = run_polster("plugins", cwd=REPO, env=clean_env()).stdout.splitlines()
     block = DOC.read_text(encoding="utf-8").split("NAME                 VERSION", 1)[1]

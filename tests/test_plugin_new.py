@@ -14,8 +14,15 @@ from pathlib import Path
 import pytest
 
 from polster_core.plugin_scaffold import KINDS
+from polster_core.testing.projects import (
+    BIN,
+    assert_one_line_error,
+    clean_env,
+    run_polster,
+    tree_hash,
+)
 
-from .conftest import BIN, REPO, assert_one_line_error, clean_env, run_polster, tree_hash
+from .helpers import REPO
 
 RUFF = str(BIN / "ruff")
 LONG = "a" * 20  # the longest name: every generated line is as long as it gets

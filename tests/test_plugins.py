@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BIN, assert_one_line_error, clean_env, run_polster
+from polster_core.testing.projects import BIN, assert_one_line_error, clean_env, run_polster
 
 HERE = Path(__file__).parent
 
