@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BIN, clean_env, run_polster
+from polster_core.testing.projects import BIN, clean_env, run_polster
 
 
 @pytest.fixture(scope="module")

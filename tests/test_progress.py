@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from .assets_helpers import add, new_project, run_python
-from .conftest import clean_env
+from polster_core.testing.projects import clean_env, run_python
+
+from .assets_helpers import add, new_project
 
 DAYS = ("--from", "2026-11-01", "--to", "2026-11-30")
 
