@@ -16,6 +16,7 @@ import dagster as dg
 from . import LAYERS
 from .contracts import enforce as enforce_contract
 from .errors import PolsterError
+from .progress import each_partition as each_partition  # generated partitioned assets use it
 from .runner import FULL_CAUSE
 from .storage import get_storage
 
