@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 
-from .assets_helpers import add, assert_ruff_clean, new_project, run_python
-from .conftest import assert_one_line_error, run_polster, tree_hash
+from polster_core.testing.projects import assert_one_line_error, run_polster, run_python, tree_hash
+
+from .assets_helpers import add, assert_ruff_clean, new_project
 
 
 def test_add_asset_contract_then_infer_fills_it_from_the_stored_table(tmp_path):

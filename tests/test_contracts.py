@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from .assets_helpers import new_project, run_python
-from .conftest import clean_env
+from polster_core.testing.projects import clean_env, run_python
+
+from .assets_helpers import new_project
 
 # The silver example's amounts run up to 72 (bronze_example.py): `max=40` breaks 118 rows.
 CONTRACT = """

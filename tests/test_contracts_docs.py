@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 
-from .assets_helpers import assert_ruff_clean, new_project, polster_ok, run_python
-from .conftest import REPO
+from polster_core.testing.projects import run_python
+
+from .assets_helpers import assert_ruff_clean, new_project, polster_ok
+from .helpers import REPO
 
 FENCE = re.compile(r"```(\w+)\n(.*?)```", re.S)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.remote_pipeline import grep_secrets, init_project, run_pipeline, set_env
-from tests.storage_servers import azurite, moto  # noqa: F401  (fixtures)
+from polster_core.testing.pipeline import grep_secrets, run_pipeline
+from polster_core.testing.projects import init_project, set_env
 from tests.test_contracts import BROKEN, SILVER_ROWS, set_contract
 from tests.test_partitions_remote import new_remote
 
