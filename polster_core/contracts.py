@@ -309,6 +309,11 @@ def enforce(context: Any, obj: Any, storage: Any, layer: str, name: str) -> tupl
         raise PolsterError(str(exc)) from None
     if contract is None or obj is None:
         return obj, {}
+    import polars as pl
+
+    values = obj.values() if isinstance(obj, dict) else [obj]
+    if not all(isinstance(v, (pl.DataFrame, pl.LazyFrame)) for v in values):
+        return obj, {}  # not a frame: the IO manager says what to return instead
     run_id = _run_id(context)
     partitioned = isinstance(obj, dict) or getattr(context, "has_asset_partitions", False)
     if partitioned and not isinstance(obj, dict) and len(list(context.asset_partition_keys)) != 1:
