@@ -11,12 +11,25 @@ from pathlib import Path
 
 import click
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
 from .errors import Interrupted, PolsterError, ProjectUnfinished
 
+
+class PolsterGroup(TyperGroup):
+    """``polster --help`` loads the plugins first, so that one that fails to import is named
+    on stderr (one line), as every other command names it."""
+
+    def format_help(self, ctx, formatter):
+        from .plugins import get_plugins
+
+        get_plugins()
+        super().format_help(ctx, formatter)
+
+
 app = typer.Typer(
+    cls=PolsterGroup,
     help="Polster: dbt init for Python data engineering (Dagster + Polars, bronze/silver/gold).",
     no_args_is_help=True,
     add_completion=True,  # --install-completion, --show-completion (bash, zsh, fish, pwsh)
@@ -493,9 +506,11 @@ def _refused(exc: Exception) -> int:
 # Command groups that live in their own modules (polster_core/commands/) register themselves
 # on ``app`` when imported; they must import nothing heavy at module level.
 from .commands import assets as _assets  # noqa: E402,F401
+from .commands import contract as _contract  # noqa: E402
 from .commands import enable as _enable  # noqa: E402,F401
 from .commands import plugin as _plugin  # noqa: E402
 from .commands import upgrade as _upgrade  # noqa: E402,F401
 from .commands import upkeep as _upkeep  # noqa: E402,F401  (Delta tables, issue 29)
 
 _plugin.register(app)
+_contract.register(app)

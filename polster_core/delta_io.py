@@ -23,8 +23,11 @@ def spec_of(context: Any) -> delta.TableSpec | None:
         raise dg.Failure(f"asset {context.asset_key.to_user_string()}: {exc}") from None
 
 
-def handle_output(context: Any, obj: Any, storage: Any, layer: str, name: str) -> bool:
-    """Write ``obj`` into the asset's Delta table; False when the asset is not a Delta table."""
+def handle_output(
+    context: Any, obj: Any, storage: Any, layer: str, name: str, extra: dict | None = None
+) -> bool:
+    """Write ``obj`` into the asset's Delta table; False when the asset is not a Delta table.
+    ``extra`` is more metadata of the materialisation (the data contract's)."""
     import polars as pl
 
     spec = spec_of(context)
@@ -79,7 +82,7 @@ def handle_output(context: Any, obj: Any, storage: Any, layer: str, name: str) -
     rows = delta.table_rows(storage, layer, name)
     if rows is not None:
         metadata["dagster/row_count"] = dg.MetadataValue.int(rows)
-    context.add_output_metadata(metadata)
+    context.add_output_metadata({**metadata, **(extra or {})})
     for result in results:
         context.log.info(f"{layer}/{name}: {result.strategy} -> {result.summary()}")
     return True

@@ -299,19 +299,24 @@ def read_table(
 def write_table(storage: Any, frame: Any, layer: str, name: str, partition: str | None) -> Any:
     """What the example scripts write: one partition, or the whole table."""
     from . import delta  # a Delta table (issue 29): the strategy in the asset's wrapper
+    from .contracts import enforce_in_script  # the table's data contract, if it declares one
 
     spec = delta.script_spec(storage, layer, name)
     if spec is not None:
+        if partition is not None:
+            check_script_key(storage, layer, name, partition)
+        frame = enforce_in_script(storage, frame, layer, name, partition)
         return delta.write(storage, frame, layer, name, spec, partition=partition)
     if partition is not None:
         check_script_key(storage, layer, name, partition)
+        frame = enforce_in_script(storage, frame, layer, name, partition)
         return PartitionedTable(storage, layer, name).write(frame, partition)
     if _has_partitions(PartitionedTable(storage, layer, name)):
         _warn_once(
             f"NOTE: {layer}/{name} has partitions stored; this unpartitioned write goes to its "
             "own file beside them and they are kept (pass a partition to write one of them)"
         )
-    return storage.write(frame, layer, name)
+    return storage.write(enforce_in_script(storage, frame, layer, name, None), layer, name)
 
 
 def check_script_key(storage: Any, layer: str, name: str, key: str) -> None:

@@ -14,7 +14,9 @@ from typing import Any
 import dagster as dg
 
 from . import LAYERS
+from .contracts import enforce as enforce_contract
 from .errors import PolsterError
+from .progress import each_partition as each_partition  # generated partitioned assets use it
 from .runner import FULL_CAUSE
 from .storage import get_storage
 
@@ -110,16 +112,18 @@ class PolsterIOManager(dg.IOManager):
             return
         layer, name = layer_and_name(context.asset_key)
         storage = self._storage()
+        with _full_cause_logged(context):  # the asset's data contract: see contracts.py
+            obj, contract = enforce_contract(context, obj, storage, layer, name)
         from .delta_io import handle_output as delta_output  # a Delta table (issue 29)
 
-        if delta_output(context, obj, storage, layer, name):
+        if delta_output(context, obj, storage, layer, name, contract):
             return
         if context.has_asset_partitions:  # one file per partition: see partitioned_io.py
             from .partitioned_io import handle_partitioned_output
 
             with _full_cause_logged(context):
                 context.add_output_metadata(
-                    handle_partitioned_output(context, obj, storage, layer, name)
+                    {**handle_partitioned_output(context, obj, storage, layer, name), **contract}
                 )
             return
         if not isinstance(obj, (pl.DataFrame, pl.LazyFrame)):
@@ -150,6 +154,7 @@ class PolsterIOManager(dg.IOManager):
         }
         if result.sample_path:
             metadata["local_sample"] = dg.MetadataValue.path(result.sample_path)
+        metadata.update(contract)
         if result.fell_back:
             metadata["fallback_reason"] = dg.MetadataValue.text(result.error or "")
             context.log.warning(
@@ -251,7 +256,9 @@ def prepare_assets(assets: list, project_root: Path | str) -> list:
             spec = spec.replace_attributes(automation_condition=condition)
         return spec
 
-    return list(dg.map_asset_specs(defaults, assets))
+    from .contracts import with_contracts  # each contract's columns and rule checks
+
+    return with_contracts(list(dg.map_asset_specs(defaults, assets)))
 
 
 QUALITY_CHECKS = {

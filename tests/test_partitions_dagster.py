@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from .assets_helpers import add, new_project, run_python
-from .conftest import clean_env
+from polster_core.testing.projects import clean_env, run_python
+
+from .assets_helpers import add, new_project
 from .test_ui_partitions import rows_by_day
 
 
@@ -53,7 +54,7 @@ def test_a_one_run_backfill_records_each_partition_with_its_own_rows(events):
     result = run_python(events, "run_polster.py", "--from", "2026-11-01", "--to", "2026-11-04")
     assert result.returncode == 0, result.stdout + result.stderr
     # The summary adds up the partitions' rows: 1 + 2 + 3 + 4.
-    line = next(x for x in result.stdout.splitlines() if "run_bronze_events" in x)
+    line = next(x for x in result.stdout.splitlines() if x.startswith("  ok    run_bronze_events"))
     assert "10 rows" in line and "(4 partition(s))" in line, line
 
     env = clean_env(PYTHONPATH=str(events / "src"), DAGSTER_HOME=str(events / ".dagster"))

@@ -119,6 +119,9 @@ def add_asset(
         metavar="fail|append_new_columns",
         help="With --incremental: what a new column in the rows does (default: fail).",
     ),
+    contract: bool = typer.Option(
+        False, "--contract", help="Declare a data contract in its core file (dataframely)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan, write nothing."),
     no_input: bool = NO_INPUT_OPTION,
     path: Path | None = PATH_OPTION,
@@ -216,6 +219,8 @@ def add_asset(
     )
     from ..record import follow
 
+    # The contract is the user's, as an edit of the core file would be: not in the record.
+    recorded = with_contract(result.plan, layer, name) if contract else None
     follow(
         result.plan,
         plugins,
@@ -228,6 +233,7 @@ def add_asset(
             name,
             table,
         ),
+        generated=recorded,
     )
     key = asset_key(layer, name)
     if dry_run:
@@ -251,6 +257,18 @@ def add_asset(
         f'(or `python {script}`, while it keeps its `if __name__ == "__main__":` block).'
     )
     say_relock(project.root, result.plan)  # last: the line to act on before the next push
+
+
+def with_contract(plan, layer: str, name: str) -> dict[str, str]:
+    """Add an empty data contract to the core file ``plan`` creates; returns the core file as
+    the template rendered it, for the record."""
+    from ..contract_code import add_contract, contract_block
+
+    rel = f"src/core/{layer}_{name}.py"
+    op = next(op for op in plan.ops if op.path == plan.root / rel)
+    rendered = op.content or ""
+    op.content = add_contract(rendered, contract_block(layer, name), rel)
+    return {rel: rendered}
 
 
 def _partitions_prompt(question: str, default: str) -> str:
@@ -701,6 +719,9 @@ def check(
     config, warnings = project.plugin_problems(get_plugins())
     problems = [Problem("pyproject.toml", text, "config") for text in config]
     problems += assets.problems()
+    from ..contract_check import contract_problems
+
+    problems += contract_problems(project.root)  # a contract column no longer produced
     from ..incremental_cli import table_json, table_lines, table_problems, tables
 
     found = tables(project.root, assets.sorted_assets())  # Delta tables (issue 29)
