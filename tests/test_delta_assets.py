@@ -9,8 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from .assets_helpers import add, assert_ruff_clean, new_project, polster_ok, run_python
-from .conftest import assert_one_line_error, clean_env, run_polster, tree_hash
+from polster_core.testing.projects import (
+    assert_one_line_error,
+    clean_env,
+    run_polster,
+    run_python,
+    tree_hash,
+)
+
+from .assets_helpers import add, assert_ruff_clean, new_project, polster_ok
 
 BRONZE = '''"""Bronze raw_customers: the customers changed since the last load."""
 

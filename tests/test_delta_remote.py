@@ -21,8 +21,7 @@ from polster_core.errors import PolsterError
 from polster_core.settings import Settings
 from polster_core.storage import Storage
 
-from .conftest import REPO
-from .storage_servers import azurite, moto  # noqa: F401  (session fixtures)
+REPO = Path(__file__).resolve().parent.parent
 
 BACKENDS = ["local", "adls", "s3"]
 
@@ -190,8 +189,8 @@ def test_a_backend_without_delta_support_says_so_in_one_line(tmp_path: Path) -> 
 def test_pipeline_merges_on_the_backend_and_purge_deletes_the_table(
     kind: str, request, tmp_path: Path
 ) -> None:
-    from .conftest import run_polster
-    from .remote_pipeline import grep_secrets, init_project, plugin_env, run_pipeline, set_env
+    from polster_core.testing.pipeline import grep_secrets, run_pipeline
+    from polster_core.testing.projects import init_project, plugin_env, run_polster, set_env
 
     project = init_project(tmp_path, kind)
     env = env_for(kind, request, tmp_path / "p")
