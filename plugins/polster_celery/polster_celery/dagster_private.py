@@ -35,6 +35,7 @@ try:
         multiple_process_executor_requirements,
     )
     from dagster._core.execution.retries import RetryMode, get_retries_config
+    from dagster_celery.make_app import make_app  # the worker's app, as `dagster-celery worker`
 except ImportError as exc:
     raise ImportError(
         f"the celery executor needs Dagster internals this Dagster does not have ({exc}): "

@@ -507,8 +507,8 @@ def worker(root: Path, argv: list[str]) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 1
     from dagster_celery.executor import CeleryExecutor
-    from dagster_celery.make_app import make_app
 
+    from .dagster_private import make_app
     from .tasks import create_task
 
     app = make_app(
