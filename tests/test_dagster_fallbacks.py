@@ -139,7 +139,14 @@ def test_all_fallbacks_forced_give_the_same_tables_and_history(made, tmp_path):
     assert sorted(history(stock)["materialised"].values()) == [[0, 1]] * 3
     assert stock_out.count(NOTE_HISTORY) == 1 and stock_out.count(NOTE_POOL) == 1
     assert "POLSTER_DAGSTER_FALLBACK=all" in stock_out
-    assert "note: using" not in polster_out
+    # Without the switch, a note only where this Dagster's internals differ (dagster 1.13.0's
+    # SQLite event log: the range tests run this file there too).
+    from polster_core.dagster_private import history as private_history
+    from polster_core.dagster_private import step_pool
+
+    assert (NOTE_HISTORY in polster_out) == (private_history._probe() is not None)
+    assert (NOTE_POOL in polster_out) == (step_pool._probe() is not None)
+    assert polster_out.count("note: using") <= 2
 
 
 def test_a_forced_fallback_is_said_only_under_verbose(made, tmp_path):
