@@ -65,7 +65,10 @@ for end in "${@:-oldest newest}"; do
     esac
     version=$("$DIR/$name/bin/python" -c "import dagster; print(dagster.__version__)")
     echo "== $name end of the range: dagster $version"
-    "$DIR/$name/bin/python" -m pytest -q -p no:cacheprovider "${tests[@]}" || status=1
+    # The forced-fallback backfill runs in the main suite: here test_partitions' backfill.
+    "$DIR/$name/bin/python" -m pytest -q -p no:cacheprovider "${tests[@]}" \
+      --deselect "tests/test_dagster_fallbacks.py::test_a_backfill_with_every_fallback_forced_writes_and_records_the_same_partitions" \
+      || status=1
   done
 done
 exit "$status"

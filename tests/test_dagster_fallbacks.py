@@ -192,3 +192,39 @@ def test_dev_fallback_is_dagsters_own_entry_point():
         )
         assert result.returncode == 0, result.stderr
         assert "Start a local deployment of Dagster" in result.stdout
+
+
+def test_a_backfill_with_every_fallback_forced_writes_and_records_the_same_partitions(tmp_path):
+    from .assets_helpers import add, new_project, run_python
+
+    made = new_project(tmp_path / "made")
+    add(made, "bronze", "events", "--partitions", "daily", "--start", "2026-11-01")
+    add(made, "silver", "clean_events", "--deps", "events")
+    found = {}
+    for name, env in (("polster", {}), ("stock", {"POLSTER_DAGSTER_FALLBACK": "all"})):
+        project = fresh(made, tmp_path / name)
+        for args in (("--from", "2026-11-01", "--to", "2026-11-03"), ("--partition", "2026-11-02")):
+            result = run_python(
+                project,
+                "run_polster.py",
+                *args,
+                env=clean_env(PYTHONPATH=str(project / "src"), **env),
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+        data = project / "data"
+        files = {
+            p.relative_to(data).as_posix(): pl.read_parquet(p) for p in data.rglob("*.parquet")
+        }
+        with dg.DagsterInstance.from_config(str(project / ".dagster")) as instance:
+            recorded = {
+                key.to_user_string(): sorted(instance.get_materialized_partitions(key))
+                for key in instance.get_asset_keys()
+            }
+        found[name] = (files, recorded)
+    (files, recorded), (stock_files, stock_recorded) = found.values()
+    assert sorted(stock_files) == sorted(files)
+    assert "silver/clean_events/date=2026-11-03/data.parquet" in files
+    for path, frame in files.items():
+        assert stock_files[path].equals(frame), path
+    assert stock_recorded == recorded
+    assert recorded["run_silver_clean_events"] == ["2026-11-01", "2026-11-02", "2026-11-03"]
