@@ -23,10 +23,14 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import bench_scaleout
-from bench_scaleout import Celery, make_small, timed
+from bench_scaleout import Celery, make_small
+from project_runs import env_for
 
 PAIRS = {
     "history": ([], "history"),
@@ -34,6 +38,23 @@ PAIRS = {
     "all": (["--workers", "2"], "all"),
     "celery": (["--executor", "celery"], "celery"),
 }
+
+
+def timed(project: Path, args: list[str], extra: dict | None = None) -> float:
+    """Wall seconds of one ``python run_polster.py ...`` that succeeds (Dagster's multiprocess
+    executor, the pool's fallback, prints its own step lines on stderr: not a failure)."""
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "run_polster.py", *args],
+        cwd=project,
+        env={**env_for(project), **(extra or {})},
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - start
+    if result.returncode != 0 or "Succeeded:" not in result.stdout:
+        raise SystemExit(f"{args} failed in {project}:\n{result.stdout}\n{result.stderr}")
+    return seconds
 
 
 def celery_pair(project: Path) -> tuple[Celery, Celery]:
