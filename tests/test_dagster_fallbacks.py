@@ -228,3 +228,18 @@ def test_a_backfill_with_every_fallback_forced_writes_and_records_the_same_parti
         assert stock_files[path].equals(frame), path
     assert stock_recorded == recorded
     assert recorded["run_silver_clean_events"] == ["2026-11-01", "2026-11-02", "2026-11-03"]
+
+
+def test_the_upgrade_guide_names_every_boundary_and_every_switch_value():
+    from polster_core.dagster_private import CONCERNS, FALLBACK_ENV
+
+    guide = (ROOT / "docs/dagster-upgrades.md").read_text(encoding="utf-8")
+    modules = sorted((ROOT / "polster_core/dagster_private").glob("[!_]*.py"))
+    modules.append(ROOT / "plugins/polster_celery/polster_celery/dagster_private.py")
+    for module in modules:
+        assert module.relative_to(ROOT).as_posix() in guide, module
+    assert FALLBACK_ENV in guide
+    for concern in CONCERNS:
+        assert f"`{concern}`" in guide, concern
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/dagster-upgrades.md" in readme
