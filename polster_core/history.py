@@ -23,15 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from dagster import DagsterInstance, deserialize_value, serialize_value
-from dagster._core.instance.ref import InstanceRef, compute_logs_directory
-from dagster._core.storage.compute_log_manager import CapturedLogContext, ComputeIOType
-from dagster._core.storage.local_compute_log_manager import (
-    IO_TYPE_EXTENSION,
-    LocalComputeLogManager,
-)
-from dagster._serdes import ConfigurableClassData
-from dagster._utils import ensure_file, touch_file
 
+from .dagster_private.instance import (
+    IO_TYPE_EXTENSION,
+    CapturedLogContext,
+    ComputeIOType,
+    ConfigurableClassData,
+    InstanceRef,
+    LocalComputeLogManager,
+    compute_logs_directory,
+    ensure_file,
+    touch_file,
+)
 from .masked_output import masked_stream
 from .secrets import SETTINGS_CACHE, Redactor, known_secrets
 
@@ -116,10 +119,11 @@ class PolsterInstance(DagsterInstance):
     @staticmethod
     def config_defaults(base_dir: str) -> dict:
         defaults = dict(InstanceRef.config_defaults(base_dir))
-        # Dagster's SQLite storage, with less work per event (sqlite_history.py).
-        defaults["storage"] = defaults["storage"]._replace(
-            module_name="polster_core.sqlite_history", class_name="PolsterSqliteStorage"
-        )
+        # Dagster's SQLite storage, with less work per event (sqlite_history.py), where this
+        # Dagster's internals allow it (dagster_private/history.py).
+        from .dagster_private.history import storage_data
+
+        defaults["storage"] = storage_data(defaults["storage"])
         defaults["compute_logs"] = ConfigurableClassData(
             __name__,
             RedactingComputeLogManager.__name__,
@@ -136,19 +140,19 @@ class PolsterInstance(DagsterInstance):
         materialisations of a backfill's partitions) one by one unless DAGSTER_EVENT_BATCH_SIZE
         is set; Polster's SQLite history stores each batch in one transaction
         (``QuickSqliteEventLogStorage.store_event_batch``), so it takes them whole."""
-        from .sqlite_history import QuickSqliteEventLogStorage
+        from .dagster_private.history import is_quick
 
         configured = super()._get_event_batch_size()
-        if configured or not isinstance(self.event_log_storage, QuickSqliteEventLogStorage):
+        if configured or not is_quick(self.event_log_storage):
             return configured
         return EVENT_BATCH_SIZE
 
     @cached_property
     def _keeps_serialized(self) -> bool:
         """Whether the event log takes the text redact_event made (Polster's SQLite history)."""
-        from .sqlite_history import QuickSqliteEventLogStorage
+        from .dagster_private.history import is_quick
 
-        return isinstance(self.event_log_storage, QuickSqliteEventLogStorage)
+        return is_quick(self.event_log_storage)
 
     def handle_new_event(self, event, *, batch_metadata=None) -> None:
         event = redact_event(event, self.redactor, self._keeps_serialized)

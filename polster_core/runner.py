@@ -497,7 +497,7 @@ def run_worker(root: Path, name: str | None, workers: int) -> int:
         return 1
     gc.freeze()
     if workers:  # processes of this machine, whatever the executor makes of them
-        from .pool import bounded_size
+        from .pool_size import bounded_size
 
         requested = workers
         workers, why = bounded_size(workers)
@@ -545,9 +545,9 @@ def materialize(
         return EXIT_CODE
     finally:
         gc.enable()
-        from . import pool
+        from .dagster_private import step_pool
 
-        pool.shutdown()
+        step_pool.shutdown()
 
 
 def _materialize(
@@ -603,12 +603,17 @@ def _materialize(
     if tags:
         print(f"  {describe(tags)}", flush=True)
     instance = _instance()
+    if verbose:  # where Polster uses Dagster's stock behaviour instead of its faster path
+        from .dagster_private import notices
+
+        for line in notices():
+            print(line, flush=True)
     gc.freeze()
     gc.enable()
     run_id = str(uuid.uuid4())
     if workers and not in_process and not executor.remote:
         # Processes of this machine: bounded by the work and the machine (see pool.py).
-        from .pool import bounded_size
+        from .pool_size import bounded_size
 
         requested = workers
         workers, why = bounded_size(workers, len(select or job.graph.node_defs))
@@ -624,7 +629,7 @@ def _materialize(
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         run_config = {**quiet, "execution": {"config": config}}
         recon_job = dg.reconstructable(pipeline_job)
-    if executor is not None and executor.name == "multiprocess":
+    if executor is not None and executor.name == "multiprocess" and _pool_in_use():
         from . import pool
 
         # The workers start now, with the project loaded, before the progress thread, and
@@ -701,6 +706,14 @@ def _materialize(
     if not failed and not result.success and watcher.run_error:
         print(_masked(f"error: {watcher.run_error}"), file=sys.stderr)
     return 0 if result.success else 1
+
+
+def _pool_in_use() -> bool:
+    """Whether ``multiprocess`` is Polster's pool here (else Dagster's own executor, the
+    boundary's fallback: dagster_private/step_pool.py)."""
+    from .dagster_private import step_pool
+
+    return step_pool.AVAILABLE
 
 
 def _masked(text: str) -> str:
@@ -842,7 +855,7 @@ def quick_history(home: Path):
             while len(anchors) > ANCHORS_KEPT:  # a Celery worker sees run after run
                 anchors.popitem(last=False)[1].close()
 
-    from .sqlite_history import held_connections
+    from .dagster_private.history import held_connections
 
     event.listen(Engine, "connect", on_connect)
     try:
