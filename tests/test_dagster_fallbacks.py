@@ -15,7 +15,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from .conftest import clean_env, run_polster
+from polster_core.testing.projects import clean_env, run_polster
 
 ROOT = Path(__file__).resolve().parent.parent
 BOUNDARIES = {
@@ -195,7 +195,9 @@ def test_dev_fallback_is_dagsters_own_entry_point():
 
 
 def test_a_backfill_with_every_fallback_forced_writes_and_records_the_same_partitions(tmp_path):
-    from .assets_helpers import add, new_project, run_python
+    from polster_core.testing.projects import run_python
+
+    from .assets_helpers import add, new_project
 
     made = new_project(tmp_path / "made")
     add(made, "bronze", "events", "--partitions", "daily", "--start", "2026-11-01")

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import celery_fixtures
 import polars as pl
 import pytest
 from celery_fixtures import copy_project, run_pipeline, start_worker, stop_worker
 
-from tests.remote_pipeline import LAYERS, init_project, set_env
+from polster_core.testing.pipeline import LAYERS
+from polster_core.testing.projects import init_project, set_env
 
-redis_url = celery_fixtures.redis_url
 NOTE = "note: using dagster-celery's own executor loop and worker task"
 
 
