@@ -21,6 +21,7 @@ Prints each figure and its ratio to the baseline. Example:
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import tempfile
@@ -78,7 +79,7 @@ def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def upsert(args, work: Path) -> None:
+def upsert(args, work: Path) -> dict:
     from deltalake import DeltaTable
 
     storage = Storage(Settings(work, "bench", {}))
@@ -135,9 +136,18 @@ def upsert(args, work: Path) -> None:
     print(f"  polster merge        {polster:8.2f} s")
     print(f"  deltalake merge      {own:8.2f} s   polster / deltalake = {polster / own:.2f}x")
     print(f"  full refresh         {full:8.2f} s   full refresh / polster = {full / polster:.1f}x")
+    return {
+        "rows": rows,
+        "changed": len(batch),
+        "polster_s": polster,
+        "deltalake_s": own,
+        "full_refresh_s": full,
+        "over_deltalake": polster / own,
+        "full_over_polster": full / polster,
+    }
 
 
-def daily(args, work: Path) -> None:
+def daily(args, work: Path) -> dict:
     storage = Storage(Settings(work, "bench", {}))
     days, per_day = args.days, args.daily_rows
     spec = delta.TableSpec("append")
@@ -187,6 +197,15 @@ def daily(args, work: Path) -> None:
         f"{result.files_added}, vacuumed {result.files_vacuumed}) {after:.3f} s "
         f"({after / plain:.2f}x); size after upkeep {folder_bytes(delta_dir) / 1e6:.1f} MB"
     )
+    return {
+        "days": days,
+        "rows": total,
+        "incremental_s": incremental,
+        "full_refresh_s": full,
+        "full_over_incremental": full / incremental,
+        "read_over_parquet": before / plain,
+        "read_over_parquet_after_upkeep": after / plain,
+    }
 
 
 def main() -> None:
@@ -202,15 +221,19 @@ def main() -> None:
     parser.add_argument(
         "--file-mb", type=int, default=None, help="data file size (default: Polster's)"
     )
+    parser.add_argument("--json", type=Path, help="write the figures here (bench/run_all.py)")
     args = parser.parse_args()
     if args.file_mb:
         delta.TARGET_FILE_BYTES = args.file_mb * 1024 * 1024
     with tempfile.TemporaryDirectory(prefix="bench-incremental-") as folder:
         work = Path(folder)
+        report = {}
         if args.only in (None, "upsert"):
-            upsert(args, work / "upsert")
+            report["upsert"] = upsert(args, work / "upsert")
         if args.only in (None, "daily"):
-            daily(args, work / "daily")
+            report["daily"] = daily(args, work / "daily")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
