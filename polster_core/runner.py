@@ -673,6 +673,8 @@ def _materialize(
     steps = watcher.finish()
     expected = select or [node.name for node in job.graph.node_defs]
     ok = [s for s in steps.values() if s["status"] == "ok"]
+    # A step that only checks assets (a contract's rules) materialises nothing.
+    checked = [s for s in ok if _label(s) == "check"]
     how = interrupted()
     if how:  # Ctrl+C or SIGTERM: what Dagster made of it is no failure of an asset
         from .interrupts import EXIT_CODE, interrupted_line
@@ -688,7 +690,8 @@ def _materialize(
     total_rows = sum(s["rows"] or 0 for s in ok)
     checks = len(watcher.failed_checks)
     print(
-        f"{'Succeeded' if result.success else 'FAILED'}: {len(ok)} materialised, {len(failed)} "
+        f"{'Succeeded' if result.success else 'FAILED'}: {len(ok) - len(checked)} materialised"
+        f"{f', {len(checked)} checked' if checked else ''}, {len(failed)} "
         f"failed, {len(skipped)} skipped, {total_rows:,} rows"
         f"{f', {checks} check(s) failed' if checks else ''} in "
         f"{time.perf_counter() - started:.2f}s (run {result.run_id[:8]})"
@@ -967,6 +970,7 @@ class _Progress:
             step["start"] = entry.timestamp
             self.display.started(step["name"])
         elif kind == "ASSET_MATERIALIZATION":
+            step["materialized"] = True
             meta = event.event_specific_data.materialization.metadata
             rows = getattr(meta.get("dagster/row_count"), "value", None)
             fell_back = bool(getattr(meta.get("fell_back_to_local"), "value", False))
@@ -978,6 +982,7 @@ class _Progress:
             step["rows"] = rows
             step["fell_back"] = fell_back
         elif kind == "ASSET_CHECK_EVALUATION":
+            step["checks"] = step.get("checks", 0) + 1
             evaluation = event.event_specific_data
             if not evaluation.passed:
                 detail = ", ".join(
@@ -999,7 +1004,8 @@ class _Progress:
                 if step.get("partitions"):
                     fallback += f"  ({step['partitions']} partition(s))"
                 self.display.line(
-                    f"  ok    {step['name']:<40} {rows:>14} {_fmt_seconds(step['seconds']):>8}"
+                    f"  {_label(step):<5} {step['name']:<40} {rows:>14} "
+                    f"{_fmt_seconds(step['seconds']):>8}"
                     f"{fallback}{self.display.counter()}"
                 )
             elif kind == "STEP_FAILURE":
@@ -1008,6 +1014,11 @@ class _Progress:
                 self.display.line(f"  FAIL  {step['name']:<40} {step['error']}")
             else:
                 step["status"] = "skipped"
+
+
+def _label(step: dict) -> str:
+    """``ok`` for a step that materialised, ``check`` for one that only checked assets."""
+    return "check" if step.get("checks") and not step.get("materialized") else "ok"
 
 
 def _error_text(event) -> str:
