@@ -100,6 +100,8 @@ def has_parameters(function, *names: str) -> str | None:
         params = inspect.signature(function).parameters
     except (TypeError, ValueError) as exc:
         return f"cannot read the signature of {function!r}: {exc}"
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None  # **extra takes any keyword (click's Command.main: auto_envvar_prefix)
     missing = [name for name in names if name not in params]
     if missing:
         name = getattr(function, "__qualname__", repr(function))
