@@ -8,14 +8,12 @@ upstream assets asked for) and the registry edit. The plan is then applied all-o
 from __future__ import annotations
 
 import ast
-import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import LAYERS
-from .errors import PolsterError
+from .exceptions import PolsterError
 from .graph import (
     ProjectAssets,
     allowed_layers,
@@ -30,13 +28,9 @@ from .graph import (
 from .names import asset_key, asset_name_problem, split_asset_key
 from .plan import Plan
 from .project import Project
+from .pyproject_edit import edit_pyproject, missing_requirements
 from .registry import add_registration, new_registry, remove_registration
 from .specs import AssetContext, AssetTemplate, Setting
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SHOWN = 8  # names listed in a message before "and N more"
 
@@ -214,11 +208,12 @@ def add_asset_plan(
             text = example.read_text(encoding="utf-8")
             plan.update(".env.example", add_settings_block(text, key, template, result.settings))
             result.example_updated = True
-    missing = missing_requirements(project, template.requirements)
+    present = project.pyproject.get("project", {}).get("dependencies", [])
+    missing = missing_requirements(present, template.requirements)
     if missing:
         pyproject = project.root / "pyproject.toml"
         text = pyproject.read_text(encoding="utf-8")
-        edited = add_dependencies(text, missing)
+        edited = edit_pyproject(text, missing)
         if edited is None:
             result.manual_requirements = missing
         else:
@@ -283,78 +278,6 @@ def remove_settings_block(text: str, key: str) -> str | None:
         first -= 1
     del lines[first : last + 1]
     return "".join(lines)
-
-
-# Requirements in pyproject.toml -------------------------------------------------------------
-
-
-def _dist(requirement: str) -> str:
-    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else requirement
-
-
-def missing_requirements(project: Project, requirements) -> list[str]:
-    present = {_dist(r) for r in project.pyproject.get("project", {}).get("dependencies", [])}
-    return [r for r in requirements if _dist(r) not in present]
-
-
-def add_dependencies(text: str, requirements: list[str]) -> str | None:
-    """``pyproject.toml`` text with ``requirements`` appended to ``[project] dependencies``.
-
-    Only the array's lines change; the result is parsed again and must differ from the input
-    by exactly those requirements, or ``None`` is returned (the caller asks the user to add
-    them by hand).
-    """
-    try:
-        before = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return None
-    lines = text.splitlines(keepends=True)
-    in_project = False
-    start = None
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            in_project = stripped == "[project]"
-            continue
-        if in_project and re.match(r"dependencies\s*=\s*\[", stripped):
-            start = i
-            break
-    if start is None:
-        return None
-    new = [f'"{r}"' for r in requirements]
-    first = lines[start]
-    if first.rstrip().endswith("]") and first.count("[") == 1:  # dependencies = ["a", "b"]
-        head, _, _ = first.rstrip().rpartition("]")
-        inner = head.split("[", 1)[1].strip().rstrip(",")
-        items = ([inner] if inner else []) + new
-        lines[start] = head.split("[", 1)[0] + "[" + ", ".join(items) + "]\n"
-    else:
-        end = next(
-            (j for j in range(start + 1, len(lines)) if lines[j].strip().startswith("]")), None
-        )
-        if end is None:
-            return None
-        previous = end - 1
-        while previous > start and (
-            not lines[previous].strip() or lines[previous].strip().startswith("#")
-        ):
-            previous -= 1
-        if previous > start:
-            code = lines[previous].rstrip("\n")
-            if not code.split("#")[0].rstrip().endswith(","):
-                lines[previous] = code.split("#")[0].rstrip() + ",\n"
-        lines[end:end] = [f"    {item},\n" for item in new]
-    result = "".join(lines)
-    try:
-        after = tomllib.loads(result)
-    except tomllib.TOMLDecodeError:
-        return None
-    expected = before.get("project", {}).get("dependencies", []) + list(requirements)
-    if after.get("project", {}).get("dependencies") != expected:
-        return None
-    after["project"]["dependencies"] = before["project"]["dependencies"]
-    return result if after == before else None
 
 
 # remove-asset -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import PolsterError
+from .exceptions import PolsterError
 from .specs import CIPlatform, Setting, describe_needed, needed_settings
 
 DEFAULT_BRANCH = "main"

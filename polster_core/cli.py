@@ -14,7 +14,12 @@ import typer
 from typer.core import TyperCommand
 
 from . import __version__
-from .errors import Interrupted, PolsterError, ProjectUnfinished
+from .commands import assets as _assets
+from .commands import enable as _enable
+from .commands import may_prompt
+from .commands import plugin as _plugin
+from .commands import upgrade as _upgrade
+from .exceptions import Interrupted, PolsterError, ProjectUnfinished
 
 app = typer.Typer(
     help="Polster: dbt init for Python data engineering (Dagster + Polars, bronze/silver/gold).",
@@ -59,10 +64,6 @@ def _root(
     ),
 ) -> None:
     pass
-
-
-def _interactive(no_input: bool) -> bool:
-    return not no_input and sys.stdin.isatty()
 
 
 @app.command(cls=PluginChoicesCommand)
@@ -113,7 +114,7 @@ def init(
     from .project import is_polster_project
     from .scaffold import build_context, check_target, git_available, init_plan, inside_git_repo
 
-    interactive = _interactive(no_input)
+    interactive = may_prompt(no_input)
     if name is None and interactive:
         name = click.prompt("Project name", default="my-project")
     name = validate_project_name(name)
@@ -490,11 +491,7 @@ def _refused(exc: Exception) -> int:
     return code
 
 
-# Command groups that live in their own modules (polster_core/commands/) register themselves
-# on ``app`` when imported; they must import nothing heavy at module level.
-from .commands import assets as _assets  # noqa: E402,F401
-from .commands import enable as _enable  # noqa: E402,F401
-from .commands import plugin as _plugin  # noqa: E402
-from .commands import upgrade as _upgrade  # noqa: E402,F401
-
-_plugin.register(app)
+# Command groups that live in their own modules (polster_core/commands/), in the order
+# `polster --help` lists them; they import nothing heavy at module level.
+for _group in (_assets, _enable, _plugin, _upgrade):
+    _group.register(app)

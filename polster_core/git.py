@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .ci import DEFAULT_BRANCH
-from .errors import PolsterError
+from .exceptions import PolsterError
 
 PUSH = ("git", "push", "-u", "origin", DEFAULT_BRANCH)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import LAYERS
 from .names import asset_key, asset_name_problem, split_asset_key
+from .partition_mapping import partition_problems
 from .registry import Registry, natural_key
 
 ASSETS_DIR = "src/orchestration/assets"
@@ -393,9 +394,7 @@ class ProjectAssets:
             elif parts and parts[0] not in allowed:
                 why = broken_rule(asset.layer, parts[0], self.allow_same_layer)
                 found.append(Problem(where, f"depends on {up}: {why}", "layer-rule"))
-        from .partition_mapping import partition_problems
-
-        found.extend(replace(p, rule="partitions") for p in partition_problems(self, asset, where))
+        found.extend(Problem(where, p, "partitions") for p in partition_problems(self, asset))
         if asset.layer != "bronze" and not asset.upstream:
             found.append(
                 Problem(
@@ -478,19 +477,6 @@ class ProjectAssets:
                     parent = work[-1][0]
                     low[parent] = min(low[parent], low[node])
         return sorted(found)
-
-    def downstream_closure(self, key: str) -> list[str]:
-        """Every asset that depends on ``key``, directly or not."""
-        self.load_dependencies()
-        seen: list[str] = []
-        todo = list(self.assets[key].downstream) if key in self.assets else []
-        while todo:
-            current = todo.pop(0)
-            if current in seen or current == key:
-                continue
-            seen.append(current)
-            todo.extend(self.assets[current].downstream)
-        return seen
 
 
 def _cycle_path(component: list[str], graph: dict[str, list[str]]) -> list[str]:

@@ -32,11 +32,10 @@ from dagster._core.storage.local_compute_log_manager import (
 from dagster._serdes import ConfigurableClassData
 from dagster._utils import ensure_file, touch_file
 
+from .event_text import EVENT_BATCH_SIZE, keep_serialized, take_serialized  # noqa: F401
 from .masked_output import masked_stream
 from .secrets import SETTINGS_CACHE, Redactor, known_secrets
-
-# Events per batch stored at once (Dagster's batches: see PolsterInstance._get_event_batch_size).
-EVENT_BATCH_SIZE = 1000
+from .sqlite_history import QuickSqliteEventLogStorage
 
 _REDACTORS: dict[str, Redactor] = {}
 _LOCK = threading.Lock()
@@ -68,31 +67,9 @@ def redact_event(event: Any, redactor: Redactor, keep: bool = False) -> Any:
     text = serialize_value(event)
     if not redactor.search(text):
         if keep:
-            _keep_serialized(event, text)
+            keep_serialized(event, text)
         return event
     return deserialize_value(json.dumps(_redact_tree(json.loads(text), redactor)), type(event))
-
-
-# Serialised events that redact_event let through unchanged, by id (each with its event, so an
-# id is not reused while it is here), until the event log takes them. Dagster stores a batch of
-# events (up to EVENT_BATCH_SIZE) after it has handed them all over; beyond twice that, the
-# oldest are dropped (and serialised again if they are stored after all).
-_SERIALIZED: dict[int, tuple[Any, str]] = {}
-_SERIALIZED_LOCK = threading.Lock()
-
-
-def _keep_serialized(event: Any, text: str) -> None:
-    with _SERIALIZED_LOCK:
-        _SERIALIZED[id(event)] = (event, text)
-        if len(_SERIALIZED) > 2 * EVENT_BATCH_SIZE:
-            del _SERIALIZED[next(iter(_SERIALIZED))]
-
-
-def take_serialized(event: Any) -> str | None:
-    """``serialize_value(event)`` as :func:`redact_event` made it, once; None if it did not."""
-    with _SERIALIZED_LOCK:
-        kept = _SERIALIZED.pop(id(event), None)
-    return kept[1] if kept is not None and kept[0] is event else None
 
 
 def _redact_tree(value: Any, redactor: Redactor) -> Any:
@@ -136,8 +113,6 @@ class PolsterInstance(DagsterInstance):
         materialisations of a backfill's partitions) one by one unless DAGSTER_EVENT_BATCH_SIZE
         is set; Polster's SQLite history stores each batch in one transaction
         (``QuickSqliteEventLogStorage.store_event_batch``), so it takes them whole."""
-        from .sqlite_history import QuickSqliteEventLogStorage
-
         configured = super()._get_event_batch_size()
         if configured or not isinstance(self.event_log_storage, QuickSqliteEventLogStorage):
             return configured
@@ -146,8 +121,6 @@ class PolsterInstance(DagsterInstance):
     @cached_property
     def _keeps_serialized(self) -> bool:
         """Whether the event log takes the text redact_event made (Polster's SQLite history)."""
-        from .sqlite_history import QuickSqliteEventLogStorage
-
         return isinstance(self.event_log_storage, QuickSqliteEventLogStorage)
 
     def handle_new_event(self, event, *, batch_metadata=None) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from .errors import PolsterError
+from .exceptions import PolsterError
 
 LOCK_FILE = ".polster.lock"
 SETUP_LOCK_FILE = ".polster-setup.lock"
@@ -195,15 +195,6 @@ def hold(root: Path, command: str) -> None:
     _held.enter_context(project_lock(root, f"polster {command}"))
 
 
-def hold_for_command(project, command: str):
-    """:func:`hold` ``project``, and return it read again under the lock: as the command
-    before this one left it."""
-    from .project import load_project
-
-    hold(project.root, command)
-    return load_project(project.root)
-
-
 def release_held() -> None:
-    """Release every lock taken with :func:`hold_for_command`."""
+    """Release every lock taken with :func:`hold`."""
     _held.close()

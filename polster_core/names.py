@@ -5,7 +5,7 @@ from __future__ import annotations
 import keyword
 import re
 
-from .errors import PolsterError
+from .exceptions import PolsterError
 
 PROJECT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 MAX_PROJECT_NAME = 64

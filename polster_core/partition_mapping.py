@@ -14,12 +14,12 @@ from typing import Any
 from .partition_specs import CUSTOM, NONE
 
 
-def partition_problems(assets: Any, asset: Any, where: str) -> list:
+def partition_problems(assets: Any, asset: Any) -> list[str]:
     """Problems of ``asset``'s partitioning: a definition Dagster cannot build, one that
     differs from the project's (the partitioned assets of the pipeline run in one job, and
     Dagster resolves a job only when they share one partitions definition), and upstream
-    assets whose partitions it cannot read."""
-    from .graph import Problem
+    assets whose partitions it cannot read: each a sentence, said of the asset's file (the
+    caller, :meth:`polster_core.graph.Assets.check`, names the file)."""
     from .partition_keys import KeyProblem, check_start, timezone_of
     from .partition_specs import project_partitioning
 
@@ -32,17 +32,16 @@ def partition_problems(assets: Any, asset: Any, where: str) -> list:
             timezone_of(mine.timezone)
             check_start(mine.start_date or mine.start, "start_date")
         except KeyProblem as exc:
-            return [Problem(where, f"its partitions definition cannot work: {exc}")]
+            return [f"its partitions definition cannot work: {exc}"]
     project = project_partitioning(assets)
     if mine is not None and project is not None and not mine.same_as(project):
         owner = next(a.key for a in assets.sorted_assets() if a.partitioning == project)
         return [
-            Problem(
-                where,
+            (
                 f"is partitioned {mine.describe()} but {owner} is {project.describe()}: the "
                 "partitioned assets of the pipeline run in one Dagster job, which needs one "
                 "partitions definition; give both the same kind, start_date and timezone, "
-                "or unpartition one",
+                "or unpartition one"
             )
         ]
     for key in asset.upstream:
@@ -51,20 +50,14 @@ def partition_problems(assets: Any, asset: Any, where: str) -> list:
             continue
         if up.partitions == CUSTOM:
             found.append(
-                Problem(
-                    where,
-                    f"is {asset.partitions} partitioned but {key} has a partitions_def polster "
-                    "cannot read: give both the same Daily/Hourly/Weekly/Monthly "
-                    "PartitionsDefinition",
-                )
+                f"is {asset.partitions} partitioned but {key} has a partitions_def polster "
+                "cannot read: give both the same Daily/Hourly/Weekly/Monthly "
+                "PartitionsDefinition"
             )
         elif up.partitions != asset.partitions:
             found.append(
-                Problem(
-                    where,
-                    f"is {asset.partitions} partitioned but its upstream {key} is "
-                    f"{up.partitions}: its partitions do not map one to one; partition it "
-                    f"{up.partitions} too, or unpartition it",
-                )
+                f"is {asset.partitions} partitioned but its upstream {key} is "
+                f"{up.partitions}: its partitions do not map one to one; partition it "
+                f"{up.partitions} too, or unpartition it"
             )
     return found

@@ -12,7 +12,7 @@ import datetime as _dt
 import re
 from dataclasses import dataclass
 
-from .errors import PolsterError
+from .exceptions import PolsterError
 
 NONE = "none"
 CUSTOM = "custom"  # a partitions_def polster does not recognise (static, dynamic, ...)
@@ -25,7 +25,8 @@ KINDS = {
 # What the core function calls the partition it computes.
 ARGUMENT = {"daily": "day", "hourly": "hour", "weekly": "week", "monthly": "month"}
 EXAMPLE_KEY = {"daily": "2026-11-02", "hourly": "2026-11-02-13:00"}
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A start date as written in a wrapper and in the record: YYYY-MM-DD.
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def parse_partitions(kind: str | None, start: str | None) -> Partitioning:
     from .partition_keys import KeyProblem, check_start
 
     try:
-        if not _DATE.match(start):
+        if not DATE_PATTERN.match(start):
             raise KeyProblem(f"--start must be a date like 2026-11-01 (YYYY-MM-DD), not '{start}'")
         check_start(start)
     except KeyProblem as exc:

@@ -17,8 +17,7 @@ from typing import Any
 import dagster as dg
 
 from .partitions import PartitionedTable, column_for
-
-PREVIEW_ROWS = 5
+from .table_metadata import PREVIEW_ROWS, markdown_preview, table_schema
 
 
 def partition_keys(context: Any) -> list[str]:
@@ -94,8 +93,6 @@ def handle_partitioned_output(
 def partition_metadata(table: PartitionedTable, key: str, frame: Any, result: Any) -> dict:
     """Rows, schema, a preview and the file of one written partition."""
     import polars as pl
-
-    from .runtime import markdown_preview, table_schema
 
     if isinstance(frame, pl.LazyFrame):
         frame = table.scan(key).head(PREVIEW_ROWS).collect()

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from .errors import PolsterError
+from .exceptions import PolsterError, exception_chain
+from .io_errors import not_parquet
 
 PART = "data"  # each partition's file: {column}={key}/data.parquet
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -168,7 +169,7 @@ class PartitionedTable:
         if files:
             # A damaged file would fail the whole scan later, without its name: read it alone
             # now, through the Storage, whose error names the partition and its file.
-            for key in _not_parquet(wanted, files, options):
+            for key in _damaged_files(wanted, files, options):
                 self.scan(key)
             if not options:
                 _SCANNED.append((self, wanted, files))
@@ -196,7 +197,7 @@ class PartitionedTable:
         backend = self.storage.backend
         layers = [partition_layer(self.layer, self.name, k) for k in keys]
         if self.storage.is_remote and any(
-            self.storage._where(la, PART) is not backend for la in layers[:1]
+            self.storage.holding_backend(la, PART) is not backend for la in layers[:1]
         ):
             return [], {}
         if getattr(backend, "name", "") == "local" and hasattr(backend, "path"):
@@ -216,10 +217,7 @@ def damaged_partition(exc: BaseException) -> PolsterError | None:
     """For an error saying a parquet file is damaged, raised while a scan of partitions ran
     (their file's end looked right, what is inside is not): the error that names the first
     damaged partition scanned lately, its file and the run that writes it again; else None."""
-    from .storage import _chain
-    from .storage import _not_parquet as damaged
-
-    if not any(damaged(e) for e in _chain(exc)) or not _SCANNED:
+    if not any(not_parquet(e) for e in exception_chain(exc)) or not _SCANNED:
         return None
     import polars as pl
 
@@ -246,7 +244,7 @@ def collected(frame: Any) -> Any:
     raise named
 
 
-def _not_parquet(keys: list[str], files: list[str], options: dict) -> list[str]:
+def _damaged_files(keys: list[str], files: list[str], options: dict) -> list[str]:
     """The keys whose local file does not end as a parquet file does (its footer's length and
     ``PAR1``, or ``PARE`` when encrypted): a truncated or overwritten file. Eight bytes a file;
     remote files are not read twice (their scan reports a damaged one)."""

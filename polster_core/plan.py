@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from .errors import Interrupted, PolsterError
+from .exceptions import Interrupted, PolsterError
 
 JOURNAL = ".polster/journal.json"
 _PAUSE = "POLSTER_TEST_PAUSE_APPLY"  # test-only: see the module's docstring

@@ -16,7 +16,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import PolsterError
+from .exceptions import PolsterError
 from .specs import AssetTemplate, CIPlatform, Executor, StorageBackend
 
 DEFAULT_PLUGINS = (

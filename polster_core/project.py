@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import PolsterError
+from .exceptions import PolsterError
+from .lock import hold, settle
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -99,8 +100,6 @@ def find_project(start: Path | None = None) -> Project:
             broken = broken or exc
             continue
         if isinstance(data.get("tool", {}).get("polster"), dict):
-            from .lock import settle
-
             settle(directory)  # a command a kill cut short: finished or undone first
             return load_project(directory)
     if broken is not None:
@@ -118,3 +117,10 @@ def load_project(root: Path) -> Project:
         raise PolsterError(f"{root / 'pyproject.toml'} has no [tool.polster] table")
     name = data.get("project", {}).get("name") or root.name
     return Project(root=root, name=name, config=config, pyproject=data)
+
+
+def hold_for_command(project: Project, command: str) -> Project:
+    """Lock ``project`` until the running command ends (:func:`polster_core.lock.hold`), and
+    return it read again under the lock: as the command before this one left it."""
+    hold(project.root, command)
+    return load_project(project.root)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import PolsterError
+from .exceptions import PolsterError
 
 
 @dataclass
@@ -62,9 +62,9 @@ class RemoteTable:
             try:
                 remove(backend, self.layer, self.name)
             except Exception as exc:
-                raise self.storage._failure(
+                raise self.storage.user_error(
                     f"deleting the {what} of {self.layer}/{self.name} at {uri} on "
-                    f"{self.backend} failed: {self.storage._describe(exc)}; the asset was not "
+                    f"{self.backend} failed: {self.storage.describe(exc)}; the asset was not "
                     "removed: run the command again when the store can be reached",
                     exc,
                 ) from None
@@ -95,9 +95,9 @@ def find_remote_table(project: Any, layer: str, name: str, backend: str) -> Remo
     except PolsterError:
         raise
     except Exception as exc:
-        raise storage._failure(
+        raise storage.user_error(
             f"cannot see what {backend} stores of {layer}/{name} at {found.folder}: "
-            f"{storage._describe(exc)}; nothing was removed",
+            f"{storage.describe(exc)}; nothing was removed",
             exc,
         ) from None
     return found

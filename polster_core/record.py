@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import LAYERS, __version__
-from .errors import PolsterError
+from .exceptions import PolsterError
 
 RECORD = ".polster/generated.json"
 FORMAT = 1
@@ -454,7 +454,7 @@ def _relative_path(value: str) -> str | None:
 
 
 def _asset_rules(asset: dict, where: str) -> None:
-    from .partition_specs import _DATE, NONE, parse_partitions
+    from .partition_specs import DATE_PATTERN, NONE, parse_partitions
 
     kind = asset.get("partitions", NONE)
     start = asset.get("start", "")
@@ -469,7 +469,7 @@ def _asset_rules(asset: dict, where: str) -> None:
             raise Invalid(f"{where}.start is set, but {where}.partitions is none")
         return
     try:
-        if not _DATE.match(start):
+        if not DATE_PATTERN.match(start):
             raise ValueError
         _dt.date.fromisoformat(start)
     except ValueError:

@@ -12,7 +12,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from .errors import PolsterError
+from .exceptions import PolsterError
 
 _RUNS = re.compile(r"\d+|\D")
 

@@ -45,7 +45,7 @@ import traceback
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import PolsterError
+from .exceptions import PolsterError
 
 POLARS = "polars"
 FSSPEC = "fsspec"

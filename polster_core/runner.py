@@ -23,18 +23,21 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
+from .exceptions import FULL_CAUSE
+from .settings import add_src_to_pythonpath
+
 JOB_NAME = "polster_pipeline"
 # The executor run_polster.py uses when --executor is not given (see polster_core.specs.Executor).
 EXECUTOR_ENV = "POLSTER_EXECUTOR"
 # How the IO manager's log message with an error's full cause begins (runtime.py writes it).
-FULL_CAUSE = "Full cause (secrets masked):"
 DAGSTER_YAML = """\
 # Dagster instance of this project (run history, schedules). Created by run_polster.py.
 telemetry:
   enabled: false
 """
 # Polster's instance masks the project's secrets in everything the history records (and the UI
-# shows): see polster_core/history.py. Kept in sync with polster_core.history.INSTANCE_CLASS.
+# shows): polster_core.history.PolsterInstance. Every project's .dagster/dagster.yaml names that
+# class by this path, so it is public API: it stays importable there.
 INSTANCE_CLASS = """\
 # Masks the project's secrets (.env) in the run history, compute logs and the UI.
 instance_class:
@@ -59,7 +62,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with a wrong option reported as one line (what is wrong, where help is)."""
 
     def error(self, message: str):
-        from .errors import one_line
+        from .exceptions import one_line
 
         self.exit(2, f"error: {one_line(message)}: see python run_polster.py --help\n")
 
@@ -195,7 +198,7 @@ def postgres_problem(url: str, timeout: int = 5) -> str | None:
     """Why the PostgreSQL history at ``url`` cannot be used (one line, password masked): not
     a PostgreSQL URL, a server that does not answer, or a user that may not create Dagster's
     tables where they would go."""
-    from .errors import one_line
+    from .exceptions import one_line
 
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme not in POSTGRES_SCHEMES:
@@ -242,7 +245,7 @@ def _postgres_rights_problem(connection, where: str) -> str | None:
     database's owner create in ``public``), or None."""
     from psycopg2.extensions import quote_ident
 
-    from .errors import one_line
+    from .exceptions import one_line
 
     try:
         with connection.cursor() as cursor:
@@ -333,11 +336,12 @@ def main(root: Path | str, argv: list[str] | None = None) -> int:
 def _history_error(exc: BaseException) -> str | None:
     """The message for an error of the PostgreSQL history the checks before a run could not
     foresee (rights taken away, a table of another owner), if it was that: its first line."""
-    from .errors import one_line
-    from .storage import _chain
+    from .exceptions import exception_chain, one_line
 
     url = os.environ.get(POSTGRES_ENV, "").strip()
-    found = next((e for e in _chain(exc) if type(e).__module__.startswith("psycopg2")), None)
+    found = next(
+        (e for e in exception_chain(exc) if type(e).__module__.startswith("psycopg2")), None
+    )
     if not url or found is None:
         return None
     lines = str(found).strip().splitlines()
@@ -359,9 +363,12 @@ def history_problem() -> str | None:
 
 def _history_full(exc: BaseException) -> str | None:
     """The message for a disk too full for Dagster's history (``.dagster/``), if it was that."""
-    from .storage import _chain, _no_space
+    from .exceptions import exception_chain
+    from .io_errors import no_space
 
-    if not any("database or disk is full" in str(e) for e in _chain(exc)) and not _no_space(exc):
+    if not any("database or disk is full" in str(e) for e in exception_chain(exc)) and not no_space(
+        exc
+    ):
         return None
     home = os.environ.get("DAGSTER_HOME") or ".dagster"
     return (
@@ -474,8 +481,7 @@ def run_worker(root: Path, name: str | None, workers: int) -> int:
         return 2
     # The worker rebuilds the pipeline job with this executor (see pipeline_job).
     os.environ[EXECUTOR_ENV] = executor.name
-    paths = [str(root / "src"), os.environ.get("PYTHONPATH", "")]
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    add_src_to_pythonpath(root)
     # Loaded now, once: the worker's processes (forked from this one) start with the project
     # imported, so a run's first steps do not wait for it; a project that does not load is
     # one line here rather than a failure of every step. What it loaded lives as long as the
@@ -558,7 +564,7 @@ def _materialize(
     try:
         import dagster as dg
 
-        from .errors import PolsterError
+        from .exceptions import PolsterError
 
         if not in_process:
             os.environ[EXECUTOR_ENV] = executor.name
@@ -613,9 +619,7 @@ def _materialize(
     quiet = {"loggers": {"console": {"config": {"log_level": level}}}}
     recon_job = run_config = None
     if not in_process:
-        # Worker processes import the project too: give them its src/ directory.
-        paths = [str(root / "src"), os.environ.get("PYTHONPATH", "")]
-        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        add_src_to_pythonpath(root)  # worker processes import the project too
         run_config = {**quiet, "execution": {"config": config}}
         recon_job = dg.reconstructable(pipeline_job)
     if executor is not None and executor.name == "multiprocess":
@@ -703,7 +707,7 @@ def _layer_rules(root: Path) -> str | None:
     layer the rules forbid (``allow_same_layer_deps`` applies). Wrappers left unregistered are
     said on stdout: Dagster never sees them, so they do not run."""
     from .asset_plans import load_assets
-    from .errors import PolsterError
+    from .exceptions import PolsterError
     from .project import load_project
 
     try:
@@ -725,13 +729,13 @@ def _definitions_error(exc: Exception) -> str:
     """Why the definitions did not load, in a line; the asset graph's own problems (a cycle,
     a missing upstream asset) point to ``polster check``, which names the files to fix."""
     from .errors import one_line, user_message
-    from .storage import _chain
+    from .exceptions import exception_chain, first_line
 
     own = user_message(exc) if not isinstance(exc, (ImportError, SyntaxError)) else None
     if own is not None:
         return one_line(own)
-    chain = list(_chain(exc))
-    text = one_line(f"{type(exc).__name__}: {_first_line(exc)}")
+    chain = list(exception_chain(exc))
+    text = one_line(f"{type(exc).__name__}: {first_line(exc)}")
     if any(type(e).__name__ == "CircularDependencyError" for e in chain):
         return (
             "the project's assets depend on each other in a cycle, so its definitions cannot "
@@ -748,11 +752,6 @@ def _definitions_error(exc: Exception) -> str:
     if where:
         return f"the project's definitions failed to load: {where}: {text}: fix it there"
     return f"the project's definitions failed to load: {text}"
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else ""
 
 
 def _instance():
@@ -990,19 +989,15 @@ def _error_text(event) -> str:
         return "failed"
     if error.cls_name == "DagsterExecutionInterruptedError":
         return "interrupted (Ctrl+C or SIGTERM)"
-    from .errors import exception_line
+    from .exceptions import exception_line
 
     # The line an example script prints for the same error (errors.error_line).
     return exception_line(error.message or "") or error.cls_name or "failed"
 
 
-def port_free(host: str, port: int) -> bool:
-    return ui_address_problem(host, port) is None
-
-
 def ui_address_problem(host: str, port: int) -> str | None:
     """Why the UI cannot listen on ``host:port`` (one line, with what to do), or None."""
-    from .errors import one_line
+    from .exceptions import one_line
 
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]

@@ -14,12 +14,12 @@ from typing import Any
 import dagster as dg
 
 from . import LAYERS
-from .errors import PolsterError
-from .runner import FULL_CAUSE
+from .exceptions import FULL_CAUSE, PolsterError
+from .partitioned_io import handle_partitioned_output, load_partitioned_input
 from .storage import get_storage
+from .table_metadata import PREVIEW_ROWS, markdown_preview, table_schema  # noqa: F401
 
 ASSET_KEY = re.compile(rf"^run_({'|'.join(LAYERS)})_(\w+)$")
-PREVIEW_ROWS = 5
 
 
 def layer_and_name(asset_key: dg.AssetKey) -> tuple[str, str]:
@@ -32,29 +32,6 @@ def layer_and_name(asset_key: dg.AssetKey) -> tuple[str, str]:
             f"layer one of {', '.join(LAYERS)}): rename it so its data has a place to live"
         )
     return match.group(1), match.group(2)
-
-
-def markdown_preview(df: Any, rows: int = PREVIEW_ROWS) -> str:
-    """The first rows as a markdown table, with ``|`` and newlines escaped."""
-
-    def cell(value: Any) -> str:
-        text = "" if value is None else str(value)
-        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-
-    head = df.head(rows)
-    lines = [
-        "| " + " | ".join(cell(c) for c in head.columns) + " |",
-        "| " + " | ".join("---" for _ in head.columns) + " |",
-    ]
-    for row in head.iter_rows():
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines)
-
-
-def table_schema(schema: Any) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name=name, type=str(dtype)) for name, dtype in schema.items()]
-    )
 
 
 class _Handoff:
@@ -111,8 +88,6 @@ class PolsterIOManager(dg.IOManager):
         layer, name = layer_and_name(context.asset_key)
         storage = self._storage()
         if context.has_asset_partitions:  # one file per partition: see partitioned_io.py
-            from .partitioned_io import handle_partitioned_output
-
             with _full_cause_logged(context):
                 context.add_output_metadata(
                     handle_partitioned_output(context, obj, storage, layer, name)
@@ -161,8 +136,6 @@ class PolsterIOManager(dg.IOManager):
         layer, name = layer_and_name(upstream.asset_key)
         storage = self._storage()
         if context.has_asset_partitions:  # the mapped partitions: see partitioned_io.py
-            from .partitioned_io import load_partitioned_input
-
             with _full_cause_logged(context):
                 return load_partitioned_input(context, storage, layer, name)
         typing_type = getattr(context.dagster_type, "typing_type", None)

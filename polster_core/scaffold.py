@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .errors import PolsterError
+from .exceptions import PolsterError
 from .names import package_name
 from .plan import Plan
 from .project import is_polster_project

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PolsterError
+from .exceptions import PolsterError
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"", "0", "false", "no", "off"}
@@ -105,3 +105,10 @@ def load_settings(root: Path | str, project_name: str | None = None) -> Settings
 
         project_name = load_project(root).name if is_polster_project(root) else root.name
     return Settings(root=root, project_name=project_name, env=os.environ)
+
+
+def add_src_to_pythonpath(root: Path) -> None:
+    """Put the project's ``src/`` first on ``PYTHONPATH``, for the processes a run starts
+    (workers, Celery's, Dagster's): they import the project's packages as this one does."""
+    paths = [str(Path(root) / "src"), os.environ.get("PYTHONPATH", "")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)

@@ -79,10 +79,11 @@ def missing_settings(settings: Iterable[Setting], get: Callable[[str], str]) -> 
 class StorageBackend:
     """A storage backend: where a project's parquet files live.
 
-    ``factory(settings, project)`` returns an object with ``write``, ``read``, ``exists`` and
-    ``uri`` methods (see :class:`polster_core.storage.Backend`). ``settings`` is a mapping of
-    the environment (``.env`` already loaded); ``project`` is a
-    :class:`polster_core.storage.ProjectInfo`.
+    ``factory(settings)`` returns an object with ``write``, ``read``, ``scan``, ``exists`` and
+    ``uri`` methods (see :class:`polster_core.storage.Backend`). ``settings`` is the project's
+    :class:`polster_core.settings.Settings`: the environment over ``.env``, read with
+    ``settings.get(NAME)``, ``settings.flag(NAME)``, ``settings.seconds(NAME, default)``;
+    ``settings.root`` is the project's root.
     """
 
     name: str

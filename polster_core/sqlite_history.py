@@ -78,7 +78,7 @@ from sqlalchemy import exc as db_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool, StaticPool
 
-from .history import take_serialized
+from .event_text import take_serialized
 
 ENGINES_KEPT = 32  # a long-lived process (the UI, the daemon) sees many runs' databases
 
@@ -320,7 +320,7 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
 
     def _row(self, event: Any) -> dict[str, Any]:
         """Dagster's ``_event_to_row``, with the event's text as the instance serialised it
-        when it looked for secrets (:func:`polster_core.history.take_serialized`), when it did.
+        when it looked for secrets (:func:`polster_core.event_text.take_serialized`), when it did.
         The first such row in a process is checked against Dagster's own; if they differ (a
         Dagster that builds its row otherwise), Dagster's is used from then on."""
         global _ROW_MATCHES

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, Protocol
 
-from .errors import PolsterError
+from .exceptions import PolsterError, first_line
+from .io_errors import IO_ERROR, NOT_PARQUET, no_space, not_parquet
+from .partitions import PART, damaged_partition, key_of
 from .secrets import redact
 from .settings import Settings, load_settings
 
@@ -30,7 +32,9 @@ SAMPLES_DIR = "_samples"
 
 
 class Backend(Protocol):
-    """What a storage backend's factory returns. Every method takes a layer and a name."""
+    """What a storage backend's factory returns. Every method takes a layer and a name.
+
+    These are required; :class:`BackendExtras` lists what a backend may add."""
 
     name: str
 
@@ -48,6 +52,40 @@ class Backend(Protocol):
 
     def exists(self, layer: str, name: str) -> bool:
         """Whether the table has been written."""
+
+
+class BackendExtras(Protocol):
+    """What a :class:`Backend` may have besides: each optional, probed with ``getattr`` by
+    the core (:mod:`polster_core.partitions` for partitioned tables, :class:`Storage` for the
+    connect timeout), with a default when it is missing. :class:`polster_core.remote.FsspecBackend`
+    has them all."""
+
+    # Seconds to connect within; set from ``{NAME}_CONNECT_TIMEOUT`` when the backend has it.
+    connect_timeout: float
+    # "polars": partitions are scanned in one go by polars' own reader at ``url(...)`` with
+    # ``polars_options()``; anything else scans each partition through the backend.
+    scan_with: str
+    # An fsspec filesystem and the path of a table on it: listing and deleting a partitioned
+    # table's folder default to them (without them, to fsspec on ``uri(...)``).
+    fs: Any
+
+    def path(self, layer: str, name: str) -> Any:
+        """The table's path: on ``fs``, or on the local disk for the ``local`` backend."""
+
+    def url(self, layer: str, name: str) -> str:
+        """The URL polars' own reader scans (with ``scan_with == "polars"``)."""
+
+    def polars_options(self) -> dict[str, Any]:
+        """The ``storage_options`` polars' reader needs for ``url(...)``."""
+
+    def list_folder(self, layer: str, name: str) -> list[str]:
+        """The entries of a partitioned table's folder (``date=2026-11-02``, ...)."""
+
+    def delete_folder(self, layer: str, name: str) -> None:
+        """Remove a partitioned table's folder and everything in it."""
+
+    def delete(self, layer: str, name: str) -> None:
+        """Remove a table's (unpartitioned) file."""
 
 
 @dataclass
@@ -111,7 +149,7 @@ class LocalBackend:
         except BaseException as exc:
             # polars does not always say the disk was full (e.g. "Invalid thrift: transport
             # error"): look, before the temporary file gives its space back.
-            full = isinstance(exc, Exception) and not _no_space(exc) and _disk_full(target.parent)
+            full = isinstance(exc, Exception) and not no_space(exc) and _disk_full(target.parent)
             Path(tmp).unlink(missing_ok=True)
             _remove_empty(made)  # a failed write leaves the tree as it was
             if full:
@@ -187,7 +225,7 @@ class Storage:
         except Exception as exc:
             failure = PolsterError(
                 f"storage backend '{name}' ({spec.plugin or 'plugin'}) could not start: "
-                f"{self._describe(exc)}"
+                f"{self.describe(exc)}"
             )
             failure.details = self._details(exc)
         else:
@@ -209,14 +247,14 @@ class Storage:
     def redact(self, text: str) -> str:
         return redact(text, self._secrets)
 
-    def _describe(self, exc: BaseException) -> str:
+    def describe(self, exc: BaseException) -> str:
         """The cause in one line: the exception's type and first line, secrets masked."""
-        text = _first_line(exc)
+        text = first_line(exc)
         if isinstance(exc, PolsterError):  # already a sentence for people
             return self.redact(text)
-        if _IO_ERROR in text:  # polars wraps I/O errors in parquet "out of specification" ones
+        if IO_ERROR in text:  # polars wraps I/O errors in parquet "out of specification" ones
             return self.redact(
-                f"{text.split(_IO_ERROR, 1)[1]} (an I/O error under polars' parquet "
+                f"{text.split(IO_ERROR, 1)[1]} (an I/O error under polars' parquet "
                 "reader or writer)"
             )
         if isinstance(exc, PolsterError):  # a complete sentence already
@@ -233,8 +271,8 @@ class Storage:
         return self.redact(text)
 
     def _write_cause(self, exc: BaseException, backend: Backend) -> str:
-        if not _no_space(exc):
-            return self._describe(exc)
+        if not no_space(exc):
+            return self.describe(exc)
         where = (
             "free some space there, or set LOCAL_DATA_DIR to a folder on a larger disk"
             if backend is self.local
@@ -242,7 +280,7 @@ class Storage:
         )
         return f"no space left on the device: {where}; the previous version is unchanged"
 
-    def _failure(self, message: str, exc: BaseException) -> PolsterError:
+    def user_error(self, message: str, exc: BaseException) -> PolsterError:
         """The error a user sees: one line with the masked cause, and nothing chained.
 
         The original exception is not attached: its message (and those of its own causes)
@@ -277,8 +315,6 @@ class Storage:
             backend.write(frame, layer, name)
             target = backend
         except Exception as exc:
-            from .partitions import damaged_partition
-
             # A lazy frame over a damaged partition fails here: the input is named, not this.
             failure = damaged_partition(exc)
             if failure is None and (not self.is_remote or not self.fallback_enabled()):
@@ -287,13 +323,13 @@ class Storage:
                     if self.is_remote
                     else ""
                 )
-                failure = self._failure(
+                failure = self.user_error(
                     f"writing {layer}/{name} to {backend.name} at {backend.uri(layer, name)} "
                     f"failed: {self._write_cause(exc, backend)}{hint}",
                     exc,
                 )
             elif failure is None:
-                error = self._describe(exc)
+                error = self.describe(exc)
         else:
             self._after_remote_write(layer, name)
         if failure is not None:
@@ -303,7 +339,7 @@ class Storage:
             try:
                 self.local.write(frame, layer, name)
             except Exception as exc:
-                failure = self._failure(
+                failure = self.user_error(
                     f"writing {layer}/{name} to {backend.name} at {backend.uri(layer, name)} "
                     f"failed ({error}), and so did the fallback to local storage at "
                     f"{self.local.uri(layer, name)}: {self._write_cause(exc, self.local)}",
@@ -338,13 +374,18 @@ class Storage:
     def sample_enabled(self) -> bool:
         return not self.settings.local_sample_disabled and self.settings.sample_size > 0
 
-    def _where(self, layer: str, name: str) -> Backend:
+    def holding_backend(self, layer: str, name: str) -> Backend:
         """The backend that holds the newest version (the local one after a fallback)."""
         if self.is_remote:
             marker = self._fallback_marker(layer, name)
             if marker.is_file() and marker.read_text(encoding="utf-8").strip() == self.backend.name:
                 return self.local
         return self.backend
+
+    # The names of Polster 0.1's projects and plugins, kept working.
+    _describe = describe
+    _failure = user_error
+    _where = holding_backend
 
     def read(self, layer: str, name: str) -> Any:
         """The table as a polars DataFrame, from wherever its newest version is."""
@@ -355,7 +396,7 @@ class Storage:
         return self._reading("scan", layer, name)
 
     def _reading(self, method: str, layer: str, name: str) -> Any:
-        backend = self._where(layer, name)
+        backend = self.holding_backend(layer, name)
         failure = None
         try:
             table = getattr(backend, method)(layer, name)
@@ -375,23 +416,23 @@ class Storage:
                 f"materialise that asset first (python src/core/{layer}_{name}.py or "
                 "python run_polster.py)"
             )
-        cause = self._describe(exc)
+        cause = self.describe(exc)
         what, rerun = _table_of(layer, name)
-        if _not_parquet(exc):
+        if not_parquet(exc):
             cause = (
-                f"not a valid parquet file ({cause.split(_NOT_PARQUET, 1)[-1].strip()}): "
+                f"not a valid parquet file ({cause.split(NOT_PARQUET, 1)[-1].strip()}): "
                 f"write it again by rerunning its asset, e.g. {rerun}"
             )
-        return self._failure(
+        return self.user_error(
             f"reading {what} from {backend.name} at {backend.uri(layer, name)} failed: {cause}",
             exc,
         )
 
     def exists(self, layer: str, name: str) -> bool:
-        return self._where(layer, name).exists(layer, name)
+        return self.holding_backend(layer, name).exists(layer, name)
 
     def uri(self, layer: str, name: str) -> str:
-        return self._where(layer, name).uri(layer, name)
+        return self.holding_backend(layer, name).uri(layer, name)
 
     def sample_path(self, layer: str, name: str) -> Path:
         """Where the local sample of a remote table goes: apart from the full local tables."""
@@ -411,8 +452,7 @@ class Storage:
             LocalBackend(path.parent.parent).write(sample, layer, f"{name}.sample")
         except Exception as exc:  # a sample is a convenience: never fail the write for it
             _warn(
-                f"WARNING: the local sample of {layer}/{name} was not written: "
-                f"{self._describe(exc)}"
+                f"WARNING: the local sample of {layer}/{name} was not written: {self.describe(exc)}"
             )
             return None
         return str(path)
@@ -518,28 +558,6 @@ def _warn(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-_IO_ERROR = "underlying IO error: "
-_NOT_PARQUET = "File out of specification:"
-
-
-def _chain(exc: BaseException):
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
-def _no_space(exc: BaseException) -> bool:
-    """Whether the disk was full (an OSError, or polars' report of one)."""
-    return any(
-        getattr(e, "errno", None) == errno.ENOSPC
-        or "No space left on device" in str(e)
-        or "(os error 28)" in str(e)
-        for e in _chain(exc)
-    )
-
-
 def _remove_empty(folders: list[Path]) -> None:
     for folder in folders:
         try:
@@ -556,17 +574,9 @@ def _disk_full(folder: Path) -> bool:
         return False
 
 
-def _not_parquet(exc: BaseException) -> bool:
-    """Whether polars found the bytes are not (or no longer) a parquet file."""
-    text = str(exc)
-    return _NOT_PARQUET in text and _IO_ERROR not in text
-
-
 def _table_of(layer: str, name: str) -> tuple[str, str]:
     """What a read of ``layer``/``name`` reads, for people, and the run that writes it again:
     a partition's file (``bronze/events/date=2026-11-02``, ``data``) is that partition."""
-    from .partitions import PART, key_of
-
     parts = layer.split("/")
     key = key_of(parts[2]) if len(parts) == 3 and name == PART else None
     if key is None:
@@ -578,11 +588,7 @@ def _table_of(layer: str, name: str) -> tuple[str, str]:
     )
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else ""
-
-
+# Kept under this name too: the tests of projects made by Polster 0.1 call _storages.clear().
 _storages: dict[Path, Storage] = {}
 
 
@@ -592,3 +598,9 @@ def get_storage(root: Path | str) -> Storage:
     if root not in _storages:
         _storages[root] = Storage(load_settings(root))
     return _storages[root]
+
+
+def clear_storages() -> None:
+    """Forget the Storage of every project, so the next :func:`get_storage` reads the settings
+    again (a test that changes ``STORAGE_BACKEND`` or ``LOCAL_DATA_DIR`` calls it)."""
+    _storages.clear()

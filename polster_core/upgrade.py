@@ -17,23 +17,17 @@ otherwise every differing file is a two-way choice (yours or polster's), never a
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import LAYERS, __version__
-from .errors import PolsterError
+from .exceptions import PolsterError
 from .graph import core_path, registry_path, test_path, wrapper_path
 from .merge import merge3
 from .plan import Plan, confine
 from .project import Project
 from .record import RECORD, Answers, Record, plugin_versions, put, read_record, recordable
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 # What --dry-run prints for a file, and what each word means.
 STATUS = {
@@ -75,7 +69,8 @@ class Upgrade:
 def generate(project: Project, answers: Answers, plugins) -> dict[str, str]:
     """Every file polster generates for ``answers`` with the installed plugins (not ``.env``):
     init's files, less the removed examples, plus each recorded asset as add-asset renders it."""
-    from .asset_plans import add_dependencies, add_settings_block, line_length
+    from .asset_plans import add_settings_block, line_length
+    from .pyproject_edit import edit_pyproject
     from .registry import add_registration, new_registry, remove_registration
     from .scaffold import build_context, plugin_requirement, project_files
     from .specs import AssetContext
@@ -141,19 +136,10 @@ def generate(project: Project, answers: Answers, plugins) -> dict[str, str]:
         if settings and ".env.example" in files:
             files[".env.example"] = add_settings_block(files[".env.example"], key, spec, settings)
         if spec.requirements and "pyproject.toml" in files:
-            text = files["pyproject.toml"]
-            present = tomllib.loads(text).get("project", {}).get("dependencies", [])
-            names = {_dist(r) for r in present}
-            missing = [r for r in spec.requirements if _dist(r) not in names]
-            edited = add_dependencies(text, missing) if missing else None
+            edited = edit_pyproject(files["pyproject.toml"], spec.requirements)
             if edited is not None:
                 files["pyproject.toml"] = edited
     return files
-
-
-def _dist(requirement: str) -> str:
-    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else requirement
 
 
 def answers_without_record(project: Project) -> Answers:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from .errors import PolsterError
+from .exceptions import PolsterError
 from .project import Project
 
 
@@ -301,7 +301,7 @@ def relock(root: Path, changed: list[Path]) -> str | None:
         reason = getattr(exc, "strerror", None) or str(exc)
         done = subprocess.CompletedProcess([uv], 1, "", reason)
     if done.returncode != 0:
-        from .errors import one_line
+        from .exceptions import one_line
 
         why = one_line((done.stderr.strip().splitlines() or ["uv lock failed"])[-1])[:300]
         return (

@@ -130,7 +130,7 @@ def run_lazy_assets(root: Path, env: dict[str, str], monkeypatch) -> dict:
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("POLSTER_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     reset_plugins()
-    storage_module._storages.pop(root.resolve(), None)
+    storage_module.clear_storages()
     seen: dict = {}
 
     @dg.asset(name="run_bronze_lazy")
@@ -146,7 +146,7 @@ def run_lazy_assets(root: Path, env: dict[str, str], monkeypatch) -> dict:
     try:
         result = dg.materialize([bronze, silver], resources=polster_resources(root))
     finally:
-        storage_module._storages.pop(root.resolve(), None)
+        storage_module.clear_storages()
         reset_plugins()
     assert result.success
     for key in ("run_bronze_lazy", "run_silver_lazy"):

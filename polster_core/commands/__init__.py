@@ -1,4 +1,13 @@
-"""CLI commands beyond init/setup/plugins, one module per group; each adds to ``cli.app``."""
+"""CLI commands beyond init/setup/plugins, one module per group; each module's
+``register(app)`` adds its commands to the app it is handed (``polster_core.cli`` calls it),
+so no command module imports the CLI."""
+
+import sys
+
+
+def may_prompt(no_input: bool) -> bool:
+    """Whether a command may prompt: not under ``--no-input``, and stdin is a terminal."""
+    return not no_input and sys.stdin.isatty()
 
 
 def say_relock(root, plan) -> None:

@@ -6,7 +6,6 @@ a plan (see :mod:`polster_core.plan`) shown by ``--dry-run`` and applied all-or-
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -14,9 +13,8 @@ import typer
 from typer.core import TyperCommand
 
 from .. import LAYERS
-from ..cli import app
-from ..errors import PolsterError
-from . import say_relock
+from ..exceptions import PolsterError
+from . import may_prompt, say_relock
 
 
 class TemplateChoicesCommand(TyperCommand):
@@ -41,21 +39,13 @@ class TemplateChoicesCommand(TyperCommand):
         super().format_help(ctx, formatter)
 
 
-def _interactive(no_input: bool) -> bool:
-    return not no_input and sys.stdin.isatty()
-
-
 def _project(path: Path | None, lock: str | None = None):
     """The project at ``path``; with ``lock`` (the command's name), locked until the command
     ends, so its read-plan-apply cycle never interleaves with another command's."""
-    from ..project import find_project
+    from ..project import find_project, hold_for_command
 
     project = find_project(path)
-    if lock:
-        from ..lock import hold_for_command
-
-        project = hold_for_command(project, lock)
-    return project
+    return hold_for_command(project, lock) if lock else project
 
 
 PATH_OPTION = typer.Option(None, "--path", help="Project directory (default: here).")
@@ -67,7 +57,6 @@ NO_INPUT_OPTION = typer.Option(
 # add-asset ----------------------------------------------------------------------------------
 
 
-@app.command("add-asset", cls=TemplateChoicesCommand)
 def add_asset(
     layer: str | None = typer.Option(None, "--layer", "-l", help="bronze, silver or gold."),
     name: str | None = typer.Option(
@@ -111,7 +100,7 @@ def add_asset(
     from ..plugins import get_plugins
 
     project = _project(path, lock=None if dry_run else "add-asset")
-    interactive = _interactive(no_input)
+    interactive = may_prompt(no_input)
     assets = load_assets(project)
     allow = allow_same_layer(project)
 
@@ -302,7 +291,6 @@ def _settings_notes(result, would: bool) -> None:
 # remove-asset -------------------------------------------------------------------------------
 
 
-@app.command("remove-asset")
 def remove_asset(
     layer: str | None = typer.Option(None, "--layer", "-l", help="bronze, silver or gold."),
     name: str | None = typer.Option(None, "--name", "-n", help="The asset's name."),
@@ -327,7 +315,7 @@ def remove_asset(
     from ..names import asset_key, asset_name_problem
 
     project = _project(path, lock=None if dry_run else "remove-asset")
-    interactive = _interactive(no_input)
+    interactive = may_prompt(no_input)
     assets = load_assets(project)
     asked = False
     if layer is None:
@@ -429,7 +417,6 @@ def _remove_notes(project, result, purge_data: bool, stored=None) -> None:
 # list / check -------------------------------------------------------------------------------
 
 
-@app.command("list")
 def list_assets(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     graph: bool = typer.Option(False, "--graph", help="Print the lineage as a tree."),
@@ -609,7 +596,6 @@ def lineage_tree(assets) -> list[str]:
     return lines
 
 
-@app.command()
 def check(
     path: Path | None = PATH_OPTION,
     load: bool = typer.Option(
@@ -699,3 +685,11 @@ def check(
         raise typer.Exit(1)
     noted = f" ({len(warnings)} warning{'s' * (len(warnings) != 1)} above)" if warnings else ""
     typer.echo(f"OK: {count} assets, no problems{noted}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``add-asset``, ``remove-asset``, ``list`` and ``check`` to ``app``."""
+    app.command("add-asset", cls=TemplateChoicesCommand)(add_asset)
+    app.command("remove-asset")(remove_asset)
+    app.command("list")(list_assets)
+    app.command()(check)

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import typer
 
-from ..cli import app
-from ..errors import PolsterError
+from ..exceptions import PolsterError
 from . import say_relock
 
 
-@app.command()
 def enable(
     name: str = typer.Argument(
         ...,
@@ -31,12 +29,10 @@ def enable(
 ) -> None:
     """Add a storage backend, a CI platform or an executor to this project."""
     from ..plugins import KNOWN_PLUGINS, get_plugins
-    from ..project import find_project
+    from ..project import find_project, hold_for_command
 
     project = find_project(path)
     if not dry_run:
-        from ..lock import hold_for_command
-
         project = hold_for_command(project, "enable")
     plugins = get_plugins()
     key = name.strip().lower()
@@ -228,32 +224,18 @@ def _pyproject_with(
     project, requirement: str | None, dev: list[str] | tuple = (), **polster_keys: str
 ) -> str:
     """pyproject.toml with ``requirement`` added (and ``dev`` to the dev dependency group) and
-    ``[tool.polster]`` keys set, comments kept."""
-    import tomlkit
+    ``[tool.polster]`` keys set, comments kept (:func:`..pyproject_edit.edit_pyproject`)."""
+    from ..pyproject_edit import edit_pyproject
 
-    doc = tomlkit.parse((project.root / "pyproject.toml").read_text(encoding="utf-8"))
-    if requirement:
-        deps = doc.setdefault("project", {}).setdefault("dependencies", tomlkit.array())
-        wanted = _req_name(requirement)
-        if not any(_req_name(str(d)) == wanted for d in deps):
-            deps.append(requirement)
-            deps.multiline(True)
-    if dev:
-        groups = doc.setdefault("dependency-groups", tomlkit.table())
-        group = groups.setdefault("dev", tomlkit.array())
-        for extra in dev:
-            if not any(_req_name(str(d)) == _req_name(extra) for d in group):
-                group.append(extra)
-                group.multiline(True)
-    table = doc["tool"]["polster"]
-    for key, value in polster_keys.items():
-        table[key] = value
-    return tomlkit.dumps(doc)
-
-
-def _req_name(requirement: str) -> str:
-    match = re.match(r"\s*([A-Za-z0-9._-]+)", requirement)
-    return match.group(1).lower().replace("_", "-") if match else requirement
+    text = (project.root / "pyproject.toml").read_text(encoding="utf-8")
+    edited = edit_pyproject(text, [requirement] if requirement else [], dev, polster_keys)
+    if edited is None:
+        wanted = ", ".join([*([requirement] if requirement else []), *dev]) or "the change"
+        raise PolsterError(
+            f"{project.root / 'pyproject.toml'} could not be edited safely: add {wanted} to "
+            "its dependencies by hand, then run the command again"
+        )
+    return edited
 
 
 def _merge_env(text: str, context, example: bool) -> str:
@@ -339,3 +321,8 @@ def _recompose_ci(project, plugins, plan, context, notes: list[str]) -> None:
                 f"review it, or regenerate it with `polster enable {platform.name} --force`"
             )
     _readme_ci_update(project, plan, context, notes)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``enable`` to ``app``."""
+    app.command()(enable)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import Interrupted, PolsterError
+from ..exceptions import Interrupted, PolsterError
 from ..plugin_scaffold import KINDS  # light: no jinja2 until a plugin is written
 
 plugin_app = typer.Typer(

@@ -11,12 +11,10 @@ from pathlib import Path
 import click
 import typer
 
-from ..cli import app
-from ..errors import PolsterError
+from ..exceptions import PolsterError
 from . import say_relock
 
 
-@app.command()
 def upgrade(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Show what would change, file by file; write nothing."
@@ -30,13 +28,11 @@ def upgrade(
     path: Path | None = typer.Option(None, "--path", help="Project directory (default: here)."),
 ) -> None:
     """Re-render the project with the installed Polster and plugins; merge your edits in."""
-    from ..project import find_project
+    from ..project import find_project, hold_for_command
     from ..upgrade import EXIT_CONFLICTS, upgrade_plan
 
     project = find_project(path)
     if not dry_run:
-        from ..lock import hold_for_command
-
         project = hold_for_command(project, "upgrade")
     from ..plugins import get_plugins
 
@@ -129,3 +125,8 @@ def _ask(rel: str, yours: str | None, new: str) -> bool:
     for line in diff:
         typer.echo(line.rstrip("\n"))
     return click.confirm(f"Take polster's version of {rel}?", default=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``upgrade`` to ``app``."""
+    app.command()(upgrade)
