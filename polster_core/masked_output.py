@@ -105,7 +105,8 @@ class MaskingPump(threading.Thread):
         try:
             while chunk := os.read(self.read_end, self.CHUNK):
                 pending += chunk
-                cut = pending.rfind(b"\n") + 1
+                # Whole lines; a carriage return ends one too (a progress bar redrawn in place).
+                cut = max(pending.rfind(b"\n"), pending.rfind(b"\r")) + 1
                 if not cut and len(pending) > self.CHUNK + self.keep:
                     cut = len(pending) - self.keep
                 if cut:

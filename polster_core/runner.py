@@ -24,12 +24,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .exceptions import FULL_CAUSE
+from .progress import parse as parse_progress
+from .progress import time_left
 from .settings import add_src_to_pythonpath
 
 JOB_NAME = "polster_pipeline"
 # The executor run_polster.py uses when --executor is not given (see polster_core.specs.Executor).
 EXECUTOR_ENV = "POLSTER_EXECUTOR"
-# How the IO manager's log message with an error's full cause begins (runtime.py writes it).
 DAGSTER_YAML = """\
 # Dagster instance of this project (run history, schedules). Created by run_polster.py.
 telemetry:
@@ -312,6 +313,9 @@ def main(root: Path | str, argv: list[str] | None = None) -> int:
     # process started meanwhile (the --workers pool), reaches the terminal with the project's
     # secrets masked.
     redactor = process_redactor(root)
+    from .progress import choose_style
+
+    choose_style()  # a bar on a terminal: asked before the output goes through the mask's pipe
     with masked_output(redactor):
         try:
             return _main(root, args)
@@ -630,7 +634,8 @@ def _materialize(
         planned = recon_job.get_subset(asset_selection=frozenset(keys)) if keys else recon_job
         pool.prefork(config["max_concurrent"], instance.get_ref(), planned, run_config)
     # Out of process, Dagster creates the run itself: the watcher finds it and polls its events.
-    watcher = _Progress(instance, run_id if in_process else None)
+    total_steps = len(select or job.graph.node_defs)
+    watcher = _Progress(instance, run_id if in_process else None, total_steps)
     watcher.start()
     try:
         if not in_process:
@@ -850,8 +855,11 @@ class _Progress:
     (the run is created by Dagster, in other processes) it polls the run's event log.
     """
 
-    def __init__(self, instance, run_id: str | None):
+    def __init__(self, instance, run_id: str | None, total_steps: int = 0):
+        from .progress import Display
+
         self.instance = instance
+        self.display = Display(total_steps)
         self.run_id = run_id
         self.created_after = time.time()
         self.steps: dict[str, dict] = {}
@@ -872,6 +880,7 @@ class _Progress:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+        self.display.close()
 
     def _loop(self) -> None:
         while not self._stop.wait(0.2):
@@ -880,6 +889,7 @@ class _Progress:
     def finish(self) -> dict[str, dict]:
         if self._thread.ident is not None:
             self.poll()
+        self.display.close()
         return self.steps
 
     def poll(self) -> None:
@@ -914,11 +924,15 @@ class _Progress:
 
     def handle(self, entry) -> None:
         event = entry.dagster_event
-        if event is None:  # a log message: keep the full cause an asset's error left there
+        if event is None:  # a log message: the full cause of an asset's error, or its progress
             text = entry.user_message or ""
             if entry.step_key and text.startswith(FULL_CAUSE):
                 step = self._step(entry.step_key)
                 step["details"] = text[len(FULL_CAUSE) :].strip()
+            elif entry.step_key and (done := parse_progress(text)) is not None:
+                step = self._step(entry.step_key)
+                left = time_left(step["start"], entry.timestamp, *done)
+                self.display.partitions(step["name"], *done, left)
             return
         if event.event_type_value == "PIPELINE_FAILURE":
             if getattr(event.event_specific_data, "error", None) is not None:
@@ -930,6 +944,7 @@ class _Progress:
         kind = event.event_type_value
         if kind == "STEP_START":
             step["start"] = entry.timestamp
+            self.display.started(step["name"])
         elif kind == "ASSET_MATERIALIZATION":
             meta = event.event_specific_data.materialization.metadata
             rows = getattr(meta.get("dagster/row_count"), "value", None)
@@ -949,28 +964,27 @@ class _Progress:
                     for key, value in (evaluation.metadata or {}).items()
                 )
                 self.failed_checks.append(f"{step['name']}.{evaluation.check_name}")
-                print(
-                    f"  CHECK {step['name']}: {evaluation.check_name} failed ({detail})",
-                    flush=True,
+                self.display.line(
+                    f"  CHECK {step['name']}: {evaluation.check_name} failed ({detail})"
                 )
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
             if step["start"] is not None:
                 step["seconds"] = entry.timestamp - step["start"]
+            self.display.ended(step["name"])
             if kind == "STEP_SUCCESS":
                 step["status"] = "ok"
                 rows = "-" if step["rows"] is None else f"{step['rows']:,} rows"
                 fallback = "  (fell back to local storage)" if step.get("fell_back") else ""
                 if step.get("partitions"):
                     fallback += f"  ({step['partitions']} partition(s))"
-                print(
+                self.display.line(
                     f"  ok    {step['name']:<40} {rows:>14} {_fmt_seconds(step['seconds']):>8}"
-                    f"{fallback}",
-                    flush=True,
+                    f"{fallback}{self.display.counter()}"
                 )
             elif kind == "STEP_FAILURE":
                 step["status"] = "failed"
                 step["error"] = _error_text(event)
-                print(f"  FAIL  {step['name']:<40} {step['error']}", flush=True)
+                self.display.line(f"  FAIL  {step['name']:<40} {step['error']}")
             else:
                 step["status"] = "skipped"
 

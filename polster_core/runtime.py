@@ -16,6 +16,7 @@ import dagster as dg
 from . import LAYERS
 from .exceptions import FULL_CAUSE, PolsterError
 from .partitioned_io import handle_partitioned_output, load_partitioned_input
+from .progress import each_partition as each_partition  # generated partitioned assets use it
 from .storage import get_storage
 from .table_metadata import PREVIEW_ROWS, markdown_preview, table_schema  # noqa: F401
 

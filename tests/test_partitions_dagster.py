@@ -53,7 +53,7 @@ def test_a_one_run_backfill_records_each_partition_with_its_own_rows(events):
     result = run_python(events, "run_polster.py", "--from", "2026-11-01", "--to", "2026-11-04")
     assert result.returncode == 0, result.stdout + result.stderr
     # The summary adds up the partitions' rows: 1 + 2 + 3 + 4.
-    line = next(x for x in result.stdout.splitlines() if "run_bronze_events" in x)
+    line = next(x for x in result.stdout.splitlines() if x.startswith("  ok    run_bronze_events"))
     assert "10 rows" in line and "(4 partition(s))" in line, line
 
     env = clean_env(PYTHONPATH=str(events / "src"), DAGSTER_HOME=str(events / ".dagster"))

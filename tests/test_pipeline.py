@@ -66,8 +66,11 @@ def test_run_polster_materialises_everything_and_prints_a_summary(project):
     result = python(project, "run_polster.py", env=clean_env())
     assert result.returncode == 0, result.stderr
     for key, rows in (("run_bronze_example", "1,025"), ("run_silver_example", "980")):
-        line = next(line for line in result.stdout.splitlines() if key in line)
-        assert line.split()[0] == "ok" and rows in line
+        # Said as it starts, then as it ends with its rows and the count of steps done.
+        said = [line.split()[0] for line in result.stdout.splitlines() if key in line]
+        assert said == ["start", "ok"], result.stdout
+        line = next(line for line in result.stdout.splitlines() if f"ok    {key}" in line)
+        assert rows in line and line.endswith("/3]")  # the three examples
     assert "Succeeded: 3 materialised, 0 failed, 0 skipped" in result.stdout
     assert pl.read_parquet(project / "data/gold/example.parquet").height > 0
     # Dagster's home is inside the project, with telemetry off; the run is in its history.

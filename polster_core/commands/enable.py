@@ -26,6 +26,11 @@ def enable(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the changes, write nothing."),
     force: bool = typer.Option(False, "--force", help="Overwrite CI files that exist already."),
     path: Path | None = typer.Option(None, "--path", help="Project directory (default: here)."),
+    install: bool = typer.Option(
+        True,
+        "--install/--no-install",
+        help="Install a missing plugin (e.g. polster-adls) from where polster came from.",
+    ),
 ) -> None:
     """Add a storage backend, a CI platform or an executor to this project."""
     from ..plugins import KNOWN_PLUGINS, get_plugins
@@ -36,6 +41,12 @@ def enable(
         project = hold_for_command(project, "enable")
     plugins = get_plugins()
     key = name.strip().lower()
+    installed = False
+    if install and not dry_run and _missing(plugins, key):
+        from ..plugin_install import install_plugin
+
+        installed = install_plugin(_known_dists()[key], project.root, typer.echo)
+        plugins = get_plugins()
     if key in plugins.storage_backends():
         plan, notes = storage_plan(project, plugins, key)
         answer = {"storage": plugins.storage_backend(key).name}
@@ -92,8 +103,28 @@ def enable(
         return
     plan.apply()
     for note in notes:
+        if installed and note.startswith("Run `polster setup` to install"):
+            continue  # done already, in .venv too
         typer.echo(note)
     say_relock(project.root, plan)
+
+
+def _known_dists() -> dict[str, str]:
+    """Plugin name -> its distribution, for every plugin Polster knows by name."""
+    from ..plugins import KNOWN_PLUGINS
+
+    return {name: dist for kind in KNOWN_PLUGINS.values() for name, dist in kind.items()}
+
+
+def _missing(plugins, key: str) -> bool:
+    """``key`` is one of Polster's own plugins and its distribution is not installed at all
+    (installed but switched off, e.g. by POLSTER_DISABLE_PLUGIN_AUTOLOAD, is no reason)."""
+    from ..plugin_install import is_installed
+
+    known = _known_dists()
+    if key not in known or key in plugins.storage_backends() or key in plugins.ci_platforms():
+        return False
+    return key not in plugins.executors() and not is_installed(known[key])
 
 
 def _context(project, plugins, storage: str, platform: str, executor: str | None = None):
