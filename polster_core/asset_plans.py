@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import LAYERS
+from . import LAYERS, envfile
 from .exceptions import PolsterError
 from .graph import (
     ProjectAssets,
@@ -26,8 +26,9 @@ from .graph import (
     wrapper_path,
 )
 from .names import asset_key, asset_name_problem, split_asset_key
-from .plan import Plan
+from .plan import OutsideProject, Plan
 from .project import Project
+from .purge import LocalTable, table_units
 from .pyproject_edit import edit_pyproject, missing_requirements
 from .registry import add_registration, new_registry, remove_registration
 from .specs import AssetContext, AssetTemplate, Setting
@@ -364,9 +365,6 @@ def remove_asset_plan(
         result.notes.append(f"{note} could not be read; --force removed {key} anyway")
     result.data_files, result.backend = stored_data(project, layer, name)
     if purge_data and result.data_files:  # deleted without copying them (no space needed)
-        from .plan import OutsideProject
-        from .purge import LocalTable, table_units
-
         outside = []
         for unit in table_units(result.data_files, layer, name):
             try:
@@ -405,9 +403,8 @@ def _users_in_tests(root: Path, layer: str, name: str, own: str) -> list[str]:
 def env_setting(project: Project, name: str, default: str) -> str:
     """A setting as the generated project reads it: the environment over ``.env``, read by the
     one ``.env`` reader the run time uses too (so the last of two lines wins for both)."""
-    from .envfile import setting
 
-    return setting(project.root, name, default)
+    return envfile.setting(project.root, name, default)
 
 
 def stored_data(project: Project, layer: str, name: str) -> tuple[list[Path], str]:

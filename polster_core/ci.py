@@ -14,6 +14,7 @@ exactly these commands in a generated project.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -215,6 +216,5 @@ def quote(value: str) -> str:
     a comment): write every value that comes from a setting, a name or a version with it. A
     JSON string is a YAML double-quoted string, so this is ``json.dumps``.
     """
-    import json
 
     return json.dumps(str(value))

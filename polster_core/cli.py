@@ -5,12 +5,15 @@ Nothing heavy is imported at start: plugins load on first use, Dagster and polar
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import sys
 from pathlib import Path
 
 import click
 import typer
+import typer.core
 from typer.core import TyperCommand
 
 from . import __version__
@@ -345,7 +348,6 @@ def plugins(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List every loaded plugin: name, version, source, distribution and what it provides."""
-    import json
 
     from .plugins import get_plugins
 
@@ -448,7 +450,6 @@ def main() -> None:
 def _stop_on_sigterm() -> None:
     """SIGTERM (``kill``, a closing terminal, a CI job cancelled) stops a command as Ctrl+C
     does: what it was writing is put back, and it exits 130."""
-    import signal
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt
@@ -467,8 +468,6 @@ def _refused(exc: Exception) -> int:
     kinds = {kind.__name__ for kind in type(exc).__mro__}
     prefix = "Error: "
     if "NoArgsIsHelpError" in kinds:  # `polster` alone: the help, as typer shows it
-        import typer.core
-
         if not getattr(typer.core, "HAS_RICH", False):  # with rich, typer printed it already
             exc.show()
         return exc.exit_code

@@ -16,6 +16,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from .secrets import mask
+
 DEFINITIONS = "orchestration.definitions"
 LOAD_TIMEOUT = 300  # seconds: a definitions module that takes longer is reported as such
 
@@ -113,8 +115,6 @@ def main() -> int:
     try:
         __import__(DEFINITIONS)
     except BaseException as exc:  # whatever the project's code raises is the answer
-        from .secrets import mask
-
         where = where_in_project(exc, root)
         first = (str(exc).strip().splitlines() or [""])[0]
         text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__

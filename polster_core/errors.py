@@ -15,6 +15,7 @@ plugins import them from.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
@@ -70,7 +71,6 @@ def _bad_data(exc: BaseException) -> bool:
     """Whether a data reader raised ``exc``: one of polars' own errors, or any error raised in
     polars' or the ``json`` module's code (a ``ValueError`` for a scalar, a ``RecursionError``
     for JSON nested too deep)."""
-    import os
 
     if not isinstance(exc, Exception):  # Ctrl+C while polars reads is not about the data
         return False
@@ -107,7 +107,6 @@ def one_line_errors() -> None:
         return
 
     def hook(kind, value, tb):
-        import os
 
         if os.environ.get("POLSTER_TRACEBACK") == "1" or not report(value):
             previous(kind, value, tb)

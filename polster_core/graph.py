@@ -18,6 +18,7 @@ from typing import Any
 from . import LAYERS
 from .names import asset_key, asset_name_problem, split_asset_key
 from .partition_mapping import partition_problems
+from .partition_specs import partitioning_of
 from .registry import Registry, natural_key
 
 ASSETS_DIR = "src/orchestration/assets"
@@ -252,7 +253,6 @@ class ProjectAssets:
         asset.function = function.name
         asset.upstream = upstream_of(function)
         asset.core_imports = core_imports(tree)
-        from .partition_specs import partitioning_of
 
         partitioning = partitioning_of(function, tree)
         asset.partitions, asset.partitions_start = partitioning.kind, partitioning.start

@@ -20,6 +20,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from .exceptions import PolsterError
+from .plan import JOURNAL, recover
 
 LOCK_FILE = ".polster.lock"
 SETUP_LOCK_FILE = ".polster-setup.lock"
@@ -154,8 +155,6 @@ def project_lock(
         time.sleep(POLL)
     try:
         if name == LOCK_FILE:  # an apply cut short by a kill is settled before anything else
-            from .plan import recover
-
             settled = recover(root)
             if settled:
                 sys.stderr.write(f"polster: {settled}\n")
@@ -179,7 +178,6 @@ def project_lock(
 def settle(root: Path) -> None:
     """Settle, under the lock, an apply a kill cut short in ``root`` (a commit journal is
     finished, any other undone), so even a command that only reads never sees it half done."""
-    from .plan import JOURNAL
 
     if os.path.lexists(root / JOURNAL):
         with project_lock(root, "polster (settling an interrupted command)"):

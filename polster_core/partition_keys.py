@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 KINDS = ("hourly", "daily", "weekly", "monthly")
 HOUR_FORMAT = "%Y-%m-%d-%H:%M"
@@ -58,8 +59,6 @@ def timezone_of(name: str) -> _dt.tzinfo:
     if not name or name.upper() == "UTC":
         return _UTC
     try:
-        from zoneinfo import ZoneInfo
-
         return ZoneInfo(name)
     except (ValueError, OSError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
         raise KeyProblem(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .partition_specs import CUSTOM, NONE
+from .partition_keys import KeyProblem, check_start, timezone_of
+from .partition_specs import CUSTOM, NONE, project_partitioning
 
 
 def partition_problems(assets: Any, asset: Any) -> list[str]:
@@ -19,9 +20,7 @@ def partition_problems(assets: Any, asset: Any) -> list[str]:
     differs from the project's (the partitioned assets of the pipeline run in one job, and
     Dagster resolves a job only when they share one partitions definition), and upstream
     assets whose partitions it cannot read: each a sentence, said of the asset's file (the
-    caller, :meth:`polster_core.graph.Assets.check`, names the file)."""
-    from .partition_keys import KeyProblem, check_start, timezone_of
-    from .partition_specs import project_partitioning
+    caller, :meth:`polster_core.graph.ProjectAssets.problems`, names the file)."""
 
     found = []
     if asset.partitions in (NONE, CUSTOM):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .exceptions import PolsterError
+from .partition_keys import DAY_FORMAT, HOUR_FORMAT, TimePartitions, shown
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -94,7 +95,6 @@ def contains(definition: Any, key: str) -> bool:
 def model_of(definition: Any) -> Any | None:
     """The plain-datetime twin of a Daily/Hourly/Weekly/MonthlyPartitionsDefinition (for
     messages that name a valid neighbour), or None for any other definition."""
-    from .partition_keys import DAY_FORMAT, HOUR_FORMAT, TimePartitions
 
     kinds = {
         ("0 * * * *", HOUR_FORMAT): "hourly",
@@ -115,7 +115,6 @@ def model_of(definition: Any) -> Any | None:
 
 def check_key(definition: Any, key: str) -> None:
     """PolsterError, in one line naming a valid neighbour, unless ``definition`` has ``key``."""
-    from .partition_keys import shown
 
     if contains(definition, key):
         return

@@ -16,7 +16,7 @@ from typing import Any
 
 import dagster as dg
 
-from .partitions import PartitionedTable, column_for
+from .partitions import PartitionedTable, collected, column_for
 from .table_metadata import PREVIEW_ROWS, markdown_preview, table_schema
 
 
@@ -133,6 +133,5 @@ def load_partitioned_input(context: dg.InputContext, storage: Any, layer: str, n
     frame = table.scan_all(keys)
     if wanted is pl.LazyFrame:
         return frame
-    from .partitions import collected
 
     return collected(frame)

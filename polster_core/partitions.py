@@ -24,6 +24,7 @@ Like :mod:`polster_core.storage`, nothing here imports polars until a function n
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from pathlib import Path
@@ -31,7 +32,11 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from .exceptions import PolsterError, exception_chain
+from .graph import asset_function, wrapper_path
 from .io_errors import not_parquet
+from .names import asset_key
+from .partition_keys import KeyProblem, shown
+from .partition_specs import partitioning_of
 
 PART = "data"  # each partition's file: {column}={key}/data.parquet
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -63,13 +68,9 @@ def key_of(folder: str) -> str | None:
 def partition_layer(layer: str, name: str, key: str) -> str:
     """The "layer" a backend writes a partition's file under: ``bronze/events/date=2026-11-02``."""
     if not key or "/" in key or key in (".", "..") or not key.isprintable():
-        from .partition_keys import shown
-
         raise PolsterError(f"'{shown(key)}' is not a valid partition key: use e.g. 2026-11-02")
     folder = folder_name(key)
     if len(folder.encode()) > NAME_BYTES:
-        from .partition_keys import shown
-
         raise PolsterError(
             f"partition key '{shown(key)}' is too long: its folder name would have "
             f"{len(folder.encode())} bytes, and file systems hold {NAME_BYTES}"
@@ -303,7 +304,6 @@ def check_script_key(storage: Any, layer: str, name: str, key: str) -> None:
     model = partitioning.model() if partitioning is not None else None
     if model is None:
         return
-    from .partition_keys import KeyProblem
 
     try:
         problem = model.problem(key)
@@ -315,11 +315,6 @@ def check_script_key(storage: Any, layer: str, name: str, key: str) -> None:
 
 def asset_partitioning(root: Path, layer: str, name: str) -> Any | None:
     """The Partitioning of asset ``layer``/``name`` read off its wrapper; None without one."""
-    import ast
-
-    from .graph import asset_function, wrapper_path
-    from .names import asset_key
-    from .partition_specs import partitioning_of
 
     path = root / wrapper_path(layer, name)
     try:

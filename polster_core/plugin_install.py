@@ -13,14 +13,17 @@ import os
 import site
 import subprocess
 import sys
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from .errors import one_line
 from .exceptions import PolsterError
+from .hints import install_command
+from .specs import compatible_requirement
 
 
 def is_installed(dist: str) -> bool:
-    from importlib.metadata import PackageNotFoundError, distribution
 
     try:
         distribution(dist)
@@ -31,9 +34,6 @@ def is_installed(dist: str) -> bool:
 
 def plugin_source(dist: str) -> list[str]:
     """How to install plugin ``dist`` (e.g. ``polster-adls``) from where polster came from."""
-    from importlib.metadata import PackageNotFoundError, distribution
-
-    from .specs import compatible_requirement
 
     package = dist.replace("-", "_")
     try:
@@ -75,7 +75,6 @@ def environments(project_root: Path) -> list[Path]:
 def install_plugin(dist: str, project_root: Path, echo) -> bool:
     """Install ``dist`` into :func:`environments`; one clear line when it cannot be. True when
     the project's ``.venv`` got it too (or is the environment running polster)."""
-    from .hints import install_command
     from .venv import find_uv
 
     requirement = plugin_source(dist)
@@ -98,8 +97,6 @@ def install_plugin(dist: str, project_root: Path, echo) -> bool:
         except (OSError, subprocess.TimeoutExpired) as exc:
             done = subprocess.CompletedProcess(command, 1, "", str(exc))
         if done.returncode != 0:
-            from .errors import one_line
-
             lines = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
             raise PolsterError(
                 f"installing {dist} failed ({one_line(lines[-1])[:300]}): run "

@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import __version__
 from .exceptions import PolsterError
-from .plan import Plan
+from .plan import Plan, recover_folder
 
 PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*$")
 MAX_PLUGIN_NAME = 20
@@ -163,7 +164,6 @@ def dist_name(name: str) -> str:
 
 
 def check_target(target: Path) -> None:
-    from .plan import recover_folder
 
     recover_folder(target)  # a `plugin new` a kill cut short: finished or undone first
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -188,7 +188,6 @@ def template_files(kind: str) -> list[tuple[str, str]]:
 
 def new_plugin_plan(kind_name: str, name: str, parent: Path, plugins) -> NewPlugin:
     """Everything ``polster plugin new`` writes, as a plan (nothing is touched yet)."""
-    from . import __version__
     from .render import render
 
     kind = plugin_kind(kind_name)

@@ -7,16 +7,19 @@ broken plugin never takes the CLI down with it.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import sys
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Any
 
 import pluggy
 
-from . import hookspecs
+from . import __version__, hookspecs
 from .exceptions import PolsterError
+from .hints import install_command
 from .specs import AssetTemplate, CIPlatform, Executor, StorageBackend
 
 DEFAULT_PLUGINS = (
@@ -73,7 +76,6 @@ class Plugins:
         self.problems: list[str] = []
         # plugin name -> hook name -> names it registered (for `polster plugins`)
         self.offers: dict[str, dict[str, list[str]]] = {}
-        from . import __version__
 
         for module_name in DEFAULT_PLUGINS:
             module = importlib.import_module(module_name)
@@ -92,7 +94,6 @@ class Plugins:
         self.info[name] = PluginInfo(name, version, source, dist, module_name, hooks)
 
     def _load_entry_points(self):
-        from importlib.metadata import entry_points
 
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             dist_name = ep.dist.name if ep.dist else "?"
@@ -183,8 +184,6 @@ class Plugins:
         installed = ", ".join(sorted(registry)) or "none"
         known = KNOWN_PLUGINS[kind].get(name)
         if known:
-            from .hints import install_command
-
             raise PolsterError(
                 f"{label} '{name}' is not installed: run `{install_command(known)}` "
                 f"(installed: {installed})"
@@ -216,7 +215,6 @@ class _Conflict:
 
 
 def _with_plugin(item, dist):
-    import dataclasses
 
     if dataclasses.is_dataclass(item) and hasattr(item, "plugin") and not item.plugin:
         return dataclasses.replace(item, plugin=dist)

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import PolsterError
+from .partitions import PartitionedTable, delete_file, delete_folder
+from .settings import Settings, load_dotenv
+from .storage import Storage
 
 
 @dataclass
@@ -50,7 +53,6 @@ class RemoteTable:
 
     def delete(self) -> None:
         """Delete the folder (every partition) and the file; one clear line if that fails."""
-        from .partitions import delete_file, delete_folder
 
         backend = self.storage.backend
         for what, uri, present, remove in (
@@ -73,9 +75,6 @@ class RemoteTable:
 def find_remote_table(project: Any, layer: str, name: str, backend: str) -> RemoteTable:
     """Ask ``backend`` (with the project's settings: the environment over ``.env``) what it
     stores of ``layer/name``."""
-    from .partitions import PartitionedTable
-    from .settings import Settings, load_dotenv
-    from .storage import Storage
 
     load_dotenv(project.root)  # as the project's own scripts do: the environment wins
     env = {**os.environ, "STORAGE_BACKEND": backend}

@@ -24,6 +24,9 @@ from typing import Any
 
 from . import LAYERS, __version__
 from .exceptions import PolsterError
+from .merge import merge3
+from .names import asset_name_problem, split_asset_key, validate_project_name
+from .partition_specs import DATE_PATTERN, KINDS, NONE, parse_partitions
 
 RECORD = ".polster/generated.json"
 FORMAT = 1
@@ -197,7 +200,6 @@ def follow(plan, plugins=None, change=None, generated: dict[str, str] | None = N
     layout of its own (``enable`` appends settings to ``.env.example``). A project without a
     record is left without one: ``polster upgrade`` writes its first.
     """
-    from .merge import merge3
 
     record = read_record(plan.root)
     if record is None:
@@ -390,7 +392,6 @@ class Fields(Check):
 
 
 def _project_name(value: str) -> str | None:
-    from .names import validate_project_name
 
     try:
         validate_project_name(value)
@@ -400,7 +401,6 @@ def _project_name(value: str) -> str | None:
 
 
 def _asset_name(value: str) -> str | None:
-    from .names import asset_name_problem
 
     return (
         "not an asset name (lowercase letters, digits and '_')"
@@ -410,7 +410,6 @@ def _asset_name(value: str) -> str | None:
 
 
 def _asset_key(value: str) -> str | None:
-    from .names import asset_name_problem, split_asset_key
 
     parts = split_asset_key(value)
     if parts is None or asset_name_problem(parts[1]):
@@ -454,7 +453,6 @@ def _relative_path(value: str) -> str | None:
 
 
 def _asset_rules(asset: dict, where: str) -> None:
-    from .partition_specs import DATE_PATTERN, NONE, parse_partitions
 
     kind = asset.get("partitions", NONE)
     start = asset.get("start", "")
@@ -483,7 +481,6 @@ def _asset_rules(asset: dict, where: str) -> None:
 
 
 def _partitions() -> tuple[str, ...]:
-    from .partition_specs import KINDS, NONE
 
     return (*KINDS, NONE)
 

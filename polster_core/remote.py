@@ -46,6 +46,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .exceptions import PolsterError
+from .storage import dead_writers_file, new_temp_file, staging, sweep_dead_writers, temp_name
 
 POLARS = "polars"
 FSSPEC = "fsspec"
@@ -163,7 +164,6 @@ class FsspecBackend:
             frame.write_parquet(buffer)
             self.fs.pipe_file(path, buffer.getvalue(), **self.upload_options())
             return
-        from .storage import new_temp_file, sweep_dead_writers
 
         # Staged on local disk: a writer killed here leaves the file, which the next one removes.
         staging = Path(tempfile.gettempdir())
@@ -177,8 +177,6 @@ class FsspecBackend:
 
     def _write_renamed(self, frame: Any, path: str) -> None:
         import polars as pl
-
-        from .storage import dead_writers_file, staging, temp_name
 
         parent, _, filename = path.rpartition("/")
         stage, stem = parent, filename  # a partition's file: staged beside its table's folder

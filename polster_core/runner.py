@@ -10,23 +10,41 @@ from __future__ import annotations
 import argparse
 import errno
 import gc
+import importlib
 import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+import traceback
 import uuid
+import warnings
 from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
-from .exceptions import FULL_CAUSE
+from .definitions_check import where_in_project
+from .errors import user_message
+from .exceptions import (
+    FULL_CAUSE,
+    PolsterError,
+    exception_chain,
+    exception_line,
+    first_line,
+    one_line,
+)
+from .interrupts import EXIT_CODE, interrupted_line, noted_signals
+from .io_errors import no_space
+from .masked_output import MaskingPump, masked_output
+from .partition_runs import add_arguments, describe, run_tags
+from .progress import Display, choose_style, time_left
 from .progress import parse as parse_progress
-from .progress import time_left
-from .settings import add_src_to_pythonpath
+from .secrets import SETTINGS_CACHE, Redactor, known_secrets, mask_url_password, process_redactor
+from .settings import add_src_to_pythonpath, load_dotenv
 
 JOB_NAME = "polster_pipeline"
 # The executor run_polster.py uses when --executor is not given (see polster_core.specs.Executor).
@@ -63,7 +81,6 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with a wrong option reported as one line (what is wrong, where help is)."""
 
     def error(self, message: str):
-        from .exceptions import one_line
 
         self.exit(2, f"error: {one_line(message)}: see python run_polster.py --help\n")
 
@@ -139,7 +156,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="how steps run: in-process, multiprocess (the default with --workers), or one "
         "an executor plugin adds, e.g. celery (default: $POLSTER_EXECUTOR, else in-process)",
     )
-    from .partition_runs import add_arguments
 
     add_arguments(parser)
     parser.add_argument(
@@ -186,7 +202,6 @@ def _sync_postgres(config: Path, wanted: bool) -> None:
 
 def mask_url(url: str) -> str:
     """``url`` with its password as ``***`` (for messages)."""
-    from .secrets import mask_url_password
 
     return mask_url_password(url)
 
@@ -199,7 +214,6 @@ def postgres_problem(url: str, timeout: int = 5) -> str | None:
     """Why the PostgreSQL history at ``url`` cannot be used (one line, password masked): not
     a PostgreSQL URL, a server that does not answer, or a user that may not create Dagster's
     tables where they would go."""
-    from .exceptions import one_line
 
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme not in POSTGRES_SCHEMES:
@@ -245,8 +259,6 @@ def _postgres_rights_problem(connection, where: str) -> str | None:
     schema is the first of the user's search path: PostgreSQL 15 and later let only the
     database's owner create in ``public``), or None."""
     from psycopg2.extensions import quote_ident
-
-    from .exceptions import one_line
 
     try:
         with connection.cursor() as cursor:
@@ -306,14 +318,11 @@ def main(root: Path | str, argv: list[str] | None = None) -> int:
     and exit code 1 (a full disk under ``.dagster/`` included); only bugs show a traceback."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     root = Path(root).resolve()
-    from .masked_output import masked_output
-    from .secrets import process_redactor
 
     # Everything printed from here on, by Polster, Dagster (its log under --verbose) or any
     # process started meanwhile (the --workers pool), reaches the terminal with the project's
     # secrets masked.
     redactor = process_redactor(root)
-    from .progress import choose_style
 
     choose_style()  # a bar on a terminal: asked before the output goes through the mask's pipe
     with masked_output(redactor):
@@ -323,14 +332,10 @@ def main(root: Path | str, argv: list[str] | None = None) -> int:
             print("Aborted.", file=sys.stderr)
             return 130
         except Exception as exc:
-            from .errors import one_line, user_message
-
             message = _history_full(exc) or _history_error(exc) or user_message(exc)
             if message is None:
                 if not redactor:
                     raise
-                import traceback
-
                 traceback.print_exc()  # a bug: its traceback, masked like the rest
                 return 1
             print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
@@ -340,7 +345,6 @@ def main(root: Path | str, argv: list[str] | None = None) -> int:
 def _history_error(exc: BaseException) -> str | None:
     """The message for an error of the PostgreSQL history the checks before a run could not
     foresee (rights taken away, a table of another owner), if it was that: its first line."""
-    from .exceptions import exception_chain, one_line
 
     url = os.environ.get(POSTGRES_ENV, "").strip()
     found = next(
@@ -367,8 +371,6 @@ def history_problem() -> str | None:
 
 def _history_full(exc: BaseException) -> str | None:
     """The message for a disk too full for Dagster's history (``.dagster/``), if it was that."""
-    from .exceptions import exception_chain
-    from .io_errors import no_space
 
     if not any("database or disk is full" in str(e) for e in exception_chain(exc)) and not no_space(
         exc
@@ -383,7 +385,6 @@ def _history_full(exc: BaseException) -> str | None:
 
 def _main(root: Path, args: argparse.Namespace) -> int:
     os.chdir(root)
-    from .settings import load_dotenv
 
     load_dotenv(root)  # first: .env may set DAGSTER_POSTGRES_URL, which the instance reads
     dagster_home(root)
@@ -434,7 +435,6 @@ def _fmt_seconds(seconds: float | None) -> str:
 def pipeline_job():
     """The project's pipeline job, with the executor named in ``$POLSTER_EXECUTOR`` (set by
     ``run_polster.py`` for the run); workers of other processes and machines rebuild it."""
-    import importlib
 
     name = os.environ.get(EXECUTOR_ENV)
     if name in _JOBS:
@@ -523,7 +523,6 @@ def materialize(
     partitions: tuple = (None, None, None),
 ) -> int:
     """Run the pipeline job (in this process, or in ``workers`` processes); print progress."""
-    import warnings
 
     warnings.filterwarnings("ignore")
     started = time.perf_counter()
@@ -533,7 +532,6 @@ def materialize(
     # nothing. Once loaded, they are frozen (left out of every later collection) and the
     # collector runs again for the pipeline itself.
     gc.disable()
-    from .interrupts import EXIT_CODE, interrupted_line, noted_signals
 
     try:
         chosen = choose_executor(executor, workers)
@@ -568,8 +566,6 @@ def _materialize(
     try:
         import dagster as dg
 
-        from .exceptions import PolsterError
-
         if not in_process:
             os.environ[EXECUTOR_ENV] = executor.name
         job = pipeline_job()
@@ -601,7 +597,6 @@ def _materialize(
     if problem:
         print(_masked(f"error: {problem}"), file=sys.stderr)
         return 1
-    from .partition_runs import describe, run_tags
 
     tags = run_tags(job, *partitions)
     if tags:
@@ -667,8 +662,6 @@ def _materialize(
     ok = [s for s in steps.values() if s["status"] == "ok"]
     how = interrupted()
     if how:  # Ctrl+C or SIGTERM: what Dagster made of it is no failure of an asset
-        from .interrupts import EXIT_CODE, interrupted_line
-
         print(interrupted_line(how, len(ok), len(expected)), file=sys.stderr, flush=True)
         return EXIT_CODE
     failed = [s for s in steps.values() if s["status"] == "failed"]
@@ -702,7 +695,6 @@ def _materialize(
 
 def _masked(text: str) -> str:
     """``text`` without the project's secrets (events come masked by Polster's instance)."""
-    from .secrets import Redactor, known_secrets
 
     return Redactor(known_secrets(Path.cwd()))(text)
 
@@ -712,7 +704,6 @@ def _layer_rules(root: Path) -> str | None:
     layer the rules forbid (``allow_same_layer_deps`` applies). Wrappers left unregistered are
     said on stdout: Dagster never sees them, so they do not run."""
     from .asset_plans import load_assets
-    from .exceptions import PolsterError
     from .project import load_project
 
     try:
@@ -733,8 +724,6 @@ def _layer_rules(root: Path) -> str | None:
 def _definitions_error(exc: Exception) -> str:
     """Why the definitions did not load, in a line; the asset graph's own problems (a cycle,
     a missing upstream asset) point to ``polster check``, which names the files to fix."""
-    from .errors import one_line, user_message
-    from .exceptions import exception_chain, first_line
 
     own = user_message(exc) if not isinstance(exc, (ImportError, SyntaxError)) else None
     if own is not None:
@@ -751,7 +740,6 @@ def _definitions_error(exc: Exception) -> str:
             f"the project's definitions are invalid ({text}): run `polster check`, which "
             "names the files with broken dependencies or registrations"
         )
-    from .definitions_check import where_in_project
 
     where = where_in_project(exc, Path.cwd())  # the run works in the project's root
     if where:
@@ -765,7 +753,7 @@ def _instance():
     import dagster as dg
 
     try:
-        import fcntl
+        import fcntl  # lazy: absent on Windows, where the import fails
     except ImportError:  # Windows
         return dg.DagsterInstance.get()
     with open(Path(os.environ["DAGSTER_HOME"]) / ".instance.lock", "a") as lock:
@@ -796,7 +784,6 @@ def quick_history(home: Path):
     changes: the same databases, read by the UI as before, and the user's own SQLite databases
     untouched. ``run_polster.py --worker`` runs its steps inside it too.
     """
-    import sqlite3
 
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
@@ -856,7 +843,6 @@ class _Progress:
     """
 
     def __init__(self, instance, run_id: str | None, total_steps: int = 0):
-        from .progress import Display
 
         self.instance = instance
         self.display = Display(total_steps)
@@ -1003,7 +989,6 @@ def _error_text(event) -> str:
         return "failed"
     if error.cls_name == "DagsterExecutionInterruptedError":
         return "interrupted (Ctrl+C or SIGTERM)"
-    from .exceptions import exception_line
 
     # The line an example script prints for the same error (errors.error_line).
     return exception_line(error.message or "") or error.cls_name or "failed"
@@ -1011,7 +996,6 @@ def _error_text(event) -> str:
 
 def ui_address_problem(host: str, port: int) -> str | None:
     """Why the UI cannot listen on ``host:port`` (one line, with what to do), or None."""
-    from .exceptions import one_line
 
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
@@ -1098,8 +1082,6 @@ def start_ui(root: Path, host: str, port: int) -> int:
 def _masked_pipes(root: Path) -> tuple[dict[str, int], list]:
     """When the project has secrets: pipes for the stdout and stderr of ``dagster dev`` (and
     every process it starts), read by threads that mask the secrets and pass the rest on."""
-    from .masked_output import MaskingPump
-    from .secrets import SETTINGS_CACHE, Redactor, known_secrets
 
     home = Path(os.environ["DAGSTER_HOME"])
     redactor = Redactor(known_secrets(root, cache=home / SETTINGS_CACHE))

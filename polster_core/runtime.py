@@ -7,13 +7,16 @@ secrets) and the backend in Dagster's metadata.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from . import LAYERS
+from .automation import follow_upstream
 from .exceptions import FULL_CAUSE, PolsterError
 from .partitioned_io import handle_partitioned_output, load_partitioned_input
 from .progress import each_partition as each_partition  # generated partitioned assets use it
@@ -44,7 +47,6 @@ class _Handoff:
         self.frames: dict[tuple[str, str, str], tuple[Any, int]] = {}
 
     def budget(self) -> int:
-        import os
 
         return int(os.environ.get("POLSTER_HANDOFF_MB", "1024")) * 1024 * 1024
 
@@ -201,7 +203,6 @@ def prepare_assets(assets: list, project_root: Path | str) -> list:
     ``AutomationCondition.eager()`` (adapted to partitions: see automation.py), so a new
     upstream materialisation flows through while the Dagster daemon runs.
     """
-    from .automation import follow_upstream
 
     kind = storage_kind(project_root)
     partitioned = {
@@ -235,7 +236,6 @@ def quality_check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
 
 def declared_columns(function: Any) -> tuple[list[str], list[str]]:
     """``REQUIRED_COLUMNS`` and ``KEY_COLUMNS`` of the module that defines ``function``."""
-    import sys
 
     module = sys.modules.get(getattr(function, "__module__", ""), None)
     return (

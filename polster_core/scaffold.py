@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
 
-from . import __version__
+from . import __version__, record
 from .exceptions import PolsterError
 from .names import package_name
-from .plan import Plan
+from .plan import Plan, recover_folder
 from .project import is_polster_project
-from .specs import Setting, describe_needed, needed_settings
+from .specs import Setting, compatible_requirement, describe_needed, needed_settings
 
 # The Python versions a generated project supports, oldest first: its `requires-python` and
 # classifiers say so, and its CI runs the tests on the oldest and the newest.
@@ -68,7 +70,6 @@ class ProjectContext:
 
 def runtime_requirements() -> list[str]:
     """``polster`` plus its ``runtime`` extra, as a generated project's dependencies."""
-    from importlib.metadata import PackageNotFoundError, requires
 
     try:
         reqs = requires("polster") or []
@@ -76,7 +77,6 @@ def runtime_requirements() -> list[str]:
         reqs = []
     marker = re.compile(r"extra\s*==\s*['\"]runtime['\"]")
     runtime = [r.split(";")[0].strip() for r in reqs if marker.search(r)]
-    from .specs import compatible_requirement
 
     return [compatible_requirement("polster", __version__), *runtime]
 
@@ -116,9 +116,6 @@ def build_context(
 def plugin_requirement(dist: str) -> str | None:
     """``polster-github>=0.1.1,<0.2`` for an installed plugin distribution; None for polster's
     own built-ins (or a plugin that is not a distribution, e.g. registered by a test)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from .specs import compatible_requirement
 
     if not dist or dist == "polster":
         return None
@@ -307,7 +304,6 @@ def project_files(context: ProjectContext, plugins) -> dict[str, str]:
 
 def check_target(target: Path, force: bool) -> None:
     """Refuse a target that exists, unless --force and it is empty or a Polster project."""
-    from .plan import recover_folder
 
     recover_folder(target)  # an init a kill cut short: finished or undone first
     if not target.exists():
@@ -329,7 +325,6 @@ def check_target(target: Path, force: bool) -> None:
 
 
 def init_plan(target: Path, context: ProjectContext, plugins) -> Plan:
-    from . import record
 
     plan = Plan(target)
     files = project_files(context, plugins)
@@ -349,7 +344,6 @@ def init_plan(target: Path, context: ProjectContext, plugins) -> Plan:
 
 
 def git_available() -> bool:
-    import shutil
 
     return shutil.which("git") is not None
 
@@ -377,8 +371,6 @@ def git_init(root: Path) -> None:
         _git_init(root)
     except BaseException:
         if fresh:
-            import shutil
-
             shutil.rmtree(root / ".git", ignore_errors=True)
         raise
 

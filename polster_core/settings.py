@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .envfile import load
 from .exceptions import PolsterError
 
 TRUE = {"1", "true", "yes", "on"}
@@ -92,7 +93,6 @@ def load_dotenv(root: Path) -> None:
     """Load ``root/.env`` into ``os.environ`` without overriding what is already set, with
     python-dotenv's semantics (the last of two lines wins), through the one ``.env`` reader
     every command uses too (:mod:`polster_core.envfile`)."""
-    from .envfile import load
 
     load(root)
 

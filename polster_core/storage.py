@@ -18,6 +18,7 @@ import shutil
 import socket
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ from .io_errors import IO_ERROR, NOT_PARQUET, no_space, not_parquet
 from .partitions import PART, damaged_partition, key_of
 from .secrets import redact
 from .settings import Settings, load_settings
+from .specs import missing_settings
 
 SAMPLES_DIR = "_samples"
 
@@ -204,7 +206,6 @@ class Storage:
 
     def _make_backend(self, name: str) -> Backend:
         from .plugins import get_plugins
-        from .specs import missing_settings
 
         plugins = self._plugins or get_plugins()
         spec = plugins.storage_backend(name)
@@ -264,7 +265,6 @@ class Storage:
     def _details(self, exc: BaseException) -> str:
         """The full cause (the traceback of the exception chain, and what the backend kept
         of its library's output), secrets masked: for --verbose and Dagster's log."""
-        import traceback
 
         kept = getattr(exc, "details", "") or getattr(exc, "polster_details", "")
         text = kept or "".join(traceback.format_exception(exc)).rstrip()

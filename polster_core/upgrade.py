@@ -22,12 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import LAYERS, __version__
+from .asset_plans import add_settings_block, line_length
 from .exceptions import PolsterError
 from .graph import core_path, registry_path, test_path, wrapper_path
 from .merge import merge3
 from .plan import Plan, confine
 from .project import Project
+from .pyproject_edit import edit_pyproject
 from .record import RECORD, Answers, Record, plugin_versions, put, read_record, recordable
+from .registry import Registry, add_registration, new_registry, remove_registration
+from .scaffold import build_context, plugin_requirement, project_files
+from .specs import AssetContext
 
 # What --dry-run prints for a file, and what each word means.
 STATUS = {
@@ -69,11 +74,6 @@ class Upgrade:
 def generate(project: Project, answers: Answers, plugins) -> dict[str, str]:
     """Every file polster generates for ``answers`` with the installed plugins (not ``.env``):
     init's files, less the removed examples, plus each recorded asset as add-asset renders it."""
-    from .asset_plans import add_settings_block, line_length
-    from .pyproject_edit import edit_pyproject
-    from .registry import add_registration, new_registry, remove_registration
-    from .scaffold import build_context, plugin_requirement, project_files
-    from .specs import AssetContext
 
     executor = str(project.config.get("executor", ""))
     context = build_context(
@@ -240,8 +240,6 @@ def _three_way(project: Project, base: dict, new: dict, result: Upgrade) -> None
 
 def _registry(project: Project, base: str, cur: str, new: str, merged):
     """A registry merged on text when that keeps every registration, else on structure."""
-    from .asset_plans import line_length
-    from .registry import Registry, add_registration, remove_registration
 
     b, c, n = (Registry.parse(t) for t in (base, cur, new))
     if c.error:

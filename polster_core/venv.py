@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from .exceptions import PolsterError
+from .exceptions import PolsterError, one_line
+from .lock import SETUP_LOCK_FILE, project_lock
 from .project import Project
 
 
@@ -35,7 +38,6 @@ def source_requirement(dist_name: str) -> list[str]:
     From its local directory (editable if it was) or wheel when it was installed from a path,
     from its VCS URL, or ``name==version`` from the index.
     """
-    from importlib.metadata import PackageNotFoundError, distribution
 
     try:
         dist = distribution(dist_name)
@@ -59,7 +61,6 @@ def source_requirement(dist_name: str) -> list[str]:
 
 
 def _requirement_name(requirement: str) -> str:
-    import re
 
     match = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
     return match.group(1).lower().replace("_", "-") if match else ""
@@ -67,7 +68,6 @@ def _requirement_name(requirement: str) -> str:
 
 def plugin_distributions(project: Project) -> list[str]:
     """polster and every installed polster plugin among the project's dependencies."""
-    from importlib.metadata import PackageNotFoundError, distribution
 
     names = ["polster"]
     requirements = list(project.pyproject.get("project", {}).get("dependencies", []))
@@ -171,7 +171,6 @@ def setup(project: Project, force: bool = False, echo=print) -> Path:
     failed or interrupted build leaves no half-built ``.venv`` and the previous one working.
     An existing one (without ``force``) is repaired in place.
     """
-    from .lock import SETUP_LOCK_FILE, project_lock
 
     venv = project.root / ".venv"
     uv = find_uv()
@@ -301,8 +300,6 @@ def relock(root: Path, changed: list[Path]) -> str | None:
         reason = getattr(exc, "strerror", None) or str(exc)
         done = subprocess.CompletedProcess([uv], 1, "", reason)
     if done.returncode != 0:
-        from .exceptions import one_line
-
         why = one_line((done.stderr.strip().splitlines() or ["uv lock failed"])[-1])[:300]
         return (
             f"warning: {LOCK_FILE} is out of date with pyproject.toml ({why}): run `uv lock` "

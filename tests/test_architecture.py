@@ -104,3 +104,41 @@ def test_no_module_imports_a_private_name_of_another():
         if name.startswith("_") and not name.startswith("__") and i.target in graph.files
     ]
     assert not private, "private names imported from another module:\n" + "\n".join(private)
+
+
+def lazy_import_reason(graph, module: str, imp, starts: list[set[str]]) -> str | None:
+    """Why ``imp``, an import inside a function of ``module``, is not at module level: it
+    keeps a third-party package out until needed (heavy ones and light ones alike: the
+    example scripts and the CLI load what they use), or keeps the CLI's start light (the
+    module is loaded at CLI start, or when the CLI loads its plugins, and the import is
+    not); or the reason written beside it (``# lazy: ...``). None when nothing justifies it."""
+    if imp.comment.startswith("lazy:"):
+        return imp.comment
+    loaded = set(graph.loaded_by([module]))
+    brought = set(graph.loaded_by([imp.target])) - loaded
+    third_party = sorted(
+        {m.split(".")[0] for m in brought if m.split(".")[0] not in sys.stdlib_module_names}
+        - {"polster_core"}
+    )
+    if third_party and imp.target not in loaded:
+        return f"loads {', '.join(third_party)} when used"
+    if any(module in start and imp.target not in start for start in starts):
+        return "keeps the CLI's start light"
+    return None
+
+
+def test_imports_inside_functions_have_a_reason():
+    graph = polster_graph()
+    # `polster --help`, then a command that loads the plugins
+    starts = [set(graph.loaded_by(cli_roots()[:2])), set(graph.loaded_by(cli_roots()))]
+    unjustified = [
+        f"{graph.files[m].relative_to(REPO)}:{i.line}: {i.target}"
+        for m, imports in graph.imports.items()
+        if m.startswith("polster_core")
+        for i in imports
+        if not i.top and lazy_import_reason(graph, m, i, starts) is None
+    ]
+    assert not unjustified, (
+        "imports inside functions that could be at module level (nothing heavy, not on the "
+        "CLI's start; else say why with a `# lazy: ...` comment):\n" + "\n".join(unjustified)
+    )

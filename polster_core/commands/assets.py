@@ -6,6 +6,7 @@ a plan (see :mod:`polster_core.plan`) shown by ``--dry-run`` and applied all-or-
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -447,8 +448,6 @@ def list_assets(
         typer.echo("\n".join(draw(project.name, ordered)))
         return
     if as_json:
-        import json
-
         payload = {
             "project": project.name,
             "root": str(project.root),
@@ -664,8 +663,6 @@ def check(
             typer.echo(f"warning: {note}", err=True)
     count = len(assets.assets)
     if as_json:
-        import json
-
         payload = {
             "project": project.name,
             "assets": count,

@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from ..exceptions import PolsterError
+from ..plan import Plan
 from . import say_relock
 
 
@@ -138,7 +139,6 @@ def _context(project, plugins, storage: str, platform: str, executor: str | None
 def executor_plan(project, plugins, name: str):
     """Add executor ``name``'s plugin: dependency, ``[tool.polster] executor``, its settings in
     ``.env`` and ``.env.example`` (secret values empty) and the README's settings table."""
-    from ..plan import Plan
     from ..scaffold import STORAGE_END, STORAGE_START, setting_note, storage_section
 
     executor = plugins.executor(name)
@@ -179,7 +179,6 @@ def executor_plan(project, plugins, name: str):
 
 def storage_plan(project, plugins, name: str):
     """Switch the project to backend ``name``: dependency, settings, README table."""
-    from ..plan import Plan
     from ..scaffold import STORAGE_END, STORAGE_START, env_file, settings_table, storage_section
     from ..specs import describe_needed, needed_settings
 
@@ -225,7 +224,6 @@ def storage_plan(project, plugins, name: str):
 
 def platform_plan(project, plugins, name: str, force: bool):
     """Add CI platform ``name``'s files; refuse files that exist unless ``force``."""
-    from ..plan import Plan
 
     platform = plugins.ci_platform(name)
     context = _context(project, plugins, project.storage, platform.name)

@@ -11,7 +11,10 @@ from pathlib import Path
 import typer
 
 from ..exceptions import Interrupted, PolsterError
-from ..plugin_scaffold import KINDS  # light: no jinja2 until a plugin is written
+from ..plugin_scaffold import (
+    KINDS,  # light: no jinja2 until a plugin is written
+    new_plugin_plan,
+)
 
 plugin_app = typer.Typer(
     help="Write Polster plugins: `polster plugin new storage NAME` and friends.",
@@ -31,7 +34,6 @@ def new(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the files, write nothing."),
 ) -> None:
     """Write a new plugin distribution: pyproject.toml, the module, a README and its tests."""
-    from ..plugin_scaffold import new_plugin_plan
     from ..plugins import get_plugins
 
     parent = (path or Path.cwd()).expanduser()

@@ -18,6 +18,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..errors import PolsterError
+from ..names import validate_asset_name, validate_project_name
+from ..partition_specs import choose_partitioning
 from .tools import ToolMissing
 
 
@@ -28,7 +31,6 @@ def new_project(
 
     ``plugins`` defaults to every installed plugin (entry points loaded), as the CLI has them.
     """
-    from ..names import validate_project_name
     from ..plugins import Plugins
     from ..scaffold import build_context, check_target, init_plan
 
@@ -60,8 +62,6 @@ def add_asset(
     Returns ``{path relative to the project: text}`` of every file written or changed.
     """
     from ..asset_plans import add_asset_plan, check_new_asset, load_assets, resolve_dependency
-    from ..errors import PolsterError
-    from ..names import validate_asset_name
     from ..plugins import Plugins
     from ..project import load_project
 
@@ -74,7 +74,6 @@ def add_asset(
     if spec is None or layer not in spec.layers:
         raise PolsterError(f"no asset template '{template}' for {layer} is installed")
     keys = [resolve_dependency(assets, ref, layer, name) for ref in upstream]
-    from ..partition_specs import choose_partitioning
 
     assets.load_dependencies()
     partitioning, same, _ = choose_partitioning(assets, keys, partitions, start, spec)

@@ -23,6 +23,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from polster_core.errors import PolsterError
+from polster_core.partitions import PartitionedTable
+
 SCHEMA = {"id": "Int64", "value": "Float64", "label": "String"}
 
 
@@ -95,7 +98,6 @@ class StorageContract:
     def test_partitions_are_files_of_their_own(self, make_storage, request):
         """Each partition is its own file under the table's folder: writing one never touches
         another, all of them read as one table, and deleting the table removes them all."""
-        from polster_core.partitions import PartitionedTable
 
         storage = make_storage()
         name = self._name(request)
@@ -117,8 +119,6 @@ class StorageContract:
     def test_a_failed_partition_write_leaves_the_others_and_its_previous_version(
         self, make_storage, request
     ):
-        from polster_core.errors import PolsterError
-        from polster_core.partitions import PartitionedTable
 
         storage = make_storage()
         name = self._name(request)
@@ -136,7 +136,6 @@ class StorageContract:
         assert parts.read("2026-11-02").equals(table(5))
 
     def test_a_failed_write_leaves_the_previous_version(self, make_storage, request):
-        from polster_core.errors import PolsterError
 
         storage = make_storage()
         name = self._name(request)
@@ -156,7 +155,6 @@ class StorageContract:
             assert storage.read(self.layer, name).equals(table(5)), f"after {batches} batches"
 
     def test_reading_a_missing_table_says_what_to_run(self, make_storage, request):
-        from polster_core.errors import PolsterError
 
         storage = make_storage()
         name = self._name(request)
@@ -197,7 +195,6 @@ class StorageContract:
         assert not storage.sample_path(self.layer, name).exists()
 
     def test_errors_never_show_secrets(self, make_storage, request):
-        from polster_core.errors import PolsterError
 
         storage = make_storage()
         name = self._name(request)
