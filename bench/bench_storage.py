@@ -22,9 +22,6 @@ import time
 import warnings
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
 GOALS = {"local": 1.1, "adls": 1.2, "s3": 1.2}
 
 
@@ -61,7 +58,7 @@ def backend_env(name: str, root: Path, servers: dict) -> dict[str, str]:
         server.create_container("bench")
         env.update(ADLS_CONTAINER="bench", ADLS_CONNECTION_STRING=server.connection_string)
     elif name == "s3":
-        from tests.storage_servers import MOTO_KEY_ID, MOTO_SECRET
+        from polster_core.testing.servers import MOTO_KEY_ID, MOTO_SECRET
 
         server = servers["s3"]
         server.create_bucket("bench")
@@ -125,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     names = [n.strip() for n in args.backends.split(",") if n.strip()]
 
-    from tests import storage_servers
+    from polster_core.testing import servers as storage_servers
 
     df = frame(args.rows)
     print(

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import typer
 import typer.core
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
 from .commands import assets as _assets
@@ -24,7 +24,20 @@ from .commands import plugin as _plugin
 from .commands import upgrade as _upgrade
 from .exceptions import Interrupted, PolsterError, ProjectUnfinished
 
+
+class PolsterGroup(TyperGroup):
+    """``polster --help`` loads the plugins first, so that one that fails to import is named
+    on stderr (one line), as every other command names it."""
+
+    def format_help(self, ctx, formatter):
+        from .plugins import get_plugins
+
+        get_plugins()
+        super().format_help(ctx, formatter)
+
+
 app = typer.Typer(
+    cls=PolsterGroup,
     help="Polster: dbt init for Python data engineering (Dagster + Polars, bronze/silver/gold).",
     no_args_is_help=True,
     add_completion=True,  # --install-completion, --show-completion (bash, zsh, fish, pwsh)

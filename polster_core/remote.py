@@ -19,6 +19,12 @@ new one, never a part, and a write that fails or is killed leaves the old table 
   POSIX-like filesystems). File objects whose ``write()`` returns ``None`` (paramiko's SFTP
   files) are fine, and an exception the file object raises is the error, not polars' summary.
 
+One backend object serves every thread of its process: ``filesystem()`` is called once per
+backend object (under a lock, however many threads ask at once), and its filesystem is shared.
+A backend whose filesystem is not safe to use from several threads at once (fsspec's FTP, on
+one ``ftplib`` connection) sets ``thread_safe = False``: then each thread gets a filesystem of
+its own, ``filesystem()`` being called once per backend object and thread.
+
 A backend on a server (``host`` set) connects within ``connect_timeout`` seconds (default
 :data:`CONNECT_TIMEOUT`, or ``{NAME}_CONNECT_TIMEOUT`` from the settings): ``filesystem()``
 passes it to its library, and a connection that does not succeed in time fails with
@@ -75,6 +81,7 @@ class FsspecBackend:
     read_with = FSSPEC
     scan_with = FSSPEC
     connect_timeout = CONNECT_TIMEOUT
+    thread_safe = True  # False: one filesystem (and connection) per thread
 
     def __init__(self, root: str, host: str = ""):
         inner = root.strip("/")
@@ -85,7 +92,8 @@ class FsspecBackend:
     # What a subclass provides -------------------------------------------------------------
 
     def filesystem(self) -> Any:
-        """A new fsspec filesystem for this backend (called once, on first use)."""
+        """A new fsspec filesystem for this backend: called once per backend object, on first
+        use (once per backend object and thread when ``thread_safe`` is false)."""
         raise NotImplementedError(f"{type(self).__name__} must implement filesystem()")
 
     def polars_options(self) -> dict[str, Any]:
@@ -100,9 +108,26 @@ class FsspecBackend:
 
     @property
     def fs(self) -> Any:
-        if self._fs is None:
-            self._fs = self._connect()
-        return self._fs
+        """The filesystem, made by ``filesystem()`` on first use: one per backend object, or
+        one per thread when ``thread_safe`` is false. Threads asking at once wait for the
+        first one's connection instead of making their own."""
+        if not self.thread_safe:
+            return self._thread_fs()
+        fs = getattr(self, "_fs", None)
+        if fs is None:
+            with _connect_lock(self):
+                if getattr(self, "_fs", None) is None:
+                    self._fs = self._connect()
+                fs = self._fs
+        return fs
+
+    def _thread_fs(self) -> Any:
+        with _connect_lock(self):
+            local = self.__dict__.setdefault("_polster_threads", threading.local())
+        fs = getattr(local, "fs", None)
+        if fs is None:
+            fs = local.fs = self._connect()
+        return fs
 
     def path(self, layer: str, name: str) -> str:
         """The table's path on the filesystem: ``{root}/{layer}/{name}.parquet``."""
@@ -186,10 +211,7 @@ class FsspecBackend:
         tmp = f"{stage}/{temp_name(stem, '.tmp')}" if stage else temp_name(stem, ".tmp")
         fs = self.fs
         if parent:
-            try:
-                fs.makedirs(parent, exist_ok=True)
-            except (OSError, NotImplementedError):  # object stores have no directories
-                pass
+            _makedirs(fs, parent)
             try:  # what writers of this host that were killed left behind
                 for stale in fs.glob(f"{stage}/.{stem}.*.tmp" if stage else f".{stem}.*.tmp"):
                     if dead_writers_file(stale.rpartition("/")[2], stem, ".tmp"):
@@ -310,6 +332,46 @@ class FileWriter:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.handle, name)
+
+
+_LOCKS_LOCK = threading.Lock()
+
+
+def _connect_lock(backend: Any) -> threading.Lock:
+    """The backend object's own lock (made on first use: a subclass may skip ``__init__``)."""
+    lock = backend.__dict__.get("_polster_lock")
+    if lock is None:
+        with _LOCKS_LOCK:
+            lock = backend.__dict__.setdefault("_polster_lock", threading.Lock())
+    return lock
+
+
+def _makedirs(fs: Any, folder: str) -> None:
+    """``fs.makedirs(folder, exist_ok=True)``, for writers racing each other.
+
+    Filesystems that check, then create, each level (fsspec's FTP and SFTP) fail when another
+    writer created a level in between (FTP: ``550 File exists``; SFTP: an ``OSError``), and
+    may stop before the deeper levels: then the folder being there is success, and a second
+    attempt (the race is over) creates what is missing. Object stores have no folders: their
+    ``OSError`` is ignored, as before; the write that follows says what is wrong.
+    """
+    error: Exception | None = None
+    for _ in range(3):
+        try:
+            fs.makedirs(folder, exist_ok=True)
+            return
+        except NotImplementedError:
+            return
+        except Exception as exc:
+            error = exc
+        try:
+            if fs.isdir(folder):
+                return
+        except Exception:
+            pass
+    if isinstance(error, OSError):
+        return
+    raise error
 
 
 def public_host(host: str) -> str:

@@ -634,13 +634,18 @@ def _materialize(
     watcher.start()
     try:
         if not in_process:
-            result = dg.execute_job(
-                recon_job,
-                instance,
-                run_config=run_config,
-                asset_selection=keys,
-                tags=tags,
-            )
+            from contextlib import nullcontext
+
+            from .quiet_children import quiet_step_processes
+
+            with nullcontext() if verbose else quiet_step_processes():
+                result = dg.execute_job(
+                    recon_job,
+                    instance,
+                    run_config=run_config,
+                    asset_selection=keys,
+                    tags=tags,
+                )
         else:
             result = job.execute_in_process(
                 instance=instance,

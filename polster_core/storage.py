@@ -435,7 +435,9 @@ class Storage:
         return self.holding_backend(layer, name).uri(layer, name)
 
     def sample_path(self, layer: str, name: str) -> Path:
-        """Where the local sample of a remote table goes: apart from the full local tables."""
+        """Where the local sample of a remote table goes: apart from the full local tables,
+        ``_samples/{layer}/{name}.sample.parquet``; a partition's mirrors the partition's file,
+        ``_samples/{layer}/{name}/date=KEY/data.sample.parquet``."""
         return self.local.base / SAMPLES_DIR / layer / f"{name}.sample.parquet"
 
     def _write_sample(self, frame: Any, target: Backend, layer: str, name: str) -> str | None:
@@ -449,7 +451,7 @@ class Storage:
             else:
                 sample = frame.head(size)
             path = self.sample_path(layer, name)
-            LocalBackend(path.parent.parent).write(sample, layer, f"{name}.sample")
+            LocalBackend(self.local.base / SAMPLES_DIR).write(sample, layer, f"{name}.sample")
         except Exception as exc:  # a sample is a convenience: never fail the write for it
             _warn(
                 f"WARNING: the local sample of {layer}/{name} was not written: {self.describe(exc)}"

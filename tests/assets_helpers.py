@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import select
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from .conftest import BIN, POLSTER, clean_env, run_polster
+from polster_core.testing.projects import BIN, POLSTER, clean_env, init_project, run_polster
 
 HERE = Path(__file__).parent
 
@@ -17,9 +16,7 @@ HERE = Path(__file__).parent
 def new_project(parent: Path, name: str = "shop", allow_same_layer: bool = False) -> Path:
     """A project made by the real `polster init` (no venv, no git)."""
     parent.mkdir(parents=True, exist_ok=True)
-    result = run_polster("init", name, "--no-git", "--no-setup", "--no-input", cwd=parent)
-    assert result.returncode == 0, result.stderr
-    project = parent / name
+    project = init_project(parent, name=name)
     if allow_same_layer:
         set_same_layer(project, True)
     return project
@@ -55,18 +52,6 @@ def assert_ruff_clean(project: Path, where: str = ".") -> None:
     assert lint.returncode == 0, lint.stdout + lint.stderr
     fmt = ruff(project, "format", "--no-cache", "--check", "--diff", where)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
-
-
-def run_python(project: Path, *args: str, env: dict | None = None, timeout: float = 300):
-    """The test environment's Python in the project, as an activated venv would run it."""
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=project,
-        env=env or clean_env(PYTHONPATH=str(project / "src")),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def run_in_terminal(

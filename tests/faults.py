@@ -13,10 +13,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
-import secrets
 import shutil
 import signal
-import string
 import subprocess
 import sys
 import time
@@ -28,24 +26,11 @@ from typing import Any
 
 import polars as pl
 
-from tests.remote_pipeline import init_project, plugin_env, set_env
+from polster_core.testing.projects import init_project, plugin_env, run_polster, set_env
+from polster_core.testing.secrets import MARKER, marked
 
 LAYERS = ("bronze", "silver", "gold")
 PROJECT = "dna-platform"
-
-# The marker every fake secret carries; unique to this session, so a hit is ours.
-MARKER = f"PolsterLeak{uuid.uuid4().hex[:10]}"
-_ALNUM = string.ascii_letters + string.digits
-
-
-def marked(length: int) -> str:
-    """A fake secret of ``length`` letters and digits that starts with the marker.
-
-    Letters and digits only: valid base64 when ``length`` is a multiple of 4 (Azure keys are),
-    and unchanged by URL or JSON encoding, so one plain search finds every copy.
-    """
-    return MARKER + "".join(secrets.choice(_ALNUM) for _ in range(length - len(MARKER)))
-
 
 AZURE_ACCOUNT = "polsterfaults"
 AZURE_KEY = marked(88)
@@ -98,8 +83,6 @@ def extract():
 
 def make_template(parent: Path, storage: str) -> Path:
     """``polster init --storage STORAGE --platform github`` with the versioned bronze example."""
-    from tests.conftest import run_polster
-
     result = run_polster(
         "init",
         PROJECT,

@@ -18,13 +18,11 @@ import importlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +30,12 @@ from pathlib import Path
 # function; they import this module as ``hostile`` (also when it runs as a script).
 sys.modules.setdefault("hostile", sys.modules[__name__])
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from helpers import fill, tmpfs  # noqa: E402  (tests/helpers.py, beside this file)
+
+from polster_core.testing import servers  # noqa: E402
+from polster_core.testing.servers import free_port  # noqa: E402,F401  (hostile_*.py use it)
+from polster_core.testing.tools import ToolMissing  # noqa: E402
 
 BIN = Path(sys.executable).parent
 POLSTER = str(BIN / "polster")
@@ -89,76 +93,9 @@ class Unavailable(Exception):
     """What a case needs cannot be had here (not root, no moto)."""
 
 
-@contextmanager
-def tmpfs(where: Path, size: str, read_only: bool = False, full: bool = False):
-    where.mkdir(parents=True, exist_ok=True)
-    options = f"size={size}" + (",ro" if read_only else "")
-    mount = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-    )
-    if mount.returncode != 0:
-        raise Unavailable(f"cannot mount a tmpfs: {mount.stderr.strip()}")
-    try:
-        if full:
-            fill(where)
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=True)
-
-
-def fill(disk: Path) -> None:
-    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
-    try:
-        while os.write(fd, b"\0" * 65536):
-            pass
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Moto:
-    """A moto S3 server of its own, stopped by its PID."""
-
-    def __init__(self, check_keys: bool = False):
-        command = BIN / "moto_server"
-        if not command.exists():
-            raise Unavailable("moto_server is not installed")
-        self.port = free_port()
-        env = {**os.environ, **({"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if check_keys else {})}
-        self.process = subprocess.Popen(
-            [str(command), "-H", "127.0.0.1", "-p", str(self.port)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise Unavailable("moto_server did not start")
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=10)
+def start_moto(check_keys: bool = False):
+    """A moto S3 server of its own (``server.endpoint``), stopped by its PID (``stop()``)."""
+    return servers.start_moto({"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if check_keys else None)
 
 
 # The cases -------------------------------------------------------------------------------------
@@ -213,7 +150,9 @@ def both(*steps):
 def disk_at(rel: str, size: str, read_only: bool = False, full: bool = False, then=None):
     def prepare(folder: Path, stack: ExitStack) -> None:
         where = folder / rel
-        stack.enter_context(tmpfs(where, size, read_only=read_only, full=full))
+        disk = stack.enter_context(tmpfs(where, size, read_only=read_only))
+        if full:
+            fill(disk)
         if then:
             then(where)
 
@@ -240,7 +179,7 @@ def moto_env(check_keys: bool, bucket: str):
     """A prepare step that starts moto and points S3_ENDPOINT_URL at it (through .env)."""
 
     def prepare(folder: Path, stack: ExitStack) -> None:
-        server = Moto(check_keys)
+        server = start_moto(check_keys)
         stack.callback(server.stop)
         env = project_of(folder) / ".env"
         lines = [f"S3_ENDPOINT_URL={server.endpoint}", f"S3_BUCKET={bucket}"]
@@ -483,7 +422,7 @@ def try_case(
         try:
             if case.prepare:
                 case.prepare(folder, stack)
-        except Unavailable as exc:
+        except (Unavailable, ToolMissing) as exc:
             return "skipped", str(exc), None
         cwd = folder / PROJECT if case.where == "project" else folder
         before = tree(folder)

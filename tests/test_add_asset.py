@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from polster_core.testing.projects import assert_one_line_error, clean_env, run_polster, tree_hash
+
 from .assets_helpers import (
     add,
     install_plugin,
@@ -17,7 +19,6 @@ from .assets_helpers import (
     run_in_terminal,
     set_same_layer,
 )
-from .conftest import assert_one_line_error, clean_env, run_polster, tree_hash
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from .assets_helpers import add, assert_ruff_clean, new_project, polster_ok, run_python
-from .conftest import clean_env
+from polster_core.testing.projects import clean_env, run_python
+
+from .assets_helpers import add, assert_ruff_clean, new_project, polster_ok
 
 BRONZE_TEMPLATES = ["default", "csv", "parquet", "excel", "api", "database"]
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from polster_core.testing.projects import clean_env
+
 from .assets_helpers import new_project
-from .conftest import clean_env
 
 HEAVY = ("dagster", "polars", "pyarrow")
 

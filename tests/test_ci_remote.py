@@ -7,7 +7,6 @@ recording stand-ins on PATH (the real services are not reachable here).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,9 +18,14 @@ from pathlib import Path
 import pytest
 
 from polster_core import testing
+from polster_core.testing.projects import (
+    BIN,
+    assert_one_line_error,
+    plugin_env,
+    run_polster,
+    tree_hash,
+)
 
-BIN = Path(sys.executable).parent
-POLSTER = str(BIN / "polster")
 CI_FILES = {
     "github": ".github/workflows/polster.yml",
     "gitlab": ".gitlab-ci.yml",
@@ -29,49 +33,14 @@ CI_FILES = {
 }
 
 
-def env_for(**extra: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLSTER_", "DAGSTER_"))}
-    env.pop("VIRTUAL_ENV", None)
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.update({k: v for k, v in extra.items() if v is not None})
-    return {k: v for k, v in env.items() if v is not None}
-
-
 def polster(*args: str, cwd: Path, **env: str | None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [POLSTER, *args],
-        cwd=cwd,
-        env=env_for(**env),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """``polster ARGS`` with the installed plugins (the CI platforms are plugins')."""
+    return run_polster(*args, cwd=cwd, env=plugin_env(**env))
 
 
 def git(root: Path, *args: str) -> str:
     out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
     return out.stdout.strip() if out.returncode == 0 else f"<git failed: {out.stderr.strip()}>"
-
-
-def tree_hash(root: Path) -> dict[str, str]:
-    if not root.exists():
-        return {}
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
-    assert result.returncode != 0, result.stdout
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture
@@ -152,7 +121,9 @@ def test_init_without_a_platform_has_no_ci_file_and_an_empty_ci_section(tmp_path
 
 def test_unknown_platform_is_one_line_and_writes_nothing(tmp_path):
     result = polster("init", "shop", "--platform", "jenkins", "--no-git", cwd=tmp_path)
-    one_line_error(result, "unknown CI platform 'jenkins'", "github", "gitlab", "azure-devops")
+    assert_one_line_error(
+        result, "unknown CI platform 'jenkins'", "github", "gitlab", "azure-devops"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -161,7 +132,7 @@ def test_platform_plugin_not_installed_names_the_package(tmp_path):
         "init", "shop", "--platform", "gitlab", "--no-git", cwd=tmp_path,
         POLSTER_DISABLE_PLUGIN_AUTOLOAD="1",
     )  # fmt: skip
-    one_line_error(result, "not installed", "pip install polster-gitlab")
+    assert_one_line_error(result, "not installed", "pip install polster-gitlab")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -174,11 +145,11 @@ def test_an_existing_workflow_is_refused_then_replaced_with_force(tmp_path):
     before = tree_hash(root)
 
     refused = polster("enable", "github", cwd=root)
-    one_line_error(refused, ".github/workflows/polster.yml", "--force")
+    assert_one_line_error(refused, ".github/workflows/polster.yml", "--force")
     assert tree_hash(root) == before
 
     again = polster("init", "shop", "--platform", "github", "--no-git", "--no-setup", cwd=tmp_path)
-    one_line_error(again, "already")
+    assert_one_line_error(again, "already")
     assert tree_hash(root) == before
 
     forced = polster("enable", "github", "--force", cwd=root)
@@ -218,7 +189,7 @@ def test_a_remote_git_rejects_keeps_the_complete_local_project(tmp_path):
     result = polster(
         "init", "shop", "--git", "--no-setup", "--remote-url", str(missing), cwd=tmp_path
     )
-    line = one_line_error(result, "git push to", str(missing), "complete and committed")
+    line = assert_one_line_error(result, "git push to", str(missing), "complete and committed")
     assert result.returncode == 3  # the project was created; a later step failed
     assert "git remote add origin URL && git push -u origin main" in line
     root = tmp_path / "shop"
@@ -237,7 +208,7 @@ def test_an_unreachable_remote_exits_3_with_the_complete_project(tmp_path):
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/shop.git"
     result = polster("init", "shop", "--git", "--no-setup", "--remote-url", url, cwd=tmp_path)
-    line = one_line_error(result, f"git push to {url} failed", "complete and committed")
+    line = assert_one_line_error(result, f"git push to {url} failed", "complete and committed")
     assert result.returncode == 3
     assert "git remote add origin URL && git push -u origin main" in line
     assert "Created" in result.stdout and "Next steps" not in result.stdout
@@ -256,7 +227,7 @@ def test_an_unreachable_remote_exits_3_with_the_complete_project(tmp_path):
 @pytest.mark.parametrize("url", ["", "-uoops", "has space"])
 def test_a_url_that_cannot_be_a_remote_is_refused_before_writing(tmp_path, url):
     result = polster("init", "shop", "--git", "--remote-url", url, cwd=tmp_path)
-    one_line_error(result, "--remote-url")
+    assert_one_line_error(result, "--remote-url")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -265,24 +236,26 @@ def test_a_url_that_cannot_be_a_remote_is_refused_before_writing(tmp_path, url):
 )
 def test_remote_options_need_git(tmp_path, flag):
     result = polster("init", "shop", "--no-git", *flag, cwd=tmp_path)
-    one_line_error(result, "needs --git", "--no-git was given")
+    assert_one_line_error(result, "needs --git", "--no-git was given")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_inside_a_repository_git_is_off_so_create_remote_asks_for_it(tmp_path):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     result = polster("init", "shop", "--platform", "github", "--create-remote", cwd=tmp_path)
-    one_line_error(result, "needs --git", "inside a git repository", "pass --git")
+    assert_one_line_error(result, "needs --git", "inside a git repository", "pass --git")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".git"]
 
 
 def test_create_remote_needs_a_platform_and_excludes_remote_url(tmp_path):
-    one_line_error(polster("init", "shop", "--git", "--create-remote", cwd=tmp_path), "--platform")
+    assert_one_line_error(
+        polster("init", "shop", "--git", "--create-remote", cwd=tmp_path), "--platform"
+    )
     both = polster(
         "init", "shop", "--git", "--platform", "github", "--create-remote",
         "--remote-url", "x", cwd=tmp_path,
     )  # fmt: skip
-    one_line_error(both, "exclude each other")
+    assert_one_line_error(both, "exclude each other")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -18,17 +18,11 @@ from pathlib import Path
 import pytest
 
 from polster_core import __version__
+from polster_core.testing.projects import assert_one_line_error, clean_env, run_polster, run_python
 from polster_core.testing.tools import ToolMissing
 
-from .assets_helpers import (
-    add,
-    assert_ruff_clean,
-    new_project,
-    polster_ok,
-    run_in_terminal,
-    run_python,
-)
-from .conftest import REPO, assert_one_line_error, clean_env, run_polster
+from .assets_helpers import add, assert_ruff_clean, new_project, polster_ok, run_in_terminal
+from .helpers import REPO
 from .test_add_asset import wrapper_params
 
 

@@ -11,7 +11,7 @@ from packaging.requirements import Requirement
 
 from polster_core.plugins import get_plugins
 
-from .conftest import REPO
+from .helpers import REPO
 
 DISTRIBUTIONS = [REPO / "pyproject.toml", *sorted(REPO.glob("plugins/*/pyproject.toml"))]
 

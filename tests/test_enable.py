@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from .conftest import assert_one_line_error, clean_env, run_polster, tree_hash
+from polster_core.testing.projects import (
+    assert_one_line_error,
+    clean_env,
+    init_project,
+    run_polster,
+    tree_hash,
+)
+
 from .test_plugins import install_target
 
 
@@ -19,8 +26,7 @@ def hello_env(tmp_path_factory) -> dict:
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    assert run_polster("init", "growing", "--no-git", "--no-setup", cwd=tmp_path).returncode == 0
-    return tmp_path / "growing"
+    return init_project(tmp_path, name="growing")
 
 
 def test_enable_storage_backend_updates_settings_dependencies_and_readme(project, hello_env):

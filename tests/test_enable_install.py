@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import assert_one_line_error, clean_env, tree_hash
+from polster_core.testing.projects import assert_one_line_error, clean_env, tree_hash
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -17,16 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import assert_one_line_error, clean_env, fill, run_polster, tmpfs, tree_hash
-from .storage_servers import moto  # noqa: F401,F811 (the fixture)
+from polster_core.testing.projects import assert_one_line_error, clean_env, run_polster, tree_hash
+
+from .helpers import fill, tmpfs
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    parent = tmp_path_factory.mktemp("errors")
-    result = run_polster("init", "dna-platform", "--no-git", "--no-setup", cwd=parent)
-    assert result.returncode == 0, result.stderr
-    return parent / "dna-platform"
+def template(make_project) -> Path:
+    return make_project("dna-platform")
 
 
 @pytest.fixture
@@ -225,7 +223,7 @@ def test_a_bug_in_a_script_keeps_its_traceback(project):
 
 @pytest.fixture
 def s3_project(tmp_path) -> Path:
-    from .remote_pipeline import init_project, set_env
+    from polster_core.testing.projects import init_project, set_env
 
     pytest.importorskip("polster_s3")
     project = init_project(tmp_path, "s3")
@@ -240,7 +238,7 @@ def s3_project(tmp_path) -> Path:
 
 
 def _run_s3_script(project: Path, endpoint: str, bucket: str) -> subprocess.CompletedProcess:
-    from .remote_pipeline import plugin_env
+    from polster_core.testing.projects import plugin_env
 
     env = plugin_env(PYTHONPATH=str(project / "src"), S3_BUCKET=bucket, S3_ENDPOINT_URL=endpoint)
     before = tree_hash(project)
@@ -251,7 +249,7 @@ def _run_s3_script(project: Path, endpoint: str, bucket: str) -> subprocess.Comp
 
 
 def test_example_scripts_on_a_refused_endpoint(s3_project):
-    from .storage_servers import free_port
+    from polster_core.testing.servers import free_port
 
     endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     result = _run_s3_script(s3_project, endpoint, "polster")
@@ -264,7 +262,7 @@ def test_example_scripts_on_a_missing_bucket(s3_project, moto):  # noqa: F811
 
 
 def test_example_scripts_on_wrong_keys(s3_project):
-    from .storage_servers import start_moto
+    from polster_core.testing.servers import start_moto
 
     server = start_moto({"INITIAL_NO_AUTH_ACTION_COUNT": "0"})  # checks every key, as AWS does
     try:

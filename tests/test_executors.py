@@ -16,7 +16,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from .conftest import clean_env, run_polster
+from polster_core.testing.projects import clean_env
 
 HOOK = """
 import os as _os
@@ -34,11 +34,8 @@ CORES = {"bronze": "extract", "silver": "transform", "gold": "aggregate"}
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory) -> Path:
-    parent = tmp_path_factory.mktemp("executors")
-    result = run_polster("init", "exec-demo", "--no-git", "--no-setup", cwd=parent)
-    assert result.returncode == 0, result.stderr
-    return parent / "exec-demo"
+def made(make_project) -> Path:
+    return make_project("exec-demo")
 
 
 @pytest.fixture

@@ -15,12 +15,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from polster_core.testing.secrets import MARKER, marked
+from polster_core.testing.servers import start_azurite, start_proxy
 from tests.faults import (
     AZURE_ACCOUNT,
     AZURE_KEY,
     LARGE_ROWS,
     LAYERS,
-    MARKER,
     Store,
     configure,
     copy_project,
@@ -28,13 +29,11 @@ from tests.faults import (
     finish,
     kill9,
     make_template,
-    marked,
     run_pipeline,
     secret_hits,
     start_pipeline,
     wait_for,
 )
-from tests.storage_servers import moto, start_azurite, start_proxy  # noqa: F401
 
 BACKENDS = ["local", "adls", "s3"]
 REMOTE = ["adls", "s3"]
@@ -366,8 +365,7 @@ def test_no_secret_leaves_dotenv(backend, auth, make_store):
     file never show them: not in output, logs, Dagster's event log, data or generated files.
 
     Every other test here sweeps too, after its fault (adls with a connection string)."""
-    from tests.conftest import run_polster
-    from tests.remote_pipeline import plugin_env, set_env
+    from polster_core.testing.projects import plugin_env, run_polster, set_env
 
     store = make_store(backend)
     if auth in ("account key", "SAS token"):

@@ -20,8 +20,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from polster_core.testing.projects import BIN, clean_env, run_polster
+
 from .assets_helpers import add, new_project, ruff
-from .conftest import BIN, clean_env, run_polster
 
 USERS = [
     {"user_id": 1, "email": "Ann@Example.com", "created_at": "2026-01-05"},
@@ -318,7 +319,7 @@ def test_cloud_storage_section_names_enable_and_enable_rewrites_it(tmp_path):
 @pytest.mark.slow
 def test_a_new_project_is_a_dg_project(tmp_path):
     """`dg list defs`, `dg check defs` and `dg dev` work out of the box, next to run_polster."""
-    from .ui_server import free_port
+    from polster_core.testing.servers import free_port
 
     made = run_polster("init", "shop", "--no-git", "--no-input", cwd=tmp_path, timeout=600)
     assert made.returncode == 0, made.stderr

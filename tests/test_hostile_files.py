@@ -21,9 +21,16 @@ from pathlib import Path
 import pytest
 
 from polster_core.plan import JOURNAL, OutsideProject, Plan
+from polster_core.testing.projects import (
+    POLSTER,
+    assert_one_line_error,
+    clean_env,
+    run_polster,
+    tree_hash,
+)
 
 from .assets_helpers import add, new_project
-from .conftest import POLSTER, assert_one_line_error, clean_env, run_polster, tmpfs, tree_hash
+from .helpers import tmpfs
 from .upgrade_helpers import make_overlay
 
 RECORD = ".polster/generated.json"

@@ -18,8 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from .assets_helpers import add, new_project, run_python
-from .conftest import assert_one_line_error, clean_env, run_polster, tree_hash
+from polster_core.testing.projects import (
+    assert_one_line_error,
+    clean_env,
+    run_polster,
+    run_python,
+    tree_hash,
+)
+
+from .assets_helpers import add, new_project
 
 EVENTS = "src/orchestration/assets/bronze/run_bronze_events.py"
 BERLIN = 'start_date="2026-01-01-00:00", timezone="Europe/Berlin"'

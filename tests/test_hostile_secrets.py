@@ -29,12 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import storage_servers
-from tests.conftest import clean_env, run_polster, tree_hash
-from tests.faults import marked
-from tests.remote_pipeline import plugin_env, set_env
-
-postgres = storage_servers.postgres  # the fixture
+from polster_core.testing import servers, services
+from polster_core.testing.projects import clean_env, plugin_env, run_polster, set_env, tree_hash
+from polster_core.testing.secrets import marked
 
 S3_SECRET = marked(40)
 RAISES = """
@@ -101,18 +98,15 @@ def add_asset(project: Path, name: str, code: str, env: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
+def template(make_project) -> Path:
     """A generated project with an asset that raises a secret, one that waits, one that
     counts the run's processes; the S3 plugin installed, its secret key in .env."""
     try:
         import polster_s3  # noqa: F401
     except ImportError:
-        storage_servers.missing("polster-s3", "install it: pip install -e plugins/polster_s3")
-    parent = tmp_path_factory.mktemp("secrets")
+        servers.missing("polster-s3", "install it: pip install -e plugins/polster_s3")
     env = plugin_env()
-    result = run_polster("init", "dna-platform", "--no-git", "--no-setup", cwd=parent, env=env)
-    assert result.returncode == 0, result.stderr
-    project = parent / "dna-platform"
+    project = make_project("dna-platform", env=env)
     add_asset(project, "auth", RAISES, env)
     add_asset(project, "wait", WAITS, env)
     add_asset(project, "count", COUNTS, env)
@@ -169,7 +163,7 @@ def test_verbose_shows_the_run_failure_of_a_raised_secret_masked(project, worker
 
 @WORKERS
 def test_verbose_shows_no_password_of_the_postgresql_history(project, postgres, workers):
-    password = storage_servers.PG_PASSWORD
+    password = services.PG_PASSWORD
     set_env(project, DAGSTER_POSTGRES_URL=postgres)
     result = run(project, "--verbose", *workers, LEAK="DAGSTER_POSTGRES_URL")
     assert result.returncode == 1, result.stderr
@@ -189,7 +183,7 @@ def test_a_raw_at_sign_in_a_postgresql_password_is_masked_whole(project, postgre
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE ROLE {role} LOGIN PASSWORD %s", (password,))
     connection.close()
-    url = postgres.replace("postgres:" + storage_servers.PG_PASSWORD, f"{role}:{password}")
+    url = postgres.replace("postgres:" + services.PG_PASSWORD, f"{role}:{password}")
     set_env(project, DAGSTER_POSTGRES_URL=url)
     before = tree_hash(project / "src")
     for args in ([], ["--verbose"]):
@@ -261,10 +255,8 @@ def api_server():
 
 
 @pytest.fixture(scope="module")
-def api_project(tmp_path_factory) -> Path:
-    parent = tmp_path_factory.mktemp("api")
-    assert run_polster("init", "dna-platform", "--no-git", "--no-setup", cwd=parent).returncode == 0
-    project = parent / "dna-platform"
+def api_project(make_project) -> Path:
+    project = make_project("dna-platform")
     added = run_polster("add-asset", "-l", "bronze", "-n", "orders", "-t", "api", cwd=project)
     assert added.returncode == 0, added.stderr
     return project

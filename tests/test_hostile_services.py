@@ -12,22 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from . import storage_servers
-from .assets_helpers import run_python
-from .conftest import clean_env, run_polster
-from .storage_servers import PG_PASSWORD, free_port
-
-postgres = storage_servers.postgres  # the fixture
+from polster_core.testing.projects import clean_env, run_polster, run_python
+from polster_core.testing.servers import free_port
+from polster_core.testing.services import PG_PASSWORD
 
 USER_PASSWORD = "hist-User-Secret-7"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    parent = tmp_path_factory.mktemp("services")
-    result = run_polster("init", "svc-demo", "--no-git", "--no-setup", cwd=parent)
-    assert result.returncode == 0, result.stderr
-    return parent / "svc-demo"
+def project(make_project) -> Path:
+    return make_project("svc-demo")
 
 
 def run(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -129,13 +123,10 @@ def test_dagster_tables_of_another_user_are_one_line_whose_advice_works(project,
 
 
 @pytest.fixture(scope="module")
-def partitioned(tmp_path_factory) -> Path:
+def partitioned(make_project) -> Path:
     """A project with daily bronze/silver `events` (three partitions stored) and an
     unpartitioned gold `events_all` over them."""
-    parent = tmp_path_factory.mktemp("damaged")
-    result = run_polster("init", "parts", "--no-git", "--no-setup", cwd=parent)
-    assert result.returncode == 0, result.stderr
-    root = parent / "parts"
+    root = make_project("parts")
     for args in (
         ("-l", "bronze", "-n", "events", "-p", "daily", "--start", "2026-01-01"),
         ("-l", "silver", "-n", "events", "-d", "run_bronze_events"),
@@ -236,12 +227,9 @@ BAD_SOURCES = [
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory) -> Path:
+def sources(make_project) -> Path:
     """A project with an api asset (`feed`) and a csv asset (`sales`)."""
-    parent = tmp_path_factory.mktemp("sources")
-    result = run_polster("init", "sources", "--no-git", "--no-setup", cwd=parent)
-    assert result.returncode == 0, result.stderr
-    root = parent / "sources"
+    root = make_project("sources")
     for name, template in (("feed", "api"), ("sales", "csv")):
         added = run_polster(
             "add-asset", "-l", "bronze", "-n", name, "-t", template, "--no-input", cwd=root

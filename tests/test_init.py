@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from .conftest import POLSTER, assert_one_line_error, clean_env, run_polster, tree_hash
+from polster_core.testing.projects import (
+    POLSTER,
+    assert_one_line_error,
+    clean_env,
+    run_polster,
+    tree_hash,
+)
 
 EXPECTED_FILES = {
     ".env",

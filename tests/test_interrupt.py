@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import POLSTER, clean_env, run_polster, tree_hash
+from polster_core.testing.projects import POLSTER, clean_env, run_polster, tree_hash
 
 
 def interrupt(args, cwd: Path, *, after_line: str | None = None, delay: float = 0.0):
@@ -64,11 +64,9 @@ def without_git(tree: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> dict[str, str]:
+def reference(make_project) -> dict[str, str]:
     """The files of a complete `shop` project."""
-    parent = tmp_path_factory.mktemp("reference")
-    assert run_polster("init", "shop", "--no-git", "--no-setup", cwd=parent).returncode == 0
-    return tree_hash(parent / "shop")
+    return tree_hash(make_project("shop"))
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.15, 0.3, 0.45, 0.6, 0.8, 1.2])

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from polster_core.testing.projects import run_polster, tree_hash
+
 from .assets_helpers import add, new_project, polster_ok, set_same_layer
-from .conftest import run_polster, tree_hash
 
 
 @pytest.fixture(scope="module")

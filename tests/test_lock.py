@@ -12,9 +12,15 @@ import time
 import pytest
 
 from polster_core.lock import LOCK_FILE, project_lock
+from polster_core.testing.projects import (
+    POLSTER,
+    assert_one_line_error,
+    clean_env,
+    run_polster,
+    tree_hash,
+)
 
 from .assets_helpers import new_project
-from .conftest import POLSTER, assert_one_line_error, clean_env, run_polster, tree_hash
 
 # Four bronze assets, two silver on the example bronze asset, two gold on the example silver.
 EIGHT = [

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from polster_core import ci
+from polster_core.testing.projects import BIN, clean_env, run_polster
 
-from .conftest import BIN, REPO, clean_env, run_polster
+from .helpers import REPO
 
 pytestmark = pytest.mark.slow
 

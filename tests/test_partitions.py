@@ -6,8 +6,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from .assets_helpers import add, assert_ruff_clean, new_project, polster_ok, run_python
-from .conftest import assert_one_line_error, run_polster, tree_hash
+from polster_core.testing.projects import assert_one_line_error, run_polster, run_python, tree_hash
+
+from .assets_helpers import add, assert_ruff_clean, new_project, polster_ok
 
 
 @pytest.fixture(scope="module")

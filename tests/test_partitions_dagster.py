@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from .assets_helpers import add, new_project, run_python
-from .conftest import clean_env
+from polster_core.testing.projects import clean_env, run_python
+
+from .assets_helpers import add, new_project
 from .test_ui_partitions import rows_by_day
 
 

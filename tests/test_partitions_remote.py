@@ -19,16 +19,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import run_polster
-from tests.kill_write import kill_mid_write
-from tests.remote_pipeline import grep_secrets, init_project, plugin_env, run_pipeline, set_env
-from tests.storage_servers import (  # noqa: F401  (fixtures)
-    AZURITE_KEY,
-    MOTO_KEY_ID,
-    MOTO_SECRET,
-    azurite,
-    moto,
-)
+from polster_core.testing.pipeline import grep_secrets, run_pipeline
+from polster_core.testing.projects import init_project, plugin_env, run_polster, set_env
+from polster_core.testing.servers import AZURITE_KEY, MOTO_KEY_ID, MOTO_SECRET
+from polster_core.testing.writes import kill_mid_write
 
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"]
 BASE = "dna-platform/data"
@@ -316,8 +310,8 @@ def test_purge_data_when_the_store_fails_removes_nothing(remote, tmp_path):
     writes). Either way: one line, no secret, and not a file of the project changed."""
     import base64
 
-    from tests.conftest import assert_one_line_error, tree_hash
-    from tests.storage_servers import free_port
+    from polster_core.testing.projects import assert_one_line_error, tree_hash
+    from polster_core.testing.servers import free_port
 
     project = events_project(tmp_path, remote.kind)
     if remote.kind == "adls":
@@ -348,7 +342,7 @@ def test_purge_data_refused_by_the_store_keeps_the_asset_to_try_again(azurite, t
 
     from polster_core.partitions import PartitionedTable
     from polster_core.testing import table
-    from tests.conftest import assert_one_line_error, tree_hash
+    from polster_core.testing.projects import assert_one_line_error, tree_hash
 
     remote = new_remote("adls", azurite)
     project = events_project(tmp_path, "adls")

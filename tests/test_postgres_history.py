@@ -9,21 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from . import storage_servers
-from .assets_helpers import run_python
-from .conftest import clean_env, run_polster
-from .storage_servers import PG_PASSWORD as PASSWORD
-from .storage_servers import free_port
-
-postgres = storage_servers.postgres  # the fixture
+from polster_core.testing.projects import clean_env, run_python
+from polster_core.testing.servers import free_port
+from polster_core.testing.services import PG_PASSWORD as PASSWORD
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    parent = tmp_path_factory.mktemp("pgproject")
-    result = run_polster("init", "pg-demo", "--no-git", "--no-setup", cwd=parent)
-    assert result.returncode == 0, result.stderr
-    return parent / "pg-demo"
+def project(make_project) -> Path:
+    return make_project("pg-demo")
 
 
 def run(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from .assets_helpers import add, new_project, run_python
-from .conftest import clean_env
+from polster_core.testing.projects import clean_env, run_python
+
+from .assets_helpers import add, new_project
 
 DAYS = ("--from", "2026-11-01", "--to", "2026-11-30")
 
@@ -113,3 +114,11 @@ def _in_terminal(project, *args: str, timeout: float = 180) -> str:
         os.close(master)
     assert process.returncode == 0, output.decode(errors="replace")
     return output.decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_polster_progress_chooses_the_style(backfill):
+    """The generated README's `POLSTER_PROGRESS=bar` (or `lines`) whatever the output is."""
+    env = clean_env(PYTHONPATH=str(backfill / "src"), POLSTER_PROGRESS="bar")
+    result = run_python(backfill, "run_polster.py", "--partition", "2026-11-02", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "\x1b[K" in result.stdout and "  start " not in result.stdout

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from polster_core.testing.projects import assert_one_line_error, run_polster, tree_hash
+
 from .assets_helpers import add, assert_ruff_clean, new_project, polster_ok, run_in_terminal
-from .conftest import assert_one_line_error, run_polster, tree_hash
 
 
 @pytest.fixture

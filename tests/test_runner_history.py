@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 
 from polster_core.runner import quick_history
-
-from .assets_helpers import run_python
-from .conftest import clean_env, run_polster
+from polster_core.testing.projects import clean_env, run_python
 
 
 def wal_database(path: Path) -> Path:
@@ -89,10 +87,8 @@ def test_a_new_runs_history_is_synced_normally_for_the_whole_run(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    parent = tmp_path_factory.mktemp("history")
-    assert run_polster("init", "dna-platform", "--no-git", "--no-setup", cwd=parent).returncode == 0
-    return parent / "dna-platform"
+def project(make_project) -> Path:
+    return make_project("dna-platform")
 
 
 def run_pipeline(project: Path, *args: str) -> subprocess.CompletedProcess:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_polster
-from tests.faults import MARKER, Store, marked, run_pipeline, secret_hits
-from tests.remote_pipeline import plugin_env, set_env
-from tests.storage_servers import missing
+from polster_core.testing.projects import plugin_env, run_polster, set_env
+from polster_core.testing.secrets import MARKER, marked
+from polster_core.testing.servers import missing
+from tests.faults import Store, run_pipeline, secret_hits
 from tests.ui_server import UIServer, graphql
 
 S3_KEY_ID = marked(24)
@@ -128,16 +128,13 @@ OLD_DAGSTER_YAML = "# Created by an older run_polster.py.\ntelemetry:\n  enabled
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
+def template(make_project) -> Path:
     try:
         import polster_s3  # noqa: F401
     except ImportError:
         missing("polster-s3", "install it: pip install -e plugins/polster_s3")
-    parent = tmp_path_factory.mktemp("leaky")
     env = plugin_env()
-    result = run_polster("init", "dna-platform", "--no-git", "--no-setup", cwd=parent, env=env)
-    assert result.returncode == 0, result.stderr
-    project = parent / "dna-platform"
+    project = make_project("dna-platform", env=env)
     for name, code in WRAPPERS.items():
         added = run_polster("add-asset", "--layer", "bronze", "--name", name, cwd=project, env=env)
         assert added.returncode == 0, added.stderr

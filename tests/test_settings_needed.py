@@ -16,8 +16,8 @@ from polster_core.scaffold import env_file, settings_table
 from polster_core.settings import Settings
 from polster_core.specs import Setting, StorageBackend, missing_settings, needed_settings
 from polster_core.storage import LocalBackend, Storage
+from polster_core.testing.projects import clean_env, run_polster
 
-from .conftest import clean_env, run_polster
 from .test_plugins import install_target
 
 VAULT = (

@@ -13,8 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import POLSTER, assert_one_line_error, clean_env, run_polster, tree_hash
-from .ui_server import free_port
+from polster_core.testing.projects import (
+    POLSTER,
+    assert_one_line_error,
+    clean_env,
+    run_polster,
+    tree_hash,
+)
+from polster_core.testing.servers import free_port
 
 
 def test_setup_outside_a_project_is_refused(tmp_path):

@@ -19,9 +19,8 @@ from polster_core.remote import FileWriter, FsspecBackend, public_host
 from polster_core.settings import Settings
 from polster_core.storage import Storage
 from polster_core.testing import StorageContract, table
+from polster_core.testing.projects import clean_env, run_polster
 
-from .conftest import clean_env, run_polster
-from .storage_servers import silent_server, sshd  # noqa: F401 (fixtures)
 from .test_plugins import install_target
 
 

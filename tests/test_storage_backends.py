@@ -19,9 +19,8 @@ from polster_core.settings import Settings
 from polster_core.specs import Setting, StorageBackend
 from polster_core.storage import LocalBackend, Storage
 from polster_core.testing import StorageContract, table
-
-from .conftest import BIN, clean_env, run_polster
-from .kill_write import kill_mid_write
+from polster_core.testing.projects import BIN, clean_env, run_polster
+from polster_core.testing.writes import kill_mid_write
 
 HERE = Path(__file__).parent
 TOKEN = "flaky-token-Zm9vYmFyYmF6cXV4"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from .conftest import REPO, clean_env
+from polster_core.testing.projects import clean_env
+
+from .helpers import REPO
 
 PROBE = """
 from polster_core.testing.tools import ToolMissing

@@ -11,7 +11,6 @@ import pytest
 
 from polster_core.testing.tools import ToolMissing
 
-from .conftest import run_polster
 from .ui_server import UIServer, graphql
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -27,10 +26,8 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory):
-    parent = tmp_path_factory.mktemp("ui")
-    assert run_polster("init", "dna-platform", "--no-git", "--no-setup", cwd=parent).returncode == 0
-    server = UIServer(parent / "dna-platform", materialize=True)
+def ui(make_project):
+    server = UIServer(make_project("dna-platform"), materialize=True)
     try:
         server.wait_ready()
         graphql(server.port, "mutation { setNuxSeen }")  # no "join the community" dialog

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from .assets_helpers import assert_ruff_clean, run_python
-from .conftest import assert_one_line_error, clean_env, run_polster, tree_hash
+from polster_core.testing.projects import (
+    assert_one_line_error,
+    clean_env,
+    run_polster,
+    run_python,
+    tree_hash,
+)
+
+from .assets_helpers import assert_ruff_clean
 from .test_plugins import install_target
 from .upgrade_helpers import B_LINES, edit, make_overlay
 

@@ -24,9 +24,9 @@ from polster_core.plugins import Plugins
 from polster_core.project import load_project
 from polster_core.record import read_record
 from polster_core.render import OVERLAY_ENV
+from polster_core.testing.projects import run_polster, tree_hash
 from polster_core.upgrade import generate, upgrade_plan
 
-from .conftest import run_polster, tree_hash
 from .upgrade_helpers import make_overlay
 
 EXAMPLES = int(os.environ.get("POLSTER_UPGRADE_EXAMPLES", "100"))

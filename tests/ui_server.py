@@ -5,20 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from .conftest import clean_env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from polster_core.testing.projects import clean_env
+from polster_core.testing.servers import free_port
 
 
 def graphql(port: int, query: str, variables: dict | None = None) -> dict:

@@ -168,11 +168,16 @@ def executor_plan(project, plugins, name: str):
             notes.append("README.md has no storage section markers: its table was left as is")
         elif text != old:
             plan.update("README.md", text)
+    # What to do first fits the executor: settings to fill in, workers to start (issue 28).
+    steps = (["fill in .env"] if executor.settings else []) + ["run `polster setup`"]
+    if executor.worker is not None:
+        steps.append(
+            f"start workers with `python run_polster.py --worker --executor {executor.name}`"
+        )
     notes.append(
-        f"{project.name} can now run its steps with the {executor.name} executor: fill in "
-        f".env, run `polster setup`, start workers with `python run_polster.py --worker "
-        f"--executor {executor.name}`, then run `python run_polster.py --executor "
-        f"{executor.name}` (or set POLSTER_EXECUTOR={executor.name} in .env)."
+        f"{project.name} can now run its steps with the {executor.name} executor: "
+        f"{', '.join(steps)}, then run `python run_polster.py --executor {executor.name}` "
+        f"(or set POLSTER_EXECUTOR={executor.name} in .env)."
     )
     return plan, notes
 

@@ -2,9 +2,16 @@
 
 - :mod:`.storage`: :class:`StorageContract`, the suite every storage backend should pass;
 - :mod:`.ci`: rendering and validating CI platform files (check-jsonschema, actionlint);
-- :mod:`.assets`: asset templates in a real generated project (add-asset's checks, ruff).
+- :mod:`.assets`: asset templates in a real generated project (add-asset's checks, ruff);
+- :mod:`.projects`: the real ``polster`` in a subprocess, projects made with ``polster init``;
+- :mod:`.pipeline`: :class:`~.pipeline.PipelineContract`, a generated project's example
+  pipeline on a storage backend, run as users run it; :mod:`.writes`: a write killed part-way;
+- :mod:`.servers`, :mod:`.services`: real servers (moto, Azurite, OpenSSH; PostgreSQL, Redis,
+  RabbitMQ) on 127.0.0.1, whose fixtures Polster's pytest plugin (:mod:`.pytest_plugin`)
+  gives every test suite; :mod:`.secrets`: fake secrets to grep for.
 
-Nothing here is imported by the CLI.
+Those import pytest (and :mod:`.pipeline` polars), so they are not imported here. Nothing
+here is imported by the CLI.
 """
 
 from .assets import add_asset, new_project, ruff_errors

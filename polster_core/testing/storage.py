@@ -14,13 +14,20 @@ an empty remote prefix. pytest then runs every ``test_*`` method below against y
             return make
 
 The suite covers what the core promises for every backend: ``{layer}/{name}.parquet`` paths,
-round trips, streamed LazyFrame writes and lazy scans, atomic writes (a failed write leaves
-the previous version readable), the local sample of remote writes, and secrets kept out of
-errors. It imports pytest and polars only when the tests run.
+partitions at ``{layer}/{name}/date=KEY/data.parquet``, round trips, streamed LazyFrame writes
+and lazy scans, atomic writes (a failed write leaves the previous version readable), the local
+sample of remote writes, secrets kept out of errors, and concurrency: threads sharing one
+backend object (as Dagster's steps may), and two processes writing different tables and
+partitions of one layer at once (as a multiprocess run does). The test of two processes
+rebuilds the storage in each from its settings, as a run's process does: it needs the backend
+installed (an entry point), and is skipped, saying so, for one registered by hand.
+It imports pytest and polars only when the tests run.
 """
 
 from __future__ import annotations
 
+import time
+import traceback
 from typing import Any
 
 from polster_core.errors import PolsterError
@@ -55,10 +62,66 @@ def failing_frame(batches: int = 20, rows: int = 50_000, message: str = "source 
     return register_io_source(source, schema=schema)
 
 
+def _count_filesystem_calls(backend: Any) -> list[int] | None:
+    """For an ``FsspecBackend`` not yet connected: a counter of its ``filesystem()`` calls."""
+    from polster_core.remote import FsspecBackend
+
+    if not isinstance(backend, FsspecBackend) or getattr(backend, "_fs", None) is not None:
+        return None
+    calls = [0]
+    original = backend.filesystem
+
+    def counted() -> Any:
+        calls[0] += 1
+        return original()
+
+    backend.filesystem = counted  # type: ignore[method-assign]
+    return calls
+
+
+def _write_in_process(settings: Any, jobs: list[tuple], ready: Any, results: Any) -> None:
+    """A process of its own (spawned, as a run's step processes are): rebuild the storage from
+    its settings, wait for the other writer, then write; report what failed to the parent."""
+    from polster_core.errors import PolsterError
+    from polster_core.partitions import PartitionedTable
+    from polster_core.plugins import Plugins
+    from polster_core.storage import Storage
+
+    try:
+        # The installed plugins (entry points), as a run's process loads them.
+        storage = Storage(settings, plugins=Plugins(autoload=True))
+        try:
+            storage.exists(jobs[0][0], jobs[0][1])  # connect before the race starts
+        except PolsterError as exc:
+            if "unknown storage backend" in str(exc):
+                ready.abort()
+                results.put(("skip", str(exc)))
+                return
+            raise
+        ready.wait(timeout=120)
+        for layer, name, key, rows, offset in jobs:
+            if key is None:
+                storage.write(table(rows, offset), layer, name)
+            else:
+                PartitionedTable(storage, layer, name).write(table(rows, offset), key)
+        results.put(("ok", ""))
+    except BaseException as exc:  # reported to the test, which fails with it
+        try:
+            ready.abort()
+        except Exception:
+            pass
+        results.put(("error", "".join(traceback.format_exception(exc))))
+
+
 class StorageContract:
     """What every storage backend must do; subclass it with a ``make_storage`` fixture."""
 
     layer = "bronze"
+    threads = 4  # threads sharing one backend in the concurrency test
+    seconds = 120  # how long the concurrency tests wait for their writers
+    # False for a backend no second process can reach (a memory filesystem): the test of two
+    # processes is then skipped, saying so.
+    processes = True
 
     def _name(self, request) -> str:
         return "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name)[:60]
@@ -187,6 +250,14 @@ class StorageContract:
         lazy.write(table(500).lazy(), self.layer, name)
         assert pl.read_parquet(sample).height == 7
 
+        # A partition's sample mirrors the partition's file, under the same _samples folder.
+        from polster_core.partitions import PartitionedTable
+
+        result = PartitionedTable(storage, self.layer, f"{name}_p").write(table(80), "2026-11-02")
+        expected = storage.local.base / "_samples" / self.layer / f"{name}_p" / "date=2026-11-02"
+        assert result.sample_path == str(expected / "data.sample.parquet")
+        assert pl.read_parquet(expected / "data.sample.parquet").equals(table(50))
+
     def test_disable_local_sample_is_honoured(self, make_storage, request):
         storage = make_storage(DISABLE_LOCAL_SAMPLE="true")
         name = self._name(request)
@@ -215,3 +286,105 @@ class StorageContract:
         for secret in storage.secrets:
             for text in texts:
                 assert secret not in text
+
+    def test_threads_sharing_one_backend_write_at_once(self, make_storage, request):
+        """Dagster may run steps in threads of one process, all on one backend object: writes
+        of different tables and of different partitions of one table, at once, all land, and
+        an ``FsspecBackend`` makes its filesystem once (once per thread if not thread-safe)."""
+        import threading
+
+        from polster_core.partitions import PartitionedTable
+
+        storage = make_storage()
+        name = self._name(request)
+        calls = _count_filesystem_calls(storage.backend)
+        parts = PartitionedTable(storage, self.layer, f"{name}_p")
+        start = threading.Barrier(self.threads)
+        errors: list[str] = []
+
+        def work(i: int) -> None:
+            try:
+                start.wait(timeout=60)
+                for _ in range(2):
+                    storage.write(table(100 + i, offset=1000 * i), self.layer, f"{name}_{i}")
+                    parts.write(table(10 + i, offset=1000 * i), f"2026-11-{i + 1:02d}")
+                    storage.read(self.layer, f"{name}_{i}")
+            except BaseException:
+                start.abort()
+                errors.append(f"thread {i}: {traceback.format_exc()}")
+
+        workers = [
+            threading.Thread(target=work, args=(i,), daemon=True) for i in range(self.threads)
+        ]
+        for worker in workers:
+            worker.start()
+        deadline = time.monotonic() + self.seconds
+        for worker in workers:
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        hung = sum(worker.is_alive() for worker in workers)
+        assert not hung, (
+            f"{hung} of {self.threads} threads sharing one backend object were still writing "
+            f"after {self.seconds} s: if its filesystem (its connection) is not safe to use "
+            "from several threads at once, set thread_safe = False on the backend"
+        )
+        assert not errors, "\n".join(errors)
+        for i in range(self.threads):
+            assert storage.read(self.layer, f"{name}_{i}").equals(table(100 + i, offset=1000 * i))
+            assert parts.read(f"2026-11-{i + 1:02d}").equals(table(10 + i, offset=1000 * i))
+        assert parts.keys() == [f"2026-11-{i + 1:02d}" for i in range(self.threads)]
+        if calls is not None:
+            thread_safe = getattr(storage.backend, "thread_safe", True)
+            expected = 1 if thread_safe else self.threads + 1  # the workers and this thread
+            assert calls[0] == expected, (
+                f"filesystem() was called {calls[0]} times for one backend object "
+                f"(thread_safe={thread_safe}): expected {expected}"
+            )
+
+    def test_two_processes_write_one_layer_at_once(self, make_storage, request):
+        """Two processes (a multiprocess run's steps) write different tables and different
+        partitions of one table in one layer at once, each creating the layer's and the
+        table's folders if need be: everything both wrote reads back."""
+        import multiprocessing
+
+        import pytest
+
+        from polster_core.partitions import PartitionedTable
+        from polster_core.settings import Settings
+
+        if not self.processes:
+            pytest.skip("processes = False: this backend's tables are seen by one process only")
+        storage = make_storage()
+        name = self._name(request)
+        settings = Settings(
+            storage.settings.root, storage.settings.project_name, dict(storage.settings.env)
+        )
+        context = multiprocessing.get_context("spawn")
+        ready = context.Barrier(2)
+        results = context.Queue()
+        jobs = {
+            i: [
+                (self.layer, f"{name}_{i}", None, 300 + i, 1000 * i),
+                (self.layer, f"{name}_p", f"2026-11-{i + 1:02d}", 30 + i, 1000 * i),
+            ]
+            for i in range(2)
+        }
+        writers = [
+            context.Process(target=_write_in_process, args=(settings, jobs[i], ready, results))
+            for i in range(2)
+        ]
+        for writer in writers:
+            writer.start()
+        outcomes = [results.get(timeout=self.seconds) for _ in writers]
+        for writer in writers:
+            writer.join(timeout=60)
+        skipped = [text for kind, text in outcomes if kind == "skip"]
+        if skipped:
+            pytest.skip(f"a process of its own cannot make this backend: {skipped[0]}")
+        errors = [text for kind, text in outcomes if kind == "error"]
+        assert not errors, "\n".join(errors)
+        assert [writer.exitcode for writer in writers] == [0, 0]
+        parts = PartitionedTable(storage, self.layer, f"{name}_p")
+        for i in range(2):
+            assert storage.read(self.layer, f"{name}_{i}").equals(table(300 + i, offset=1000 * i))
+            assert parts.read(f"2026-11-{i + 1:02d}").equals(table(30 + i, offset=1000 * i))
+        assert parts.keys() == ["2026-11-01", "2026-11-02"]

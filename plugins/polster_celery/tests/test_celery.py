@@ -9,21 +9,21 @@ import sys
 import time
 from pathlib import Path
 
-import celery_fixtures
 import polars as pl
 import pytest
-from celery_fixtures import REDIS_PASSWORD, copy_project, run_pipeline, start_worker, stop_worker
+from celery_fixtures import copy_project, run_pipeline, start_worker, stop_worker
 
-from tests.remote_pipeline import LAYERS, grep_secrets, init_project, plugin_env, set_env
-from tests.storage_servers import free_port
+from polster_core.testing.pipeline import LAYERS, grep_secrets
+from polster_core.testing.projects import plugin_env, set_env
+from polster_core.testing.servers import free_port
+from polster_core.testing.services import REDIS_PASSWORD
 
 PASSWORD = REDIS_PASSWORD
-redis_url = celery_fixtures.redis_url
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    return init_project(tmp_path_factory.mktemp("celery"), "local", name="celery-demo")
+def project(make_project) -> Path:
+    return make_project("celery-demo", "local")
 
 
 def test_the_plugin_registers_the_celery_executor():

@@ -10,19 +10,17 @@ import sys
 import time
 from pathlib import Path
 
-import celery_fixtures
 import pytest
-from celery_fixtures import REDIS_PASSWORD, start_worker, stop_worker, wait_for_workers
+from celery_fixtures import start_worker, stop_worker, wait_for_workers
 
-from tests.remote_pipeline import init_project, plugin_env, set_env
-from tests.storage_servers import free_port
-
-redis_url = celery_fixtures.redis_url
+from polster_core.testing.projects import plugin_env, set_env
+from polster_core.testing.servers import free_port
+from polster_core.testing.services import REDIS_PASSWORD
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    root = init_project(tmp_path_factory.mktemp("celery-hostile"), "local", name="hostile")
+def project(make_project) -> Path:
+    root = make_project("hostile", "local")
     set_env(root, POLSTER_SHARED_DISK="true")
     return root
 

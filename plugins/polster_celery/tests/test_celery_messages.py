@@ -13,12 +13,10 @@ import subprocess
 import time
 import uuid
 
-import celery_fixtures
-from celery_fixtures import REDIS_PASSWORD, copy_project, run_pipeline, start_run
+from celery_fixtures import copy_project, run_pipeline, start_run
 
-from tests.remote_pipeline import init_project, set_env
-
-redis_url = celery_fixtures.redis_url
+from polster_core.testing.projects import init_project, set_env
+from polster_core.testing.services import REDIS_PASSWORD
 
 
 def _client(url: str):

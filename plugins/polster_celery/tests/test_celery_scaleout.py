@@ -1,7 +1,7 @@
 """The celery executor as a user scales out: a RabbitMQ broker, two worker "machines" (each a
 copy of the project) with the data on S3 (moto) and the history in PostgreSQL, and a worker
 killed with SIGKILL in the middle of a step. Every server is real, started on free ports and
-stopped by PID (celery_fixtures.py, tests/storage_servers.py)."""
+stopped by PID (fixtures of Polster's pytest plugin: polster_core.testing)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,9 @@ import time
 import uuid
 from pathlib import Path
 
-import celery_fixtures
 import polars as pl
 import pytest
 from celery_fixtures import (
-    RABBIT_PASSWORD,
-    REDIS_PASSWORD,
     copy_project,
     run_pipeline,
     start_run,
@@ -26,12 +23,10 @@ from celery_fixtures import (
     wait_for_workers,
 )
 
-import tests.storage_servers as servers
-from tests.remote_pipeline import LAYERS, grep_secrets, init_project, plugin_env, set_env
-from tests.storage_servers import MOTO_KEY_ID, MOTO_SECRET
-
-redis_url = celery_fixtures.redis_url
-rabbitmq_url = celery_fixtures.rabbitmq_url
+from polster_core.testing.pipeline import LAYERS, grep_secrets
+from polster_core.testing.projects import init_project, plugin_env, set_env
+from polster_core.testing.servers import MOTO_KEY_ID, MOTO_SECRET
+from polster_core.testing.services import PG_PASSWORD, RABBIT_PASSWORD, REDIS_PASSWORD
 
 SLOW_STEP = """
 
@@ -87,7 +82,7 @@ def test_a_run_through_rabbitmq_completes(rabbitmq_url, tmp_path):
 
 def add_independent_assets(project: Path, count: int) -> None:
     """``count`` more bronze assets with no upstream: steps that can run at once."""
-    from tests.conftest import run_polster
+    from polster_core.testing.projects import run_polster
 
     for i in range(count):
         made = run_polster(
@@ -170,7 +165,7 @@ def test_two_worker_machines_share_s3_data_and_postgresql_history(
     for root in (project, *machines):
         assert not (root / ".dagster" / "history" / "runs.db").exists()
     texts = [result.stdout, result.stderr, *(log.read_text() for log in logs)]
-    secrets = [REDIS_PASSWORD, servers.PG_PASSWORD, MOTO_SECRET]
+    secrets = [REDIS_PASSWORD, PG_PASSWORD, MOTO_SECRET]
     places = [project / ".dagster", *(m / ".dagster" for m in machines)]
     assert grep_secrets([p for p in places if p.exists()], texts, secrets) == []
     assert "waiting for steps from redis://:***@127.0.0.1:" in texts[2]

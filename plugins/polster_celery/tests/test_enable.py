@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import run_polster
-from tests.remote_pipeline import init_project, plugin_env
+from polster_core.testing.projects import init_project, plugin_env, run_polster
 
 NAMES = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "POLSTER_SHARED_DISK")
 

@@ -13,17 +13,16 @@ from pathlib import Path
 
 import celery_fixtures
 import pytest
-from celery_fixtures import REDIS_PASSWORD, run_pipeline
+from celery_fixtures import run_pipeline
 
-from tests.faults import marked
-from tests.remote_pipeline import init_project, plugin_env
-
-redis_url = celery_fixtures.redis_url
+from polster_core.testing.projects import plugin_env
+from polster_core.testing.secrets import marked
+from polster_core.testing.services import REDIS_PASSWORD
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    return init_project(tmp_path_factory.mktemp("celery-at"), "local", name="celery-at")
+def project(make_project) -> Path:
+    return make_project("celery-at", "local")
 
 
 def test_a_wrong_password_with_a_raw_at_is_one_line_masked_whole(project, redis_url):

@@ -10,7 +10,7 @@ from polster_core.plugins import Plugins
 from polster_core.settings import Settings
 from polster_core.storage import Storage
 from polster_core.testing import StorageContract
-from tests.storage_servers import MOTO_KEY_ID, MOTO_SECRET
+from polster_core.testing.servers import MOTO_KEY_ID, MOTO_SECRET
 
 BUCKET = "contract"
 

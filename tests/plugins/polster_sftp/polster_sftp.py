@@ -16,6 +16,9 @@ class SftpBackend(FsspecBackend):
     name = "sftp"
     protocol = "sftp"
     # The defaults: temp file + fs.mv for writes, the filesystem's files for reads and scans.
+    # One paramiko SFTP session answers one thread at a time (threads sharing it wait for
+    # each other's replies forever): each thread gets a connection of its own.
+    thread_safe = False
 
     def __init__(self, host, port, user, root, password="", key_file=""):
         super().__init__(root, host=f"{user}@{host}:{port}")

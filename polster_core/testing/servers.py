@@ -1,20 +1,30 @@
-"""Real storage servers for the tests and benchmarks: Azurite (Azure Blob), moto (S3),
-OpenSSH (SFTP) and PostgreSQL (Dagster's history).
+"""Real servers for tests, started by the test on 127.0.0.1 on free ports and stopped by PID.
 
-Each runs on 127.0.0.1 on a free port, in its own process group, and is stopped by its PID.
-Fixtures: ``azurite``, ``moto`` and ``sshd`` (one per test session), ``azurite_factory`` /
-``moto_factory`` for a test that needs a server of its own (to stop it mid-run), and
-``silent_server``: a port that accepts connections and never answers; ``postgres`` (one
-per test module).
+Polster's pytest plugin (:mod:`polster_core.testing.pytest_plugin`, entry point ``pytest11``)
+makes these fixtures available wherever polster is installed, in a plugin author's suite as
+in Polster's own; no conftest.py is needed:
 
-Azurite comes from npm (``npm install -g azurite``: ``.ci/run`` does it), sshd from Debian's
-``openssh-server`` (``.ci/run`` installs it too). Without them those tests are skipped on a
-developer's machine and fail in CI (``CI=true``).
+- ``moto`` (S3) and ``azurite`` (Azure Blob), one per session; ``moto_factory`` and
+  ``azurite_factory`` start one of a test's own (to stop it mid-run);
+- ``sshd`` (OpenSSH with SFTP), one per session; ``silent_server``: a port that accepts
+  connections and never answers;
+- in :mod:`.services`: ``postgres`` (a URL), ``redis_url`` and ``rabbitmq_url``, one per
+  test module.
+
+Each server runs in its own process group and is stopped by its PID. A server whose program
+is missing raises :class:`~polster_core.testing.tools.ToolMissing`: the test skips with the
+reason on a developer's machine and fails under ``CI=true``. Azurite comes from npm
+(``npm install -g azurite``; Polster's ``scripts/dev-env.sh`` installs it under
+``.ci/node_modules``), moto from PyPI (``moto[server]``), sshd, PostgreSQL, Redis and
+RabbitMQ from Debian's packages (``openssh-server``, ``postgresql``, ``redis-server``,
+``rabbitmq-server``).
+
+The ``start_*`` functions start a server outside pytest (benchmarks, scripts); the caller
+stops it with ``server.stop()``.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import signal
@@ -29,9 +39,10 @@ from pathlib import Path
 
 import pytest
 
-from polster_core.testing.tools import ToolMissing
+from .tools import ToolMissing
 
-REPO = Path(__file__).resolve().parent.parent
+# A checkout of Polster (editable install): its dev environment installs Azurite here.
+REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 # The Azure Storage emulator's published development account: public, not a secret.
 AZURITE_ACCOUNT = "devstoreaccount1"
@@ -43,6 +54,7 @@ MOTO_SECRET = "polster-moto-secret-do-not-print-0123456789"
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
@@ -454,60 +466,3 @@ def start_proxy(target: Server) -> Server:
         proxy.stop()
         raise
     return proxy
-
-
-PG_PASSWORD = "pg-Secret-4711"
-
-
-def pg_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    if initdb:
-        return Path(initdb).parent
-    raise ToolMissing("PostgreSQL is not installed: run scripts/tools.sh (apt: postgresql)")
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """``postgresql://postgres:PG_PASSWORD@127.0.0.1:PORT/postgres`` of a PostgreSQL server of
-    our own (Debian's ``postgresql``), on a free port, stopped at the end of the module."""
-    bin_dir = pg_bin()
-    # Not under pytest's root-only temp folder: the postgres user must reach it.
-    home = Path(tempfile.mkdtemp(prefix="polster-pg-"))
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(home, "postgres")
-    (home / "pw").write_text(PG_PASSWORD + "\n")
-    if as_user:
-        shutil.chown(home / "pw", "postgres")
-    subprocess.run(
-        [
-            *as_user,
-            str(bin_dir / "initdb"),
-            "-D",
-            str(home / "db"),
-            "-A",
-            "md5",
-            "-U",
-            "postgres",
-            "--pwfile",
-            str(home / "pw"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
-    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1"
-    ctl = [*as_user, str(bin_dir / "pg_ctl"), "-D", str(home / "db")]
-    subprocess.run(
-        [*ctl, "-o", options, "-l", str(home / "log"), "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*ctl, "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)

@@ -1,5 +1,8 @@
 """Kill a write part-way: a subprocess writes a large table and is SIGKILLed mid-upload.
 
+For storage backend tests, Polster's and plugin authors' alike (the pipeline contract of
+:mod:`.pipeline` uses it).
+
 ``kill_mid_write`` returns once the writer is dead; the caller then checks that the previous
 version is still readable (with ``partition``, the write is one partition of the partitioned
 table ``bronze/big``, and the other partitions must stay readable too). The kill waits for
