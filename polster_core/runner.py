@@ -24,7 +24,7 @@ import traceback
 import uuid
 import warnings
 from collections import OrderedDict
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from .definitions_check import where_in_project
@@ -43,6 +43,7 @@ from .masked_output import MaskingPump, masked_output
 from .partition_runs import add_arguments, describe, run_tags
 from .progress import Display, choose_style, time_left
 from .progress import parse as parse_progress
+from .quiet_children import quiet_step_processes
 from .secrets import SETTINGS_CACHE, Redactor, known_secrets, mask_url_password, process_redactor
 from .settings import add_src_to_pythonpath, load_dotenv
 
@@ -634,10 +635,6 @@ def _materialize(
     watcher.start()
     try:
         if not in_process:
-            from contextlib import nullcontext
-
-            from .quiet_children import quiet_step_processes
-
             with nullcontext() if verbose else quiet_step_processes():
                 result = dg.execute_job(
                     recon_job,

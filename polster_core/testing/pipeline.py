@@ -39,6 +39,10 @@ from pathlib import Path
 import polars as pl  # module level: Dagster resolves the assets' annotations here
 import pytest
 
+from polster_core import storage as storage_module
+from polster_core.settings import Settings
+from polster_core.storage import Storage
+
 from .projects import plugin_env, set_env
 from .storage import table
 from .writes import kill_mid_write
@@ -122,7 +126,6 @@ def run_lazy_assets(root: Path, env: dict[str, str], monkeypatch) -> dict:
     """
     import dagster as dg
 
-    from polster_core import storage as storage_module
     from polster_core.plugins import reset_plugins
     from polster_core.runtime import polster_resources
 
@@ -159,8 +162,6 @@ def storage_on(root: Path, env: dict[str, str]):
     """A :class:`polster_core.storage.Storage` of ``root`` with ``env`` as its settings,
     with the installed plugins (as a run has them)."""
     from polster_core.plugins import Plugins
-    from polster_core.settings import Settings
-    from polster_core.storage import Storage
 
     return Storage(Settings(root, "demo", env), plugins=Plugins(autoload=True))
 

@@ -82,8 +82,6 @@ def _count_filesystem_calls(backend: Any) -> list[int] | None:
 def _write_in_process(settings: Any, jobs: list[tuple], ready: Any, results: Any) -> None:
     """A process of its own (spawned, as a run's step processes are): rebuild the storage from
     its settings, wait for the other writer, then write; report what failed to the parent."""
-    from polster_core.errors import PolsterError
-    from polster_core.partitions import PartitionedTable
     from polster_core.plugins import Plugins
     from polster_core.storage import Storage
 
@@ -251,7 +249,6 @@ class StorageContract:
         assert pl.read_parquet(sample).height == 7
 
         # A partition's sample mirrors the partition's file, under the same _samples folder.
-        from polster_core.partitions import PartitionedTable
 
         result = PartitionedTable(storage, self.layer, f"{name}_p").write(table(80), "2026-11-02")
         expected = storage.local.base / "_samples" / self.layer / f"{name}_p" / "date=2026-11-02"
@@ -292,8 +289,6 @@ class StorageContract:
         of different tables and of different partitions of one table, at once, all land, and
         an ``FsspecBackend`` makes its filesystem once (once per thread if not thread-safe)."""
         import threading
-
-        from polster_core.partitions import PartitionedTable
 
         storage = make_storage()
         name = self._name(request)
@@ -348,7 +343,6 @@ class StorageContract:
 
         import pytest
 
-        from polster_core.partitions import PartitionedTable
         from polster_core.settings import Settings
 
         if not self.processes:
