@@ -18,8 +18,8 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from . import LAYERS
-from .envfile import file_values
-from .specs import AssetContext
+from .plugin_system.specs import AssetContext
+from .project.envfile import file_values
 
 MASK = "***"
 
@@ -219,8 +219,8 @@ def _secret_setting_names(cache: Path | None = None) -> _Names:
 
 
 def _collect_names() -> tuple[_Names, list[str]]:
-    from .plugins import get_plugins
-    from .scaffold import ProjectContext
+    from .plugin_system.manager import get_plugins
+    from .project.scaffold import ProjectContext
 
     plugins = get_plugins()
     names = {s.name for b in plugins.storage_backends().values() for s in b.settings if s.secret}

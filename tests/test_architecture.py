@@ -6,6 +6,13 @@
   repository's), never reaches Dagster, polars, pyarrow or a cloud SDK at module level:
   ``polster --help`` and the file-only commands stay light (tests/test_assets_light.py checks
   the same by running them).
+- The layers: ``polster_core.cli`` (the command line), ``polster_core.project`` (the project's
+  files) and ``polster_core.plugin_system`` load neither the run time (``polster_core.run``)
+  nor anything heavy at module level; only ``polster_core.run`` does.
+- The old public paths (``polster_core.storage``, ``.runtime``, ...) are the same modules as
+  the new ones, and nothing inside polster_core imports them.
+- No module above about 500 lines, no function above 80, without a line ``Long: why`` in its
+  docstring.
 - No module imports another module's private name (``from .x import _y``): what one module
   uses of another is that module's public API. (Dagster's private names are another matter:
   each is used in one boundary module, see docs.)
@@ -48,15 +55,32 @@ HEAVY = (
 )
 
 
+# The layers that read and write a project's files: never the run time at module level.
+FILES_ONLY = ("polster_core.cli", "polster_core.project", "polster_core.plugin_system")
+# The old public paths, kept for generated projects and plugins (docs/plugins.md, "Public API").
+PUBLIC_ALIASES = {
+    "polster_core.runtime": "polster_core.run.io_manager",
+    "polster_core.storage": "polster_core.run.storage",
+    "polster_core.remote": "polster_core.run.remote",
+    "polster_core.settings": "polster_core.run.settings",
+    "polster_core.partitions": "polster_core.run.partitions",
+    "polster_core.history": "polster_core.run.history",
+    "polster_core.sqlite_history": "polster_core.run.sqlite_history",
+    "polster_core.pool": "polster_core.run.pool",
+    "polster_core.plugins": "polster_core.plugin_system.manager",
+    "polster_core.hookspecs": "polster_core.plugin_system.hookspecs",
+    "polster_core.specs": "polster_core.plugin_system.specs",
+    "polster_core.ci": "polster_core.project.ci",
+    "polster_core.scaffold": "polster_core.project.scaffold",
+}
+MODULE_LINES = 500
+FUNCTION_LINES = 80
+
+
 def cli_roots() -> list[str]:
     """The CLI's module and every plugin module the CLI loads (``polster_core.plugins``)."""
-    tree = ast.parse((REPO / "polster_core" / "plugins.py").read_text(encoding="utf-8"))
-    builtin = next(
-        ast.literal_eval(node.value)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Assign)
-        and any(getattr(t, "id", None) == "DEFAULT_PLUGINS" for t in node.targets)
-    )
+    from polster_core.plugins import DEFAULT_PLUGINS as builtin
+
     entry_points = []
     for pyproject in sorted((REPO / "plugins").glob("polster_*/pyproject.toml")):
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
@@ -125,6 +149,8 @@ def lazy_import_reason(graph, module: str, imp, starts: list[set[str]]) -> str |
         return f"loads {', '.join(third_party)} when used"
     if any(module in start and imp.target not in start for start in starts):
         return "keeps the CLI's start light"
+    if module.startswith(FILES_ONLY) and imp.target.startswith("polster_core.run"):
+        return "a files-only layer loads the run time only when used"
     return None
 
 
@@ -148,3 +174,62 @@ def test_imports_inside_functions_have_a_reason():
         "imports inside functions that could be at module level (nothing heavy, not on the "
         "CLI's start; else say why with a `# lazy: ...` comment):\n" + "\n".join(unjustified)
     )
+
+
+def test_the_files_only_layers_load_neither_the_run_time_nor_anything_heavy():
+    graph = polster_graph()
+    found = []
+    for module in sorted(graph.files):
+        if not module.startswith(FILES_ONLY):
+            continue
+        for name, chain in graph.loaded_by([module]).items():
+            if name.split(".")[0] in HEAVY or name.startswith("polster_core.run"):
+                found.append(" -> ".join(chain))
+                break
+    assert not found, "files-only modules that load the run time:\n" + "\n".join(found)
+
+
+def test_the_old_public_paths_are_the_same_modules():
+    import importlib
+
+    for old, new in PUBLIC_ALIASES.items():
+        assert importlib.import_module(old) is importlib.import_module(new), old
+    from polster_core import runner, storage
+
+    assert callable(runner.main) and callable(runner.mask_url) and runner.quick_history
+    assert storage._storages is storage._storages and storage.Storage._describe  # 0.1's names
+
+
+def test_nothing_inside_polster_core_imports_an_old_public_path():
+    graph = polster_graph()
+    aliases = {*PUBLIC_ALIASES, "polster_core.runner"}
+    found = [
+        f"{graph.files[m].relative_to(REPO)}:{i.line}: {i.target}"
+        for m, imports in graph.imports.items()
+        if m.startswith("polster_core.") and m not in aliases
+        for i in imports
+        if i.target in aliases
+    ]
+    assert not found, "import the module itself, not its old public path:\n" + "\n".join(found)
+
+
+def _long(node) -> bool:
+    return any(line.startswith("Long:") for line in (ast.get_docstring(node) or "").splitlines())
+
+
+def test_modules_and_functions_are_short_or_say_why():
+    graph = polster_graph()
+    found = []
+    for module, path in sorted(graph.files.items()):
+        if not module.startswith("polster_core"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        if lines > MODULE_LINES and not _long(tree):
+            found.append(f"{path.relative_to(REPO)}: {lines} lines")
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > FUNCTION_LINES and not _long(node):
+                    found.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.name} {length}")
+    assert not found, "too long, and no `Long: why` in the docstring:\n" + "\n".join(found)

@@ -15,8 +15,8 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.utils import make_new_run_id
 
-from polster_core import event_text
 from polster_core.history import redact_event
+from polster_core.run import event_text
 from polster_core.secrets import Redactor
 from polster_core.sqlite_history import QuickSqliteEventLogStorage, held_connections
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 
-from ..hookspecs import hookimpl
-from ..specs import Executor
+from ..plugin_system.hookspecs import hookimpl
+from ..plugin_system.specs import Executor
 
 
 def _pool_def():
-    from ..pool import pool_executor
+    from ..run.pool import pool_executor
 
     return pool_executor
 

@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 from ..errors import PolsterError
-from ..names import validate_asset_name, validate_project_name
-from ..partition_specs import choose_partitioning
+from ..project.names import validate_asset_name, validate_project_name
+from ..project.partition_specs import choose_partitioning
 from .tools import ToolMissing
 
 
@@ -31,8 +31,8 @@ def new_project(
 
     ``plugins`` defaults to every installed plugin (entry points loaded), as the CLI has them.
     """
-    from ..plugins import Plugins
-    from ..scaffold import build_context, check_target, init_plan
+    from ..plugin_system.manager import Plugins
+    from ..project.scaffold import build_context, check_target, init_plan
 
     plugins = plugins or Plugins(autoload=True)
     target = Path(parent) / validate_project_name(name)
@@ -61,9 +61,14 @@ def add_asset(
     wrapper passes the partition key and its IO manager writes one file per partition.
     Returns ``{path relative to the project: text}`` of every file written or changed.
     """
-    from ..asset_plans import add_asset_plan, check_new_asset, load_assets, resolve_dependency
-    from ..plugins import Plugins
-    from ..project import load_project
+    from ..plugin_system.manager import Plugins
+    from ..project.asset_plans import (
+        add_asset_plan,
+        check_new_asset,
+        load_assets,
+        resolve_dependency,
+    )
+    from ..project.model import load_project
 
     plugins = plugins or Plugins(autoload=True)
     loaded = load_project(Path(project).resolve())

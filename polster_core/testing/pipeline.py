@@ -39,9 +39,9 @@ from pathlib import Path
 import polars as pl  # module level: Dagster resolves the assets' annotations here
 import pytest
 
-from polster_core import storage as storage_module
-from polster_core.settings import Settings
-from polster_core.storage import Storage
+from polster_core.run import storage as storage_module
+from polster_core.run.settings import Settings
+from polster_core.run.storage import Storage
 
 from .projects import plugin_env, set_env
 from .storage import table
@@ -126,8 +126,8 @@ def run_lazy_assets(root: Path, env: dict[str, str], monkeypatch) -> dict:
     """
     import dagster as dg
 
-    from polster_core.plugins import reset_plugins
-    from polster_core.runtime import polster_resources
+    from polster_core.plugin_system.manager import reset_plugins
+    from polster_core.run.io_manager import polster_resources
 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -161,7 +161,7 @@ def run_lazy_assets(root: Path, env: dict[str, str], monkeypatch) -> dict:
 def storage_on(root: Path, env: dict[str, str]):
     """A :class:`polster_core.storage.Storage` of ``root`` with ``env`` as its settings,
     with the installed plugins (as a run has them)."""
-    from polster_core.plugins import Plugins
+    from polster_core.plugin_system.manager import Plugins
 
     return Storage(Settings(root, "demo", env), plugins=Plugins(autoload=True))
 

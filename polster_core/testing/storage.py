@@ -31,7 +31,7 @@ import traceback
 from typing import Any
 
 from polster_core.errors import PolsterError
-from polster_core.partitions import PartitionedTable
+from polster_core.run.partitions import PartitionedTable
 
 SCHEMA = {"id": "Int64", "value": "Float64", "label": "String"}
 
@@ -64,7 +64,7 @@ def failing_frame(batches: int = 20, rows: int = 50_000, message: str = "source 
 
 def _count_filesystem_calls(backend: Any) -> list[int] | None:
     """For an ``FsspecBackend`` not yet connected: a counter of its ``filesystem()`` calls."""
-    from polster_core.remote import FsspecBackend
+    from polster_core.run.remote import FsspecBackend
 
     if not isinstance(backend, FsspecBackend) or getattr(backend, "_fs", None) is not None:
         return None
@@ -82,8 +82,8 @@ def _count_filesystem_calls(backend: Any) -> list[int] | None:
 def _write_in_process(settings: Any, jobs: list[tuple], ready: Any, results: Any) -> None:
     """A process of its own (spawned, as a run's step processes are): rebuild the storage from
     its settings, wait for the other writer, then write; report what failed to the parent."""
-    from polster_core.plugins import Plugins
-    from polster_core.storage import Storage
+    from polster_core.plugin_system.manager import Plugins
+    from polster_core.run.storage import Storage
 
     try:
         # The installed plugins (entry points), as a run's process loads them.
@@ -343,7 +343,7 @@ class StorageContract:
 
         import pytest
 
-        from polster_core.settings import Settings
+        from polster_core.run.settings import Settings
 
         if not self.processes:
             pytest.skip("processes = False: this backend's tables are seen by one process only")
