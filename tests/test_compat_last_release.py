@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
+from polster_core.testing.projects import BIN, POLSTER, clean_env, tree_hash
 from polster_core.testing.tools import ToolMissing
 
-from .conftest import BIN, POLSTER, REPO, clean_env, tree_hash
+REPO = Path(__file__).resolve().parent.parent
 
 # The last landed release line: the commit the last released wheel was built from.
 LAST_RELEASE = "1d95f4a"
