@@ -12,7 +12,7 @@ from polster_core.testing.projects import clean_env
 
 from .assets_helpers import new_project
 
-HEAVY = ("dagster", "polars", "pyarrow")
+HEAVY = ("dagster", "polars", "pyarrow", "dataframely")
 
 # Runs the real CLI entry point in-process, then reports which heavy modules got imported.
 PROBE = f"""
@@ -49,6 +49,9 @@ def project(tmp_path_factory) -> Path:
         ["check"],
         ["remove-asset", "--layer", "bronze", "--name", "orders", "--purge-data"],
         ["add-asset", "--layer", "bronze", "--name", "bad-name"],
+        ["contract", "--help"],
+        ["contract", "infer", "--help"],
+        ["add-asset", "--layer", "silver", "--name", "kept", "--deps", "example", "--contract"],
     ],
     ids=lambda args: " ".join(args),
 )
@@ -64,6 +67,8 @@ def test_file_only_commands_import_neither_dagster_nor_polars(project, args):
     assert "Traceback" not in result.stderr, result.stderr
     heavy = next(line for line in result.stderr.splitlines() if line.startswith("HEAVY="))
     assert heavy == "HEAVY=", f"{' '.join(args)} imported {heavy[6:]}"
+    if "--contract" in args:
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_importtime_of_list_has_no_heavy_module(project):

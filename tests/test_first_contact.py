@@ -386,6 +386,7 @@ def test_every_other_python_block_of_the_readme_runs_as_written(example_project,
             "## Building Your Pipeline",
             "## Common Data Patterns",
             "### 5. Test Your Transformations",
+            "### Data Contracts",  # run in a project by tests/test_contracts_docs.py
         )
     ]
     others = [b for b in python_blocks(readme) if not any(b in blocks for blocks in covered)]

@@ -18,6 +18,7 @@ from typer.core import TyperCommand, TyperGroup
 from .. import __version__
 from ..exceptions import Interrupted, PolsterError
 from . import assets as _assets
+from . import contract as _contract
 from . import enable as _enable
 from . import listing as _listing
 from . import plugin as _plugin
@@ -387,7 +388,7 @@ def _refused(exc: Exception) -> int:
     return code
 
 
-# Command groups that live in their own modules (polster_core/commands/), in the order
+# Command groups that live in their own modules (polster_core/cli/), in the order
 # `polster --help` lists them; they import nothing heavy at module level.
-for _group in (_assets, _listing, _enable, _plugin, _upgrade):
+for _group in (_assets, _listing, _enable, _upgrade, _plugin, _contract):
     _group.register(app)

@@ -80,6 +80,9 @@ def add_asset(
     start: str | None = typer.Option(
         None, "--start", help="First partition, YYYY-MM-DD (default: its upstream's)."
     ),
+    contract: bool = typer.Option(
+        False, "--contract", help="Declare a data contract in its core file (dataframely)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan, write nothing."),
     no_input: bool = NO_INPUT_OPTION,
     path: Path | None = PATH_OPTION,
@@ -172,12 +175,15 @@ def add_asset(
     result = add_asset_plan(project, assets, layer, name, spec, upstream, partitioning, same)
     from ..project.record import follow
 
+    # The contract is the user's, as an edit of the core file would be: not in the record.
+    recorded = with_contract(result.plan, layer, name) if contract else None
     follow(
         result.plan,
         plugins,
         lambda a: a.add_asset(
             layer, name, spec.name, upstream, partitioning.kind, partitioning.start, list(same)
         ),
+        generated=recorded,
     )
     key = asset_key(layer, name)
     if dry_run:
@@ -201,6 +207,18 @@ def add_asset(
         f'(or `python {script}`, while it keeps its `if __name__ == "__main__":` block).'
     )
     say_relock(project.root, result.plan)  # last: the line to act on before the next push
+
+
+def with_contract(plan, layer: str, name: str) -> dict[str, str]:
+    """Add an empty data contract to the core file ``plan`` creates; returns the core file as
+    the template rendered it, for the record."""
+    from ..project.contract_code import add_contract, contract_block
+
+    rel = f"src/core/{layer}_{name}.py"
+    op = next(op for op in plan.ops if op.path == plan.root / rel)
+    rendered = op.content or ""
+    op.content = add_contract(rendered, contract_block(layer, name), rel)
+    return {rel: rendered}
 
 
 def _partitions_prompt(question: str, default: str) -> str:

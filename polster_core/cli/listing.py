@@ -227,6 +227,9 @@ def check(
     config, warnings = project.plugin_problems(get_plugins())
     problems = [Problem("pyproject.toml", text, "config") for text in config]
     problems += assets.problems()
+    from ..project.contract_check import contract_problems
+
+    problems += contract_problems(project.root)  # a contract column no longer produced
     problems += [
         Problem(
             f"{rel}:{line}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keyword
 import re
 
+from .. import LAYERS
 from ..exceptions import PolsterError
 
 PROJECT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
@@ -26,6 +27,10 @@ RESERVED_PROJECT_NAMES = {
     "test",
     "data",
 }
+
+# The Dagster key of any Polster asset, run_{layer}_{name} (the name as Dagster allows it; new
+# names are checked against ASSET_KEY below).
+RUN_ASSET_KEY = re.compile(rf"^run_({'|'.join(LAYERS)})_(\w+)$")
 
 
 def package_name(project_name: str) -> str:

@@ -8,7 +8,6 @@ secrets) and the backend in Dagster's metadata.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,14 @@ import dagster as dg
 
 from .. import LAYERS
 from ..exceptions import FULL_CAUSE, PolsterError
+from ..project.names import RUN_ASSET_KEY as ASSET_KEY
 from .automation import follow_upstream
+from .contracts import enforce as enforce_contract
+from .contracts import with_contracts
 from .partitioned_io import handle_partitioned_output, load_partitioned_input
 from .progress import each_partition as each_partition  # generated partitioned assets use it
 from .storage import get_storage
 from .table_metadata import PREVIEW_ROWS, markdown_preview, table_schema  # noqa: F401
-
-ASSET_KEY = re.compile(rf"^run_({'|'.join(LAYERS)})_(\w+)$")
 
 
 def layer_and_name(asset_key: dg.AssetKey) -> tuple[str, str]:
@@ -90,10 +90,12 @@ class PolsterIOManager(dg.IOManager):
             return
         layer, name = layer_and_name(context.asset_key)
         storage = self._storage()
+        with _full_cause_logged(context):  # the asset's data contract: see contracts.py
+            obj, contract = enforce_contract(context, obj, storage, layer, name)
         if context.has_asset_partitions:  # one file per partition: see partitioned_io.py
             with _full_cause_logged(context):
                 context.add_output_metadata(
-                    handle_partitioned_output(context, obj, storage, layer, name)
+                    {**handle_partitioned_output(context, obj, storage, layer, name), **contract}
                 )
             return
         if not isinstance(obj, (pl.DataFrame, pl.LazyFrame)):
@@ -124,6 +126,7 @@ class PolsterIOManager(dg.IOManager):
         }
         if result.sample_path:
             metadata["local_sample"] = dg.MetadataValue.path(result.sample_path)
+        metadata.update(contract)
         if result.fell_back:
             metadata["fallback_reason"] = dg.MetadataValue.text(result.error or "")
             context.log.warning(
@@ -216,7 +219,7 @@ def prepare_assets(assets: list, project_root: Path | str) -> list:
             spec = spec.replace_attributes(automation_condition=condition)
         return spec
 
-    return list(dg.map_asset_specs(defaults, assets))
+    return with_contracts(list(dg.map_asset_specs(defaults, assets)))
 
 
 QUALITY_CHECKS = {

@@ -24,7 +24,6 @@ Like :mod:`polster_core.storage`, nothing here imports polars until a function n
 
 from __future__ import annotations
 
-import ast
 import re
 import sys
 from pathlib import Path
@@ -32,16 +31,21 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from ..exceptions import PolsterError, exception_chain
-from ..project.graph import asset_function, wrapper_path
-from ..project.names import asset_key
-from ..project.partition_keys import KeyProblem, shown
-from ..project.partition_specs import partitioning_of
+from ..project.partition_keys import shown
 from .io_errors import not_parquet
 
 PART = "data"  # each partition's file: {column}={key}/data.parquet
+
+
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 _HOUR = re.compile(r"^\d{4}-\d{2}-\d{2}-\d{2}:\d{2}([+-]\d{4})?$")
+
+
 NAME_BYTES = 255  # the longest file name of common file systems (ext4, APFS, NTFS)
+
+
 _FOLDER = re.compile(r"^(\w+)=(.+)$")
 
 
@@ -122,7 +126,7 @@ class PartitionedTable:
     def write(self, frame: Any, key: str) -> Any:
         """Write one partition atomically; the others are untouched. Returns the WriteResult."""
         if self.unpartitioned_exists():
-            _warn_once(
+            warn_once(
                 f"NOTE: {self.label} is partitioned now; its earlier unpartitioned table "
                 f"{self.storage.backend.uri(self.layer, self.name)} is kept as it was and no "
                 "longer read: delete it when you no longer need it"
@@ -211,6 +215,8 @@ class PartitionedTable:
 # The local partitions scanned lately (table, keys, files), newest last: when a scan fails
 # later with a damaged file that passed the quick look, damaged_partition finds which.
 _SCANNED: list[tuple[PartitionedTable, list[str], list[str]]] = []
+
+
 SCANS_KEPT = 16
 
 
@@ -265,85 +271,6 @@ def _damaged_files(keys: list[str], files: list[str], options: dict) -> list[str
         if tail[4:] not in (b"PAR1", b"PARE") or length + 12 > size:
             damaged.append(key)
     return damaged
-
-
-def read_table(storage: Any, layer: str, name: str, partition: str | None, lazy: bool) -> Any:
-    """What the example scripts read: one partition, or the table (all its partitions when it
-    is partitioned and no unpartitioned version exists)."""
-    table = PartitionedTable(storage, layer, name)
-    if partition is not None:
-        check_script_key(storage, layer, name, partition)
-        return table.scan(partition) if lazy else table.read(partition)
-    if _partitioned_only(storage, table):
-        frame = table.scan_all()
-        return frame if lazy else collected(frame)
-    return storage.scan(layer, name) if lazy else storage.read(layer, name)
-
-
-def write_table(storage: Any, frame: Any, layer: str, name: str, partition: str | None) -> Any:
-    """What the example scripts write: one partition, or the whole table."""
-    if partition is not None:
-        check_script_key(storage, layer, name, partition)
-        return PartitionedTable(storage, layer, name).write(frame, partition)
-    if _has_partitions(PartitionedTable(storage, layer, name)):
-        _warn_once(
-            f"NOTE: {layer}/{name} has partitions stored; this unpartitioned write goes to its "
-            "own file beside them and they are kept (pass a partition to write one of them)"
-        )
-    return storage.write(frame, layer, name)
-
-
-def check_script_key(storage: Any, layer: str, name: str, key: str) -> None:
-    """PolsterError (one line naming a valid neighbour) unless ``key`` is a partition of the
-    asset's partitions definition, read off its wrapper (``run_{layer}_{name}.py``) without
-    importing Dagster. A table without a wrapper, or a definition polster cannot compute
-    (custom arguments), gets the checks every key gets (:func:`partition_layer`)."""
-    partition_layer(layer, name, key)
-    root = getattr(getattr(storage, "settings", None), "root", None)
-    partitioning = None if root is None else asset_partitioning(Path(root), layer, name)
-    model = partitioning.model() if partitioning is not None else None
-    if model is None:
-        return
-
-    try:
-        problem = model.problem(key)
-    except KeyProblem as exc:  # the wrapper's own definition cannot work
-        problem = f"{layer}/{name}'s partitions definition cannot work: {exc}"
-    if problem:
-        raise PolsterError(f"{problem} ({layer}/{name} is partitioned {partitioning.describe()})")
-
-
-def asset_partitioning(root: Path, layer: str, name: str) -> Any | None:
-    """The Partitioning of asset ``layer``/``name`` read off its wrapper; None without one."""
-
-    path = root / wrapper_path(layer, name)
-    try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-    except (OSError, SyntaxError, ValueError):
-        return None
-    function = asset_function(tree, asset_key(layer, name))
-    return None if function is None else partitioning_of(function, tree)
-
-
-def _has_partitions(table: PartitionedTable) -> bool:
-    """Whether partitions are stored; False when the store cannot be asked (the read or
-    write that follows reports that problem, in one line, through the Storage)."""
-    try:
-        return bool(table.keys())
-    except Exception:
-        return False
-
-
-def _partitioned_only(storage: Any, table: PartitionedTable) -> bool:
-    try:
-        if storage.exists(table.layer, table.name):
-            return False
-    except Exception:
-        return False
-    return _has_partitions(table)
-
-
-# Listing and deleting folders on any backend ------------------------------------------------
 
 
 def _strip_parquet(text: str) -> str:
@@ -428,7 +355,8 @@ def _span(keys: list[str]) -> str:
 _warned: set[str] = set()
 
 
-def _warn_once(message: str) -> None:
+def warn_once(message: str) -> None:
+    """Print ``message`` on stderr, once per process."""
     if message not in _warned:
         _warned.add(message)
         print(message, file=sys.stderr, flush=True)
