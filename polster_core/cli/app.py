@@ -28,6 +28,7 @@ from .init_steps import (
     check_remote_options,
     finish_init,
     next_steps,
+    start_dagster_ui,
 )
 
 
@@ -227,7 +228,7 @@ def init(
     finish_init(target, git, setup, remote_url, remote, interactive)
     next_steps(target, parent, setup)
     if start_dagster:
-        start_dagster(target, setup)
+        start_dagster_ui(target, setup)
 
 
 @app.command()

@@ -45,7 +45,7 @@ def finish_init(target: Path, git: bool, setup: bool, remote_url, remote, intera
             add_origin_and_push(target, remote_url, interactive)
             typer.echo(f"Pushed {target.name} to {remote_url} (origin)")
         if remote:
-            create_remote(remote, target, interactive)
+            create_remote_repository(remote, target, interactive)
     except (KeyboardInterrupt, PolsterError) as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
         if step == "remote" and not interrupted:  # its message says what is there and what to do
@@ -58,7 +58,7 @@ def finish_init(target: Path, git: bool, setup: bool, remote_url, remote, intera
         if setup and (step == "git" or (step == "setup" and interrupted)):
             todo.append("`polster setup`")  # a failed setup's message says so already
         if step == "remote":
-            todo.append(f"`{push_commands(target, remote_url, remote)}`")
+            todo.append(f"`{push_command_line(target, remote_url, remote)}`")
         where = f"the project is complete in {target}{', ' if done else ''}{', '.join(done)}"
         finish = f"; to finish, run there: {', then '.join(todo)}" if todo else ""
         if interrupted:
@@ -66,7 +66,7 @@ def finish_init(target: Path, git: bool, setup: bool, remote_url, remote, intera
         raise ProjectUnfinished(f"{exc}. Otherwise {where}{finish}") from None
 
 
-def push_commands(target: Path, remote_url: str | None, remote) -> str:
+def push_command_line(target: Path, remote_url: str | None, remote) -> str:
     """What pushes the new project when ``--remote-url``/``--create-remote`` did not finish."""
     from ..project.git import has_origin, push_commands
 
@@ -106,7 +106,7 @@ def check_remote_options(
     return check_remote_url(remote_url) if remote_url is not None else None
 
 
-def create_remote(remote, target: Path, interactive: bool) -> None:
+def create_remote_repository(remote, target: Path, interactive: bool) -> None:
     """Run the platform's CLI; when it cannot, print the commands and exit non-zero."""
     from ..project.git import RemoteNotCreated, create_remote
 
@@ -134,7 +134,7 @@ def next_steps(target: Path, parent: Path, set_up: bool) -> None:
     typer.echo("  python run_polster.py --ui      # open the Dagster UI on http://127.0.0.1:3000")
 
 
-def start_dagster(target: Path, set_up: bool) -> None:
+def start_dagster_ui(target: Path, set_up: bool) -> None:
     from ..project.venv import venv_python
 
     python = venv_python(target / ".venv")
