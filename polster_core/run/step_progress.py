@@ -1,5 +1,6 @@
 """A run's progress as it happens, read off Dagster's events: a line per step as it starts
-and ends, failures with their error, the summary (the display itself: :mod:`polster_core.run.progress`).
+and ends, failures with their error, the summary (the display itself:
+:mod:`polster_core.run.progress`).
 """
 
 from __future__ import annotations
