@@ -142,7 +142,7 @@ def main() -> int:
     import warnings
 
     from polster_core.run import contracts
-    from tests import storage_servers
+    from polster_core.testing import servers as storage_servers
 
     warnings.filterwarnings("ignore")
     rules = contracts.rule_names(contract_module("fail").Contract)

@@ -44,6 +44,8 @@ FULL = {
     "setup": ["--runs", "5"],
     "partitions": ["--days", "365", "--runs", "3"],
     "scaleout": ["--runs", "9", "--modes", "in-process", "workers-2"],
+    "incremental": ["--rows", "10000000", "--repeat", "5", "--days", "365"],
+    "contracts": ["--rows", "5000000", "--repeat", "5"],
 }
 QUICK = {
     "cli": ["--runs", "5"],
@@ -55,6 +57,8 @@ QUICK = {
     "setup": ["--runs", "1"],
     "partitions": ["--days", "30", "--rows", "2000", "--runs", "1", "--reads", "3"],
     "scaleout": ["--runs", "1", "--chains", "5", "--modes", "in-process", "workers-2"],
+    "incremental": ["--rows", "500000", "--repeat", "1", "--days", "30", "--repeat-reads", "1"],
+    "contracts": ["--rows", "500000", "--repeat", "1"],
 }
 SCRIPTS = {
     "cli": "bench_cli.py",
@@ -66,6 +70,8 @@ SCRIPTS = {
     "setup": "bench_setup.py",
     "partitions": "bench_partitions.py",
     "scaleout": "bench_scaleout.py",
+    "incremental": "bench_incremental.py",
+    "contracts": "bench_contracts.py",
 }
 
 
@@ -463,6 +469,8 @@ def goal_rows(results: dict[str, Result]) -> list[tuple[str, str, str, str, str]
                     f"{figure['median_s']:.2f} s vs {found['in-process']['median_s']:.2f} s",
                 )
             )
+    rows += incremental_rows(results.get("incremental"))
+    rows += contract_rows(results.get("contracts"))
     setup = results.get("setup")
     if setup and setup.ok:
         f = setup.figures
@@ -642,6 +650,79 @@ def write_markdown(
             "",
         ]
     path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+
+
+def incremental_rows(result: Result | None) -> list[tuple[str, str, str, str, str]]:
+    """Issue 29's goals: an upsert against deltalake's own merge and a full refresh; 365 daily
+    loads; a read of the current version against plain parquet."""
+    if not result or not result.figures:
+        return []
+    rows = []
+    upsert, daily = result.figures.get("upsert"), result.figures.get("daily")
+    if upsert:
+        at = human_rows(upsert["rows"])
+        rows.append(
+            (
+                "9 Incremental",
+                f"1% upsert into {at} rows: {upsert['over_deltalake']:.2f}x deltalake's own merge",
+                "<= 1.2x at 10M rows",
+                at_size(upsert["rows"], 10_000_000, upsert["over_deltalake"] <= 1.2),
+                f"{upsert['polster_s']:.2f} s vs {upsert['deltalake_s']:.2f} s",
+            )
+        )
+        rows.append(
+            (
+                "9 Incremental",
+                f"the same upsert: {upsert['full_over_polster']:.1f}x faster than a full refresh",
+                ">= 5x at 10M rows",
+                at_size(upsert["rows"], 10_000_000, upsert["full_over_polster"] >= 5),
+                f"{upsert['full_refresh_s']:.2f} s vs {upsert['polster_s']:.2f} s",
+            )
+        )
+    if daily:
+        rows.append(
+            (
+                "9 Incremental",
+                f"{daily['days']} daily loads: a full refresh each day takes "
+                f"{daily['full_over_incremental']:.1f}x the incremental loads",
+                "(report)",
+                "-",
+                f"{daily['full_refresh_s']:.1f} s vs {daily['incremental_s']:.1f} s",
+            )
+        )
+        rows.append(
+            (
+                "9 Incremental",
+                f"read of the current version after {daily['days']} loads: "
+                f"{daily['read_over_parquet']:.2f}x plain parquet "
+                f"({daily['read_over_parquet_after_upkeep']:.2f}x after `polster upkeep`)",
+                "<= 1.3x",
+                verdict(daily["read_over_parquet"] <= 1.3),
+                "",
+            )
+        )
+    return rows
+
+
+def contract_rows(result: Result | None) -> list[tuple[str, str, str, str, str]]:
+    """Issue 30's goals: a write checked against a ten-rule contract, and its quarantine path."""
+    if not result or not result.figures:
+        return []
+    f = result.figures
+    rows = []
+    for name, b in f.get("backends", {}).items():
+        for key, goal in (("validated", 1.3), ("quarantined", 1.5)):
+            rows.append(
+                (
+                    "10 Contracts",
+                    f"{name}, {human_rows(f['rows'])} rows, {f['rules']} rules: write {key} "
+                    f"{b[key]:.2f}x the write without a contract",
+                    f"<= {goal}x at 5M rows",
+                    at_size(f["rows"], 5_000_000, b[key] <= goal),
+                    f"{b['medians'][key]:.2f} s vs {b['medians']['plain']:.2f} s",
+                )
+            )
+    return rows
 
 
 def main() -> int:

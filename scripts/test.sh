@@ -5,6 +5,8 @@
 # on the Dagster daemon's backfill and sensor ticks behind the UI) run in a second pytest
 # beside the others: the same tests, about a third less wall time. Its output follows the
 # main run's; the script fails if either fails. With paths (or -k ...), one plain pytest.
+# After the waiting tests, the same lane runs the core run tests on both ends of the Dagster
+# range (scripts/test-dagster-range.sh: a venv each, a few minutes; POLSTER_SKIP_RANGE=1 skips).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/dev-env.sh >/dev/null
@@ -18,7 +20,15 @@ for arg in "$@"; do
 done
 
 log=$(mktemp)
-"${PYTEST[@]}" "$@" "${WAITING[@]}" >"$log" 2>&1 &
+(
+  lane=0
+  "${PYTEST[@]}" "$@" "${WAITING[@]}" || lane=$?
+  if [ "${POLSTER_SKIP_RANGE:-}" != 1 ]; then
+    echo "== the core run tests on both ends of the Dagster range (scripts/test-dagster-range.sh):"
+    bash scripts/test-dagster-range.sh || lane=$(( lane ? lane : $? ))
+  fi
+  exit "$lane"
+) >"$log" 2>&1 &
 waiting=$!
 trap 'kill "$waiting" 2>/dev/null || true; rm -f "$log"' EXIT
 # The rest, named one by one (pytest's --ignore does not take a directory reached through the
@@ -30,6 +40,6 @@ done
 status=0
 "${PYTEST[@]}" "$@" "${rest[@]}" || status=$?
 wait "$waiting" || status=$(( status ? status : $? ))
-echo "== the waiting tests (${WAITING[*]}):"
+echo "== the waiting tests (${WAITING[*]}), then the Dagster range:"
 cat "$log"
 exit "$status"

@@ -124,6 +124,9 @@ def test_quarantine_writes_the_valid_rows_and_the_failing_ones_with_rule_and_run
     assert "required_columns_present failed" not in result.stdout
     assert "key_columns_not_null failed" not in result.stdout
     assert "contract_amount_max failed" in result.stdout
+    # The contract's checks run as a step of their own: counted as checked, not materialised.
+    assert "  check run_silver_example_contract" in result.stdout
+    assert "Succeeded: 3 materialised, 1 checked, 0 failed" in result.stdout
 
     table = read_table(project, "silver", "example")
     assert table["rows"] == SILVER_ROWS - BROKEN and table["max_amount"] <= 40

@@ -185,27 +185,28 @@ def test_a_worker_killed_mid_step_fails_that_asset_and_a_rerun_completes(project
 def test_a_worker_resolves_a_runs_config_once_and_again_for_another(monkeypatch):
     """Worker processes keep Dagster's resolved run config for the job and config they last
     ran (it is validated again for every step otherwise); another config is resolved, and
-    checked, anew."""
-    from dagster._core.system_config.objects import ResolvedRunConfig
-
-    from polster_core import pool
+    checked, anew. Only while a worker plans or runs a step: Dagster's own ``build`` before
+    and after (no process-wide replacement)."""
+    from polster_core.run.dagster_private.step_pool import ResolvedRunConfig, resolved_once
 
     @dg.op(config_schema={"rows": int})
     def count(context) -> int:
         return context.op_config["rows"]
 
     job = dg.GraphDefinition(name="g", node_defs=[count]).to_job()
-    monkeypatch.setattr(ResolvedRunConfig, "build", ResolvedRunConfig.build)  # restored after
-    monkeypatch.setattr(pool, "_RESOLVED", [])
-    pool._resolve_config_once()
-    pool._resolve_config_once()  # once only: not wrapped twice
+    stock = ResolvedRunConfig.__dict__["build"]
     first = {"ops": {"count": {"config": {"rows": 1}}}}
-    resolved = ResolvedRunConfig.build(job, first)
-    assert ResolvedRunConfig.build(job, {"ops": {"count": {"config": {"rows": 1}}}}) is resolved
-    other = ResolvedRunConfig.build(job, {"ops": {"count": {"config": {"rows": 2}}}})
-    assert other is not resolved and other.ops["count"].config == {"rows": 2}
-    with pytest.raises(dg.DagsterInvalidConfigError):
-        ResolvedRunConfig.build(job, {"ops": {"count": {"config": {"rows": "many"}}}})
+    with resolved_once(), resolved_once():  # nested: one replacement, undone by the outer
+        resolved = ResolvedRunConfig.build(job, first)
+        assert ResolvedRunConfig.build(job, {"ops": {"count": {"config": {"rows": 1}}}}) is (
+            resolved
+        )
+        other = ResolvedRunConfig.build(job, {"ops": {"count": {"config": {"rows": 2}}}})
+        assert other is not resolved and other.ops["count"].config == {"rows": 2}
+        with pytest.raises(dg.DagsterInvalidConfigError):
+            ResolvedRunConfig.build(job, {"ops": {"count": {"config": {"rows": "many"}}}})
+    assert ResolvedRunConfig.__dict__["build"] is stock
+    assert ResolvedRunConfig.build(job, first) is not ResolvedRunConfig.build(job, first)
 
 
 @dg.asset
@@ -230,13 +231,8 @@ def test_a_worker_plans_its_run_ahead_and_uses_that_plan_only_for_that_run(monke
     to the worker, through a pipe), and plans anew for any other."""
     import pickle
 
-    from dagster._core.system_config.objects import ResolvedRunConfig
-
     from polster_core import pool
 
-    # prepare() wraps Dagster's config resolution as a worker does: restored after.
-    monkeypatch.setattr(ResolvedRunConfig, "build", ResolvedRunConfig.build)
-    monkeypatch.setattr(pool, "_RESOLVED", [])
     monkeypatch.setattr(pool, "_PREPARED", [])
     monkeypatch.setattr(pool, "_PLANS", {})
     recon = dg.reconstructable(planned_job)

@@ -142,8 +142,8 @@ def test_workers_run_each_asset_in_its_own_process_and_record_it(project):
     result = run_pipeline(project, "--workers", "2")
     assert result.returncode == 0, result.stderr
     for key in ("run_bronze_example", "run_silver_example", "run_gold_example"):
-        line = next(line for line in result.stdout.splitlines() if key in line)
-        assert line.split()[0] == "ok"
+        said = [line.split()[0] for line in result.stdout.splitlines() if key in line]
+        assert said == ["start", "ok"], result.stdout
     assert "Succeeded: 3 materialised, 0 failed, 0 skipped" in result.stdout
     assert history(project)["runs"][0] == "SUCCESS"
 

@@ -16,9 +16,11 @@ from ..plugin_system.specs import Executor
 
 
 def _pool_def():
-    from ..run.pool import pool_executor
+    # Polster's pool, or Dagster's own multiprocess executor where this Dagster's internals
+    # differ from the pool's (dagster_private/step_pool.py).
+    from ..run.pool_choice import executor_def
 
-    return pool_executor
+    return executor_def()
 
 
 def _pool_config(settings, workers: int) -> dict:

@@ -17,5 +17,6 @@ def polster_storage_backends(register):
             name="local",
             description="Parquet files in the project's data/ directory",
             factory=_local,
+            delta=True,
         )
     )

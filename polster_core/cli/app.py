@@ -23,6 +23,7 @@ from . import enable as _enable
 from . import listing as _listing
 from . import plugin as _plugin
 from . import upgrade as _upgrade
+from . import upkeep as _upkeep
 from .common import may_prompt
 from .init_steps import (
     check_remote_options,
@@ -391,5 +392,5 @@ def _refused(exc: Exception) -> int:
 
 # Command groups that live in their own modules (polster_core/cli/), in the order
 # `polster --help` lists them; they import nothing heavy at module level.
-for _group in (_assets, _listing, _enable, _upgrade, _plugin, _contract):
+for _group in (_assets, _listing, _enable, _upgrade, _upkeep, _plugin, _contract):
     _group.register(app)

@@ -80,6 +80,33 @@ def add_asset(
     start: str | None = typer.Option(
         None, "--start", help="First partition, YYYY-MM-DD (default: its upstream's)."
     ),
+    # Delta Lake tables and incremental strategies (issue 29): polster_core/run/delta.py.
+    incremental: str | None = typer.Option(
+        None,
+        "--incremental",
+        metavar="STRATEGY",
+        help="merge, append, delete+insert or snapshot: keep the table in Delta Lake and "
+        "apply each run's rows to it: merge "
+        "(upsert by --unique-key), append, delete+insert (replace the rows of each key), "
+        "snapshot (type-2 history: valid_from, valid_to, is_current). The core function "
+        "returns the new or changed rows.",
+    ),
+    unique_key: str | None = typer.Option(
+        None, "--unique-key", help="The key column(s) of --incremental, comma-separated."
+    ),
+    table_format: str | None = typer.Option(
+        None,
+        "--format",
+        metavar="parquet|delta",
+        help="The table's format (default: [tool.polster] table_format, else parquet); "
+        "--incremental implies delta.",
+    ),
+    on_schema_change: str | None = typer.Option(
+        None,
+        "--on-schema-change",
+        metavar="fail|append_new_columns",
+        help="With --incremental: what a new column in the rows does (default: fail).",
+    ),
     contract: bool = typer.Option(
         False, "--contract", help="Declare a data contract in its core file (dataframely)."
     ),
@@ -89,6 +116,7 @@ def add_asset(
 ) -> None:
     """Add an asset: its core file, its Dagster wrapper and its registration.
 
+    Incremental (a Delta table each run upserts): --incremental merge --unique-key id.
     \f
     Long: typer declares every option in the signature; the body is the command's flow, read
     top to bottom (prompts, checks, plan, apply, what to do next).
@@ -172,7 +200,15 @@ def add_asset(
     partitioning, same, note = choose_partitioning(
         assets, upstream, partitions, start, spec, _partitions_prompt if interactive else None
     )
-    result = add_asset_plan(project, assets, layer, name, spec, upstream, partitioning, same)
+    from .incremental import choose_table, record_table
+
+    table = choose_table(
+        project, plugins, incremental, unique_key, table_format, on_schema_change,
+        partitioning.partitioned, _ask if interactive else None,
+    )  # fmt: skip
+    result = add_asset_plan(
+        project, assets, layer, name, spec, upstream, partitioning, same, table=table
+    )
     from ..project.record import follow
 
     # The contract is the user's, as an edit of the core file would be: not in the record.
@@ -180,8 +216,14 @@ def add_asset(
     follow(
         result.plan,
         plugins,
-        lambda a: a.add_asset(
-            layer, name, spec.name, upstream, partitioning.kind, partitioning.start, list(same)
+        lambda a: record_table(
+            a.add_asset(
+                layer, name, spec.name, upstream, partitioning.kind, partitioning.start, list(same)
+            ),
+            a,
+            layer,
+            name,
+            table,
         ),
         generated=recorded,
     )
@@ -196,7 +238,7 @@ def add_asset(
     result.plan.apply()
     if note:
         typer.echo(note)
-    typer.echo(f"Added {key} (template {spec.name}):")
+    typer.echo(f"Added {key} (template {spec.name}{', ' + table.label if table else ''}):")
     for line in result.plan.describe():
         typer.echo(line)
     _settings_notes(result, would=False)

@@ -27,7 +27,11 @@ def list_assets(
     ),
     path: Path | None = PATH_OPTION,
 ) -> None:
-    """List every asset with its layer, files, upstream and downstream assets."""
+    """List every asset with its layer, files, upstream and downstream assets.
+
+    \f
+    Long: typer declares every option in the signature; the body is the listing's formats.
+    """
     from ..project.asset_plans import load_assets
 
     if graph_format not in GRAPH_FORMATS:
@@ -44,11 +48,17 @@ def list_assets(
         draw = mermaid_graph if graph_format == "mermaid" else dot_graph
         typer.echo("\n".join(draw(project.name, ordered)))
         return
+    from .incremental import table_json, tables  # Delta tables (issue 29)
+
+    found = tables(project.root, ordered)
     if as_json:
         payload = {
             "project": project.name,
             "root": str(project.root),
-            "assets": [a.as_dict() for a in ordered],
+            "assets": [
+                {**a.as_dict(), **({"table": table_json(found[a.key])} if a.key in found else {})}
+                for a in ordered
+            ],
         }
         if graph:
             payload["roots"] = [a.key for a in ordered if not _known_upstream(assets, a)]
@@ -62,6 +72,8 @@ def list_assets(
         typer.echo("No assets yet: add one with `polster add-asset`.")
         return
     rows = [("LAYER", "ASSET", "UPSTREAM", "DOWNSTREAM", "PARTITIONS", "FILES")]
+    if found:  # a TABLE column only in projects with Delta tables
+        rows = [("LAYER", "ASSET", "UPSTREAM", "DOWNSTREAM", "PARTITIONS", "TABLE", "FILES")]
     for asset in ordered:
         files = []
         files.append(asset.core or f"MISSING {_core(asset)}")
@@ -75,14 +87,16 @@ def list_assets(
                 ", ".join(asset.upstream) or "-",
                 ", ".join(asset.downstream) or "-",
                 _partitioning(asset),
+                *([_table(found.get(asset.key))] if found else []),
                 "  ".join(files),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    columns = len(rows[0]) - 1
+    widths = [max(len(row[i]) for row in rows) for i in range(columns)]
     out = []
     for row in rows:
-        cells = [row[i].ljust(widths[i]) for i in range(5)]
-        out.append("  ".join([*cells, row[5]]).rstrip())
+        cells = [row[i].ljust(widths[i]) for i in range(columns)]
+        out.append("  ".join([*cells, row[columns]]).rstrip())
     counts = ", ".join(f"{layer} {sum(1 for a in ordered if a.layer == layer)}" for layer in LAYERS)
     out.append(f"{len(ordered)} assets ({counts})")
     typer.echo("\n".join(out))
@@ -132,6 +146,13 @@ def dot_graph(name: str, ordered) -> list[str]:
 
 def _dot_id(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _table(spec) -> str:
+    """``merge on customer_id``, ``delta``, ``parquet`` (or ``INVALID`` metadata)."""
+    if spec is None:
+        return "parquet"
+    return "INVALID (see polster check)" if isinstance(spec, str) else spec.label
 
 
 def _partitioning(asset) -> str:
@@ -230,6 +251,10 @@ def check(
     from ..project.contract_check import contract_problems
 
     problems += contract_problems(project.root)  # a contract column no longer produced
+    from .incremental import table_json, table_lines, table_problems, tables
+
+    found = tables(project.root, assets.sorted_assets())  # Delta tables (issue 29)
+    problems += table_problems(found)
     problems += [
         Problem(
             f"{rel}:{line}",
@@ -274,6 +299,7 @@ def check(
             "ok": not problems,
             "problems": [problem.as_dict() for problem in problems],
             "warnings": warnings,
+            "tables": {key: table_json(spec) for key, spec in found.items()},
         }
         typer.echo(json.dumps(payload, indent=2))
         if problems:
@@ -285,6 +311,8 @@ def check(
         noun = "problem" if len(problems) == 1 else "problems"
         typer.echo(f"{len(problems)} {noun} in {project.name} ({count} assets)", err=True)
         raise typer.Exit(1)
+    for line in table_lines(found):
+        typer.echo(line)
     noted = f" ({len(warnings)} warning{'s' * (len(warnings) != 1)} above)" if warnings else ""
     typer.echo(f"OK: {count} assets, no problems{noted}")
 

@@ -94,6 +94,9 @@ class StorageBackend:
     requirement: str | None = None
     # Distribution that provides it, e.g. "polster-adls"; filled in by the plugin manager.
     plugin: str = ""
+    # Whether it hosts Delta tables (incremental assets): its backend object then has
+    # delta_storage_options() (see polster_core/run/delta.py and docs/plugins.md).
+    delta: bool = False
 
 
 @dataclass(frozen=True)

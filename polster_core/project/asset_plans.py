@@ -33,6 +33,7 @@ from .plan import OutsideProject, Plan
 from .purge import LocalTable, table_units
 from .pyproject_edit import edit_pyproject, missing_requirements
 from .registry import add_registration, new_registry, remove_registration
+from .table_spec import add_metadata
 
 SHOWN = 8  # names listed in a message before "and N more"
 
@@ -170,6 +171,7 @@ def add_asset_plan(
     upstream: list[str],
     partitioning=None,
     partitioned_upstream: tuple[str, ...] = (),
+    table=None,
 ) -> AddPlan:
     """Render the new asset and plan its files; raises :class:`PolsterError` on any problem."""
     key = asset_key(layer, name)
@@ -185,6 +187,8 @@ def add_asset_plan(
     )
     core = template.render_core(context)
     wrapper = template.render_wrapper(context)
+    if table is not None:  # a Delta table (issue 29): its metadata in the wrapper
+        wrapper = add_metadata(wrapper, key, table)
     _check_rendered(template, core_path(layer, name), core)
     _check_wrapper(template, wrapper_path(layer, name), wrapper, key, upstream)
 

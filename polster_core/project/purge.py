@@ -33,15 +33,21 @@ class RemoteTable:
     partitions: int = 0  # partitions stored in the folder
     has_file: bool = False  # whether the unpartitioned file is stored
     storage: Any = field(default=None, repr=False)
+    delta: bool = False  # the folder is a Delta table (issue 29): deleted whole, log included
 
     @property
     def empty(self) -> bool:
-        return not self.partitions and not self.has_file
+        return not self.partitions and not self.has_file and not self.delta
 
     def describe(self) -> list[str]:
         """One line per thing deleted, as the plan's lines read."""
         lines = []
-        if self.partitions:
+        if self.delta:
+            lines.append(
+                f"  delete {self.folder} (a Delta table: its files and _delta_log, on "
+                f"{self.backend})"
+            )
+        elif self.partitions:
             lines.append(
                 f"  delete {self.folder} ({self.partitions} partition(s), on {self.backend})"
             )
@@ -55,7 +61,7 @@ class RemoteTable:
 
         backend = self.storage.backend
         for what, uri, present, remove in (
-            ("partitions", self.folder, self.partitions, delete_folder),
+            ("partitions", self.folder, self.partitions or self.delta, delete_folder),
             ("table", self.file, self.has_file, delete_file),
         ):
             if not present:
@@ -93,6 +99,9 @@ def find_remote_table(project: Any, layer: str, name: str, backend: str) -> Remo
     try:
         found.partitions = len(table.keys())
         found.has_file = bool(storage.backend.exists(layer, name))
+        from ..run.delta import is_delta_table
+
+        found.delta = is_delta_table(storage, layer, name)
     except PolsterError:
         raise
     except Exception as exc:

@@ -16,6 +16,7 @@ from .. import LAYERS
 from ..exceptions import PolsterError
 from .names import asset_name_problem, split_asset_key, validate_project_name
 from .partition_specs import DATE_PATTERN, KINDS, NONE, parse_partitions
+from .table_spec import COLUMN, spec_problem
 
 RECORD = ".polster/generated.json"
 
@@ -233,7 +234,32 @@ def _relative_path(value: str) -> str | None:
     return None
 
 
+def _table_rules(asset: dict, where: str) -> None:
+    """An incremental asset's fields (issue 29) agree with each other and its partitions."""
+    fields = ("incremental", "unique_key", "on_schema_change")
+    if asset.get("format", "parquet") != "delta":
+        extra = [f for f in fields if f in asset]
+        if extra:
+            raise Invalid(f"{where}.{extra[0]} is set, but {where}.format is not delta")
+        return
+    problem = spec_problem(
+        asset.get("incremental", ""),
+        tuple(asset.get("unique_key", ())),
+        asset.get("on_schema_change", "fail"),
+    )
+    if problem:
+        raise Invalid(f"{where}: {problem.split(':')[0]}")
+    if asset.get("incremental") == "snapshot" and asset.get("partitions", "none") != "none":
+        raise Invalid(f"{where}.incremental is snapshot, which cannot be partitioned")
+
+
+def _column(value: str) -> str | None:
+    return None if COLUMN.match(value) else "not a column name (letters, digits and _)"
+
+
 def _asset_rules(asset: dict, where: str) -> None:
+
+    _table_rules(asset, where)
 
     kind = asset.get("partitions", NONE)
     start = asset.get("start", "")
@@ -292,6 +318,11 @@ ASSET = Fields(
         "partitions": Choice(_partitions()),
         "start": Text(),
         "partitioned_upstream": ListOf(Text(_asset_key)),
+        # Delta Lake tables (issue 29): see polster_core/run/delta.py.
+        "format": Choice(("parquet", "delta")),
+        "incremental": Choice(("merge", "append", "delete+insert", "snapshot")),
+        "unique_key": ListOf(Text(_column)),
+        "on_schema_change": Choice(("fail", "append_new_columns")),
     },
     required=("layer", "name", "template"),
     rule=_asset_rules,

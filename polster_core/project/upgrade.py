@@ -35,6 +35,7 @@ from .pyproject_edit import edit_pyproject
 from .record import RECORD, Answers, Record, plugin_versions, put, read_record, recordable
 from .registry import Registry, add_registration, new_registry, remove_registration
 from .scaffold import build_context, plugin_requirement, project_files
+from .table_spec import add_metadata, spec_from_record
 
 # What --dry-run prints for a file, and what each word means.
 STATUS = {
@@ -128,6 +129,10 @@ def generate(project: Project, answers: Answers, plugins) -> dict[str, str]:
         )
         files[core_path(layer, name)] = spec.render_core(ctx)
         files[wrapper_path(layer, name)] = spec.render_wrapper(ctx)
+        if spec_from_record(asset) is not None:
+            files[wrapper_path(layer, name)] = add_metadata(
+                files[wrapper_path(layer, name)], key, spec_from_record(asset)
+            )
         reg = registry_path(layer)
         files[reg] = (
             add_registration(files[reg], key, width)

@@ -23,19 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from dagster import DagsterInstance, deserialize_value, serialize_value
-from dagster._core.instance.ref import InstanceRef, compute_logs_directory
-from dagster._core.storage.compute_log_manager import CapturedLogContext, ComputeIOType
-from dagster._core.storage.local_compute_log_manager import (
-    IO_TYPE_EXTENSION,
-    LocalComputeLogManager,
-)
-from dagster._serdes import ConfigurableClassData
-from dagster._utils import ensure_file, touch_file
 
 from ..secrets import SETTINGS_CACHE, Redactor, known_secrets
+from .dagster_private.instance import (
+    IO_TYPE_EXTENSION,
+    CapturedLogContext,
+    ComputeIOType,
+    ConfigurableClassData,
+    InstanceRef,
+    LocalComputeLogManager,
+    compute_logs_directory,
+    ensure_file,
+    touch_file,
+)
 from .event_text import EVENT_BATCH_SIZE, keep_serialized, take_serialized  # noqa: F401
+from .history_storage import is_quick, storage_data
 from .masked_output import masked_stream
-from .sqlite_history import QuickSqliteEventLogStorage
 
 _REDACTORS: dict[str, Redactor] = {}
 _LOCK = threading.Lock()
@@ -93,10 +96,9 @@ class PolsterInstance(DagsterInstance):
     @staticmethod
     def config_defaults(base_dir: str) -> dict:
         defaults = dict(InstanceRef.config_defaults(base_dir))
-        # Dagster's SQLite storage, with less work per event (sqlite_history.py).
-        defaults["storage"] = defaults["storage"]._replace(
-            module_name="polster_core.sqlite_history", class_name="PolsterSqliteStorage"
-        )
+        # Dagster's SQLite storage, with less work per event (sqlite_history.py), where this
+        # Dagster's internals allow it (dagster_private/history.py).
+        defaults["storage"] = storage_data(defaults["storage"])
         defaults["compute_logs"] = ConfigurableClassData(
             __name__,
             RedactingComputeLogManager.__name__,
@@ -114,14 +116,14 @@ class PolsterInstance(DagsterInstance):
         is set; Polster's SQLite history stores each batch in one transaction
         (``QuickSqliteEventLogStorage.store_event_batch``), so it takes them whole."""
         configured = super()._get_event_batch_size()
-        if configured or not isinstance(self.event_log_storage, QuickSqliteEventLogStorage):
+        if configured or not is_quick(self.event_log_storage):
             return configured
         return EVENT_BATCH_SIZE
 
     @cached_property
     def _keeps_serialized(self) -> bool:
         """Whether the event log takes the text redact_event made (Polster's SQLite history)."""
-        return isinstance(self.event_log_storage, QuickSqliteEventLogStorage)
+        return is_quick(self.event_log_storage)
 
     def handle_new_event(self, event, *, batch_metadata=None) -> None:
         event = redact_event(event, self.redactor, self._keeps_serialized)

@@ -283,7 +283,7 @@ def quick_history(home: Path):
             while len(anchors) > ANCHORS_KEPT:  # a Celery worker sees run after run
                 anchors.popitem(last=False)[1].close()
 
-    from .sqlite_history import held_connections
+    from .history_storage import held_connections
 
     event.listen(Engine, "connect", on_connect)
     try:

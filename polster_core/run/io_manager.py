@@ -15,15 +15,18 @@ from typing import Any
 import dagster as dg
 
 from .. import LAYERS
-from ..exceptions import FULL_CAUSE, PolsterError
 from ..project.names import RUN_ASSET_KEY as ASSET_KEY
 from .automation import follow_upstream
 from .contracts import enforce as enforce_contract
 from .contracts import with_contracts
+from .delta_io import NOT_DELTA  # Delta tables (issue 29)
+from .delta_io import handle_output as delta_output
+from .delta_io import load_input as delta_input
 from .partitioned_io import handle_partitioned_output, load_partitioned_input
 from .progress import each_partition as each_partition  # generated partitioned assets use it
 from .storage import get_storage
 from .table_metadata import PREVIEW_ROWS, markdown_preview, table_schema  # noqa: F401
+from .table_metadata import full_cause_logged as _full_cause_logged
 
 
 def layer_and_name(asset_key: dg.AssetKey) -> tuple[str, str]:
@@ -92,6 +95,9 @@ class PolsterIOManager(dg.IOManager):
         storage = self._storage()
         with _full_cause_logged(context):  # the asset's data contract: see contracts.py
             obj, contract = enforce_contract(context, obj, storage, layer, name)
+
+        if delta_output(context, obj, storage, layer, name, contract):
+            return
         if context.has_asset_partitions:  # one file per partition: see partitioned_io.py
             with _full_cause_logged(context):
                 context.add_output_metadata(
@@ -141,6 +147,10 @@ class PolsterIOManager(dg.IOManager):
         upstream = context.upstream_output
         layer, name = layer_and_name(upstream.asset_key)
         storage = self._storage()
+
+        found = delta_input(context, storage, layer, name)
+        if found is not NOT_DELTA:
+            return found
         if context.has_asset_partitions:  # the mapped partitions: see partitioned_io.py
             with _full_cause_logged(context):
                 return load_partitioned_input(context, storage, layer, name)
@@ -152,25 +162,6 @@ class PolsterIOManager(dg.IOManager):
             if handed is not None:
                 return handed
             return storage.read(layer, name)
-
-
-class _full_cause_logged:
-    """Puts the full cause of a storage error (``PolsterError.details``, secrets masked) in
-    Dagster's log, where the UI shows it and ``run_polster.py --verbose`` prints it."""
-
-    def __init__(self, context: Any):
-        self.context = context
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, error, tb) -> bool:
-        if isinstance(error, PolsterError) and error.details:
-            try:
-                self.context.log.error(f"{FULL_CAUSE}\n{error.details}")
-            except Exception:  # no log outside a run (a direct IO manager call): nothing lost
-                pass
-        return False
 
 
 def polster_resources(project_root: Path | str) -> dict[str, Any]:

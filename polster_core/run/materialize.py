@@ -24,12 +24,14 @@ from ..exceptions import (
 )
 from ..project.definitions_check import where_in_project
 from ..secrets import Redactor, known_secrets
+from .dagster_private import notices
 from .instance import history_problem, project_instance, quick_history
 from .interrupts import EXIT_CODE, interrupted_line, noted_signals
 from .partition_runs import describe, run_tags
+from .pool_size import bounded_size
 from .quiet_children import quiet_step_processes
 from .settings import add_src_to_pythonpath
-from .step_progress import RunProgress
+from .step_progress import RunProgress, step_label
 
 JOB_NAME = "polster_pipeline"
 
@@ -107,8 +109,6 @@ def run_worker(root: Path, name: str | None, workers: int) -> int:
         return 1
     gc.freeze()
     if workers:  # processes of this machine, whatever the executor makes of them
-        from .pool import bounded_size
-
         requested = workers
         workers, why = bounded_size(workers)
         if why:
@@ -153,9 +153,9 @@ def materialize(
         return EXIT_CODE
     finally:
         gc.enable()
-        from . import pool
+        from .pool_choice import shutdown
 
-        pool.shutdown()
+        shutdown()
 
 
 def _materialize(
@@ -210,13 +210,14 @@ def _materialize(
     if tags:
         print(f"  {describe(tags)}", flush=True)
     instance = project_instance()
+    if verbose:  # where Polster uses Dagster's stock behaviour instead of its faster path
+        for line in notices():
+            print(line, flush=True)
     gc.freeze()
     gc.enable()
     run_id = str(uuid.uuid4())
     if workers and not in_process and not executor.remote:
         # Processes of this machine: bounded by the work and the machine (see pool.py).
-        from .pool import bounded_size
-
         requested = workers
         workers, why = bounded_size(workers, len(select or job.graph.node_defs))
         if why:
@@ -229,7 +230,11 @@ def _materialize(
         add_src_to_pythonpath(root)  # worker processes import the project too
         run_config = {**quiet, "execution": {"config": config}}
         recon_job = dg.reconstructable(pipeline_job)
-    if executor is not None and executor.name == "multiprocess":
+    from .dagster_private import step_pool
+
+    if executor is not None and executor.name == "multiprocess" and step_pool.AVAILABLE:
+        # multiprocess is Polster's pool here (else Dagster's own executor, the boundary's
+        # fallback: dagster_private/step_pool.py).
         from . import pool
 
         # The workers start now, with the project loaded, before the progress thread, and
@@ -269,6 +274,8 @@ def _materialize(
     steps = watcher.finish()
     expected = select or [node.name for node in job.graph.node_defs]
     ok = [s for s in steps.values() if s["status"] == "ok"]
+    # A step that only checks assets (a contract's rules) materialises nothing.
+    checked = [s for s in ok if step_label(s) == "check"]
     how = interrupted()
     if how:  # Ctrl+C or SIGTERM: what Dagster made of it is no failure of an asset
         print(interrupted_line(how, len(ok), len(expected)), file=sys.stderr, flush=True)
@@ -282,7 +289,8 @@ def _materialize(
     total_rows = sum(s["rows"] or 0 for s in ok)
     checks = len(watcher.failed_checks)
     print(
-        f"{'Succeeded' if result.success else 'FAILED'}: {len(ok)} materialised, {len(failed)} "
+        f"{'Succeeded' if result.success else 'FAILED'}: {len(ok) - len(checked)} materialised"
+        f"{f', {len(checked)} checked' if checked else ''}, {len(failed)} "
         f"failed, {len(skipped)} skipped, {total_rows:,} rows"
         f"{f', {checks} check(s) failed' if checks else ''} in "
         f"{time.perf_counter() - started:.2f}s (run {result.run_id[:8]})"

@@ -24,46 +24,30 @@ from multiprocessing.connection import wait
 from typing import Any
 
 import dagster as dg
-from dagster._core.events import DagsterEvent, EngineEventData
-from dagster._core.execution.api import create_execution_plan, execute_plan_iterator
-from dagster._core.execution.context.system import PlanOrchestrationContext
-from dagster._core.execution.plan.active import ActiveExecution
-from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
-from dagster._core.execution.plan.plan import ExecutionPlan
-from dagster._core.execution.retries import RetryMode, get_retries_config
-from dagster._core.executor.base import Executor
-from dagster._core.system_config.objects import ResolvedRunConfig
-from dagster._utils.error import SerializableErrorInfo, serializable_error_info_from_exc_info
+
+# Dagster's private names, imported and checked by the step pool boundary, which imports this
+# module only when they have the shape used here (see docs/dagster-upgrades.md).
+from .dagster_private.step_pool import (
+    ActiveExecution,
+    DagsterEvent,
+    EngineEventData,
+    ExecutionPlan,
+    Executor,
+    InstanceConcurrencyContext,
+    PlanOrchestrationContext,
+    ResolvedRunConfig,
+    RetryMode,
+    SerializableErrorInfo,
+    create_execution_plan,
+    execute_plan_iterator,
+    get_retries_config,
+    resolved_once,
+    serializable_error_info_from_exc_info,
+)
+from .pool_size import PER_CPU, bounded_size, machine_cpus  # noqa: F401  (their home until 0.2)
 
 # Seconds the orchestrator waits for a worker's message before it checks for interrupts.
 TICK = 0.05
-# Worker processes per CPU of this machine, at most: more only wait for each other, each with
-# its own copy of the project in memory (``--workers 1000`` would fork until the machine stops).
-PER_CPU = 4
-
-
-def machine_cpus() -> int:
-    """The CPUs this process may run on (its affinity, as a container's limit sets it)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
-def bounded_size(requested: int, steps: int | None = None) -> tuple[int, str | None]:
-    """How many workers a run of ``steps`` steps gets for ``--workers requested`` (0: one per
-    CPU): never more than its steps (no more can run at once) nor :data:`PER_CPU` per CPU of
-    this machine. With why, in a few words, when that is fewer than the user asked for."""
-    cpus = machine_cpus()
-    size = requested or cpus
-    why = None
-    if steps is not None and size > max(1, steps):
-        size = max(1, steps)
-        why = f"the run has {steps} asset{'s' if steps != 1 else ''}: no more can run at once"
-    if size > PER_CPU * cpus:
-        size = PER_CPU * cpus
-        why = f"at most {PER_CPU} per CPU, and this machine has {cpus}"
-    return size, why if requested and size < requested else None
 
 
 def run_step(
@@ -80,40 +64,16 @@ def run_step(
     What a dagster-celery worker does for a task (``_execute_plan``): the plan of that one
     step, executed against the run that the orchestrating process created.
     """
-    _resolve_config_once()
-    plan = _step_plan(recon_job, dagster_run, step_key, known_state, repository_load_data)
-    yield from execute_plan_iterator(
-        plan,
-        recon_job,
-        dagster_run,
-        instance=instance,
-        retry_mode=retry_mode,
-        run_config=dagster_run.run_config,
-    )
-
-
-# The run config Dagster last resolved in this process: (job definition, run config, resolved).
-_RESOLVED: list[tuple[Any, Any, ResolvedRunConfig]] = []
-
-
-def _resolve_config_once() -> None:
-    """In a process that runs steps (a pool or Celery worker): Dagster validates the run's
-    config against the job's whole config schema again for each step it executes (about 5 ms
-    a step on a 93-asset job, as long as the step itself when it is small). The answer for the
-    same job definition and config is kept: Dagster's own, built once."""
-    build = ResolvedRunConfig.build
-    if getattr(build, "polster_resolved_once", False):
-        return
-
-    def resolved_once(job_def: Any, run_config: Any = None) -> ResolvedRunConfig:
-        if _RESOLVED and _RESOLVED[0][0] is job_def and _RESOLVED[0][1] == run_config:
-            return _RESOLVED[0][2]
-        resolved = build(job_def, run_config)
-        _RESOLVED[:] = [(job_def, run_config, resolved)]
-        return resolved
-
-    resolved_once.polster_resolved_once = True  # type: ignore[attr-defined]
-    ResolvedRunConfig.build = staticmethod(resolved_once)  # type: ignore[method-assign]
+    with resolved_once():
+        plan = _step_plan(recon_job, dagster_run, step_key, known_state, repository_load_data)
+        yield from execute_plan_iterator(
+            plan,
+            recon_job,
+            dagster_run,
+            instance=instance,
+            retry_mode=retry_mode,
+            run_config=dagster_run.run_config,
+        )
 
 
 # The run's whole plan, built once per process and run: building it again for every step (what
@@ -138,8 +98,8 @@ _PREPARED: list[tuple[Any, Any, tuple[Any, Any, ExecutionPlan]]] = []
 def prepare(recon_job: Any, run_config: Any) -> None:
     """Build the plan of a coming run of ``recon_job`` with ``run_config`` now, ahead of its
     first step: :func:`run_step` takes it if the run is that one, and builds its own if not."""
-    _resolve_config_once()
-    _PREPARED[:] = [(recon_job, run_config, _whole_plan(recon_job, run_config, None))]
+    with resolved_once():
+        _PREPARED[:] = [(recon_job, run_config, _whole_plan(recon_job, run_config, None))]
 
 
 def _step_plan(

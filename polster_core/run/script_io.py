@@ -15,13 +15,27 @@ from ..project.graph import asset_function, wrapper_path
 from ..project.names import asset_key
 from ..project.partition_keys import KeyProblem
 from ..project.partition_specs import partitioning_of
+from . import delta
 from .contracts import enforce_in_script
 from .partitions import PartitionedTable, collected, partition_layer, warn_once
 
 
-def read_table(storage: Any, layer: str, name: str, partition: str | None, lazy: bool) -> Any:
+def read_table(
+    storage: Any,
+    layer: str,
+    name: str,
+    partition: str | None,
+    lazy: bool,
+    version: int | None = None,
+    as_of: Any = None,
+) -> Any:
     """What the example scripts read: one partition, or the table (all its partitions when it
-    is partitioned and no unpartitioned version exists)."""
+    is partitioned and no unpartitioned version exists); a Delta table's current version, or
+    the one of ``version`` / ``as_of``."""
+    if version is not None or as_of is not None or delta.script_reads_delta(storage, layer, name):
+        return delta.read(
+            storage, layer, name, lazy=lazy, version=version, as_of=as_of, partition=partition
+        )
     table = PartitionedTable(storage, layer, name)
     if partition is not None:
         check_script_key(storage, layer, name, partition)
@@ -34,7 +48,12 @@ def read_table(storage: Any, layer: str, name: str, partition: str | None, lazy:
 
 def write_table(storage: Any, frame: Any, layer: str, name: str, partition: str | None) -> Any:
     """What the example scripts write: one partition, or the whole table."""
-
+    spec = delta.script_spec(storage, layer, name)  # a Delta table: its wrapper's strategy
+    if spec is not None:
+        if partition is not None:
+            check_script_key(storage, layer, name, partition)
+        frame = enforce_in_script(storage, frame, layer, name, partition)
+        return delta.write(storage, frame, layer, name, spec, partition=partition)
     if partition is not None:
         check_script_key(storage, layer, name, partition)
         frame = enforce_in_script(storage, frame, layer, name, partition)

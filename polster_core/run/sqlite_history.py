@@ -41,61 +41,47 @@ from typing import Any, NamedTuple
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from dagster._core.assets import AssetDetails
-from dagster._core.definitions.events import AssetKey
-from dagster._core.errors import DagsterInvariantViolationError
-from dagster._core.event_api import EventLogRecord
-from dagster._core.events import (
-    ASSET_CHECK_EVENTS,
-    ASSET_EVENTS,
-    EVENT_TYPE_TO_PIPELINE_RUN_STATUS,
-    DagsterEventType,
-)
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log.migration import ASSET_KEY_INDEX_COLS
-from dagster._core.storage.event_log.schema import (
-    AssetCheckExecutionsTable,
-    AssetKeyTable,
-    SqlEventLogStorageMetadata,
-    SqlEventLogStorageTable,
-)
-from dagster._core.storage.event_log.sqlite import sqlite_event_log
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
-    INDEX_SHARD_NAME,
-    SQLITE_BUSY_TIMEOUT_SECONDS,
-    SqliteEventLogStorage,
-)
-from dagster._core.storage.runs import SqliteRunStorage
-from dagster._core.storage.schedules import SqliteScheduleStorage
-from dagster._core.storage.sql import get_alembic_config, safe_commit
-from dagster._core.storage.sqlite import create_db_conn_string
-from dagster._core.storage.sqlite_storage import (
-    DagsterSqliteStorage,
-    _event_logs_directory,
-    _runs_directory,
-    _schedule_directory,
-)
-from dagster._serdes import deserialize_value
 from sqlalchemy import create_engine, text
 from sqlalchemy import exc as db_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool, StaticPool
 
+# Dagster's private names, imported and checked by the history boundary, which imports this
+# module only when they have the shape used here (see docs/dagster-upgrades.md).
+from .dagster_private.history import (
+    ASSET_CHECK_EVENTS,
+    ASSET_EVENTS,
+    ASSET_KEY_INDEX_COLS,
+    EVENT_COLUMNS,
+    EVENT_TYPE_TO_PIPELINE_RUN_STATUS,
+    INDEX_SHARD_NAME,
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    AssetCheckExecutionRecordStatus,
+    AssetCheckExecutionsTable,
+    AssetDetails,
+    AssetKey,
+    AssetKeyTable,
+    DagsterEventType,
+    DagsterInvariantViolationError,
+    DagsterSqliteStorage,
+    EventLogRecord,
+    SqlEventLogStorageMetadata,
+    SqlEventLogStorageTable,
+    SqliteEventLogStorage,
+    SqliteRunStorage,
+    SqliteScheduleStorage,
+    create_db_conn_string,
+    deserialize_value,
+    event_logs_directory,
+    get_alembic_config,
+    runs_directory,
+    safe_commit,
+    schedule_directory,
+    sqlite_event_log,
+)
 from .event_text import take_serialized
 
 ENGINES_KEPT = 32  # a long-lived process (the UI, the daemon) sees many runs' databases
-
-# The event row Dagster writes (SqlEventLogStorage._event_to_row); with other columns (another
-# Dagster version), events are stored by Dagster's own code.
-EVENT_COLUMNS = (
-    "run_id",
-    "event",
-    "dagster_event_type",
-    "timestamp",
-    "step_key",
-    "asset_key",
-    "partition",
-)
 
 # Whether this process's first event row made from the instance's text was Dagster's own row.
 _ROW_MATCHES: bool | None = None
@@ -531,11 +517,11 @@ class PolsterSqliteStorage(DagsterSqliteStorage):
     def __init__(self, base_dir: str, inst_data: Any = None):
         self.base_dir = base_dir
         self._run_storage = _sqlite_storage(
-            SqliteRunStorage, _runs_directory(base_dir), "runs", {"runs", "instance_info"}
+            SqliteRunStorage, runs_directory(base_dir), "runs", {"runs", "instance_info"}
         )
-        self._event_log_storage = QuickSqliteEventLogStorage(_event_logs_directory(base_dir))
+        self._event_log_storage = QuickSqliteEventLogStorage(event_logs_directory(base_dir))
         self._schedule_storage = _sqlite_storage(
-            SqliteScheduleStorage, _schedule_directory(base_dir), "schedules", {"job_ticks"}
+            SqliteScheduleStorage, schedule_directory(base_dir), "schedules", {"job_ticks"}
         )
         self._inst_data = inst_data
         super(DagsterSqliteStorage, self).__init__()

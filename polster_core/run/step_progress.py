@@ -117,6 +117,7 @@ class RunProgress:
             step["start"] = entry.timestamp
             self.display.started(step["name"])
         elif kind == "ASSET_MATERIALIZATION":
+            step["materialized"] = True
             meta = event.event_specific_data.materialization.metadata
             rows = getattr(meta.get("dagster/row_count"), "value", None)
             fell_back = bool(getattr(meta.get("fell_back_to_local"), "value", False))
@@ -128,6 +129,7 @@ class RunProgress:
             step["rows"] = rows
             step["fell_back"] = fell_back
         elif kind == "ASSET_CHECK_EVALUATION":
+            step["checks"] = step.get("checks", 0) + 1
             evaluation = event.event_specific_data
             if not evaluation.passed:
                 detail = ", ".join(
@@ -149,7 +151,8 @@ class RunProgress:
                 if step.get("partitions"):
                     fallback += f"  ({step['partitions']} partition(s))"
                 self.display.line(
-                    f"  ok    {step['name']:<40} {rows:>14} {seconds_text(step['seconds']):>8}"
+                    f"  {step_label(step):<5} {step['name']:<40} {rows:>14} "
+                    f"{seconds_text(step['seconds']):>8}"
                     f"{fallback}{self.display.counter()}"
                 )
             elif kind == "STEP_FAILURE":
@@ -158,6 +161,11 @@ class RunProgress:
                 self.display.line(f"  FAIL  {step['name']:<40} {step['error']}")
             else:
                 step["status"] = "skipped"
+
+
+def step_label(step: dict) -> str:
+    """``ok`` for a step that materialised, ``check`` for one that only checked assets."""
+    return "check" if step.get("checks") and not step.get("materialized") else "ok"
 
 
 def error_text(event) -> str:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from ..exceptions import PolsterError, first_line
 from ..plugin_system.specs import missing_settings
 from ..secrets import redact
+from . import delta
 from .io_errors import IO_ERROR, NOT_PARQUET, no_space, not_parquet
 from .local_backend import LocalBackend
 
@@ -309,15 +310,22 @@ class Storage:
     _failure = user_error
     _where = holding_backend
 
-    def read(self, layer: str, name: str) -> Any:
-        """The table as a polars DataFrame, from wherever its newest version is."""
-        return self._reading("read", layer, name)
+    def read(self, layer: str, name: str, version: int | None = None, as_of: Any = None) -> Any:
+        """The table as a polars DataFrame, from wherever its newest version is (a Delta
+        table's current version, or the one of ``version=`` / ``as_of=``)."""
+        return self._reading("read", layer, name, version, as_of)
 
-    def scan(self, layer: str, name: str) -> Any:
+    def scan(self, layer: str, name: str, version: int | None = None, as_of: Any = None) -> Any:
         """The table as a polars LazyFrame (nothing is read until it is collected)."""
-        return self._reading("scan", layer, name)
+        return self._reading("scan", layer, name, version, as_of)
 
-    def _reading(self, method: str, layer: str, name: str) -> Any:
+    def _reading(
+        self, method: str, layer: str, name: str, version: Any = None, as_of: Any = None
+    ) -> Any:
+        if version is not None or as_of is not None:
+            return delta.read(
+                self, layer, name, lazy=method == "scan", version=version, as_of=as_of
+            )
         backend = self.holding_backend(layer, name)
         failure = None
         try:
@@ -327,6 +335,8 @@ class Storage:
             return table
         except Exception as exc:
             failure = self._read_error(exc, backend, layer, name)
+        if delta.is_delta_table(self, layer, name):  # no parquet file: its Delta table
+            return delta.read(self, layer, name, lazy=method == "scan")
         raise failure  # outside the except block: the unmasked original is not chained
 
     def _read_error(self, exc: Exception, backend: Backend, layer: str, name: str) -> Exception:

@@ -6,6 +6,8 @@ from typing import Any
 
 import dagster as dg
 
+from ..exceptions import FULL_CAUSE, PolsterError
+
 PREVIEW_ROWS = 5
 
 
@@ -31,3 +33,22 @@ def table_schema(schema: Any) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[dg.TableColumn(name=name, type=str(dtype)) for name, dtype in schema.items()]
     )
+
+
+class full_cause_logged:
+    """Puts the full cause of a storage error (``PolsterError.details``, secrets masked) in
+    Dagster's log, where the UI shows it and ``run_polster.py --verbose`` prints it."""
+
+    def __init__(self, context: Any):
+        self.context = context
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, tb) -> bool:
+        if isinstance(error, PolsterError) and error.details:
+            try:
+                self.context.log.error(f"{FULL_CAUSE}\n{error.details}")
+            except Exception:  # no log outside a run (a direct IO manager call): nothing lost
+                pass
+        return False

@@ -77,5 +77,6 @@ def polster_storage_backends(register):
             factory=_factory,
             settings=SETTINGS,
             requirement=compatible_requirement("polster-adls", __version__),
+            delta=True,
         )
     )

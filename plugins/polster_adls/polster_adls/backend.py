@@ -243,6 +243,29 @@ class AdlsBackend(FsspecBackend):
             self._polars = self.config.polars_options()
         return self._polars
 
+    def delta_uri(self, layer: str, name: str) -> str:
+        """Where delta-rs opens ``layer``/``name``'s Delta table: ``az://{container}/...``."""
+        return f"abfs://{self.root}/{layer}/{name}"
+
+    def delta_storage_options(self) -> dict[str, str]:
+        """delta-rs's storage options (Polster's Delta tables, issue 29): the account, its key
+        or SAS token, and the endpoint, as polars gets them. Azure's blob store commits each
+        log entry atomically (create-if-absent), so concurrent commits need no lock."""
+        options = self.polars_options()
+        if options.get("credential_provider") is not None:
+            from polster_core.errors import PolsterError
+
+            raise PolsterError(
+                "Delta tables on adls need ADLS_ACCOUNT_KEY, ADLS_SAS_TOKEN or "
+                "ADLS_CONNECTION_STRING (delta-rs does not take Azure's default credential "
+                "from Polster): set one in .env"
+            )
+        return {
+            key: str(value)
+            for key, value in options["storage_options"].items()
+            if key != "max_retries"
+        }
+
     def blob_service(self) -> Any:
         """A (sync) azure-storage-blob client with the same credentials as adlfs."""
         if self._service is None:

@@ -27,9 +27,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dagster as dg
-from dagster._core.definitions.executor_definition import multiple_process_executor_requirements
-from dagster._core.execution.retries import RetryMode, get_retries_config
 
+from . import dagster_private as private
+from .dagster_private import RetryMode, get_retries_config, multiple_process_executor_requirements
 from .names import BACKEND_ENV, BROKER_ENV, SHARED_DISK_ENV, WAIT_ENV, WORKER_WAIT
 
 # Seconds the preflight waits for the broker.
@@ -143,13 +143,11 @@ def celery_executor(init_context):
 
 
 def _executor_class():
-    from dagster_celery import core_execution_loop
-    from dagster_celery.core_execution_loop import core_celery_execution_loop
     from dagster_celery.executor import CeleryExecutor
 
-    # dagster-celery's loop looks for finished steps and submits the next ones once a second:
-    # a second of waiting per level of the asset graph, more than a small step's own time.
-    core_execution_loop.TICK_SECONDS = TICK
+    if not private.AVAILABLE:  # dagster-celery's own loop (dagster_private.py)
+        return CeleryExecutor
+    core_celery_execution_loop = private.core_celery_execution_loop
 
     class WatchedCeleryExecutor(CeleryExecutor):
         """dagster-celery's executor whose steps fail, rather than hang the run, when the
@@ -167,9 +165,13 @@ def _executor_class():
                 watch.results.append(result)
                 return WatchedResult(result, app, watch, self, context, step, known_state, board)
 
-            return core_celery_execution_loop(
+            # dagster-celery's loop looks for finished steps and submits the next ones once a
+            # second: a second of waiting per level of the asset graph, more than a small
+            # step's own time. This run's loop looks every TICK.
+            loop = core_celery_execution_loop(
                 plan_context, execution_plan, step_execution_fn=submit
             )
+            return private.quick_ticks(loop, TICK)
 
     return WatchedCeleryExecutor
 
@@ -194,9 +196,8 @@ class Submitter:
         self.board: ResultBoard | None = None
 
     def submit(self, app, step, queue, priority, known_state):
-        from dagster._grpc.types import ExecuteStepArgs
-        from dagster._serdes import pack_value
-        from dagster_celery.tasks import create_task
+        from .dagster_private import ExecuteStepArgs, pack_value
+        from .tasks import create_task
 
         if self.task is None:
             self.task = create_task(app)
@@ -388,10 +389,11 @@ class WatchedResult:
 
     def get(self):
         from celery.exceptions import TaskRevokedError
-        from dagster._serdes import serialize_value
-        from dagster._utils.error import (
+
+        from .dagster_private import (
             SerializableErrorInfo,
             serializable_error_info_from_exc_info,
+            serialize_value,
         )
 
         if self.lost is None:
@@ -505,8 +507,8 @@ def worker(root: Path, argv: list[str]) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 1
     from dagster_celery.executor import CeleryExecutor
-    from dagster_celery.make_app import make_app
 
+    from .dagster_private import make_app
     from .tasks import create_task
 
     app = make_app(

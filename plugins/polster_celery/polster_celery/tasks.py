@@ -16,13 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from dagster import DagsterInstance
-from dagster._core.definitions.reconstruct import ReconstructableJob
-from dagster._core.events import EngineEventData
-from dagster._grpc.types import ExecuteStepArgs
-from dagster._serdes import serialize_value, unpack_value
-from dagster_celery.config import TASK_EXECUTE_PLAN_NAME
-from dagster_celery.core_execution_loop import DELEGATE_MARKER
 from dagster_celery.executor import CeleryExecutor
+
+from . import dagster_private as private
 
 # The instances this worker opened, by the reference a run sent (one per project, in practice).
 _INSTANCES: list[tuple[Any, DagsterInstance]] = []
@@ -52,10 +48,17 @@ def _run(instance: DagsterInstance, run_id: str) -> Any:
 
 def create_task(celery_app, **task_kwargs):
     """Register Polster's ``execute_plan`` task on ``celery_app`` (what
-    ``dagster_celery.tasks.create_task`` does for dagster-celery's)."""
+    ``dagster_celery.tasks.create_task`` does for dagster-celery's), or dagster-celery's own
+    task where this Dagster's internals differ from the ones it uses (dagster_private.py)."""
+    if not private.AVAILABLE:
+        return private.stock_create_task(celery_app, **task_kwargs)
     from polster_core.pool import run_step
 
-    @celery_app.task(bind=True, name=TASK_EXECUTE_PLAN_NAME, **task_kwargs)
+    ExecuteStepArgs, ReconstructableJob = private.ExecuteStepArgs, private.ReconstructableJob
+    DELEGATE_MARKER, EngineEventData = private.DELEGATE_MARKER, private.EngineEventData
+    serialize_value, unpack_value = private.serialize_value, private.unpack_value
+
+    @celery_app.task(bind=True, name=private.TASK_EXECUTE_PLAN_NAME, **task_kwargs)
     def _execute_plan(self, execute_step_args_packed, executable_dict):
         args = unpack_value(execute_step_args_packed, as_type=ExecuteStepArgs)
         instance = _instance(args.instance_ref)

@@ -55,5 +55,6 @@ def polster_storage_backends(register):
             factory=_factory,
             settings=SETTINGS,
             requirement=compatible_requirement("polster-s3", __version__),
+            delta=True,
         )
     )

@@ -150,5 +150,23 @@ class S3Backend(FsspecBackend):
     def polars_options(self) -> dict[str, Any]:
         return self.config.polars_options()
 
+    def delta_storage_options(self) -> dict[str, str]:
+        """delta-rs's storage options for this bucket (Polster's Delta tables, issue 29): the
+        same endpoint, region and credentials as polars' (the AWS chain when no key is set).
+
+        Concurrent commits are safe without a lock: delta-rs 1.x commits each log entry with
+        a conditional put (``If-None-Match: *``), which S3 (since 2024), MinIO, R2 and moto
+        honour, so of two writers of one version one fails and retries; unsafe renames are
+        never allowed.
+        """
+        storage = {
+            key: str(value)
+            for key, value in self.config.polars_options()["storage_options"].items()
+            if key != "max_retries"
+        }
+        storage["conditional_put"] = "etag"
+        storage["aws_s3_allow_unsafe_rename"] = "false"
+        return storage
+
     def __repr__(self) -> str:  # never the credentials
         return f"S3Backend({self.uri('{layer}', '{name}')!r}, auth={self.config.auth!r})"
