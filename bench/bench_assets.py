@@ -30,9 +30,9 @@ POLSTER = str(BIN / "polster")
 
 
 def build(parent: Path, size: int) -> Path:
-    from polster_core.graph import core_path, registry_path, wrapper_path
     from polster_core.plugins import Plugins
-    from polster_core.registry import new_registry
+    from polster_core.project.graph import core_path, registry_path, wrapper_path
+    from polster_core.project.registry import new_registry
     from polster_core.specs import AssetContext
 
     subprocess.run(

@@ -86,7 +86,7 @@ def bench_backend(name: str, rows: int, repeat: int, root: Path, servers: dict) 
     """The three timings on one backend: ``{"plain"|"validated"|"quarantined": [seconds]}``."""
     from bench_storage import backend_env, storage_for
 
-    from polster_core import contracts
+    from polster_core.run import contracts
 
     root.mkdir(parents=True, exist_ok=True)
     storage = storage_for(
@@ -141,7 +141,7 @@ def main() -> int:
     sys.modules.setdefault("core", types.ModuleType("core"))
     import warnings
 
-    from polster_core import contracts
+    from polster_core.run import contracts
     from polster_core.testing import servers as storage_servers
 
     warnings.filterwarnings("ignore")

@@ -1,7 +1,7 @@
 """Incremental Delta tables (issue 29) against their baselines, measured in one run.
 
 1. Upsert of 1% changed rows into an N-row silver table (default 10 million):
-   - Polster's merge (``polster_core.delta.write``, strategy merge, with its key checks),
+   - Polster's merge (``polster_core.run.delta.write``, strategy merge, with its key checks),
    - deltalake's own ``DeltaTable.merge`` of the same rows into an identical copy,
    - Polster's full refresh today: the asset recomputes the whole table (the previous table
      with the changed rows applied) and ``Storage.write`` rewrites it as one parquet file.
@@ -10,7 +10,7 @@
 2. A daily incremental load over D days (default 365): wall time and table size of appending
    each day's rows to a Delta table against a full refresh of a parquet table each day, and
    the read of the current version against the same rows as one plain parquet file (before
-   and after ``polster_core.delta.upkeep`` compacts and vacuums).
+   and after ``polster_core.run.delta.upkeep`` compacts and vacuums).
 
 Prints each figure and its ratio to the baseline. Example:
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
-from polster_core import delta
+from polster_core.run import delta
 from polster_core.settings import Settings
 from polster_core.storage import Storage
 

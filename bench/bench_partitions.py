@@ -16,7 +16,7 @@ each a ratio measured within this one invocation:
    the silver folder scanned, gold written). Medians of ``--runs``, the two alternating after a
    warm-up of each. Goal: <= 3x. The gold tables of both are compared.
 2. Reading all N silver partitions as one frame: ``PartitionedTable.scan_all().collect()`` (what
-   the IO manager gives an unpartitioned downstream, ``polster_core.partitioned_io``) against
+   the IO manager gives an unpartitioned downstream, ``polster_core.run.partitioned_io``) against
    ``pl.scan_parquet(folder, hive_partitioning=True).collect()``, alternating in one process,
    median of ``--reads``. Goal: <= 1.3x.
 3. Peak RSS of ``python run_polster.py --select run_gold_kpis`` (the unpartitioned gold alone,

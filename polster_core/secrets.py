@@ -12,9 +12,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import sysconfig
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import quote, quote_plus, unquote, urlsplit
+
+from . import LAYERS
+from .plugin_system.specs import AssetContext
+from .project.envfile import file_values
 
 MASK = "***"
 
@@ -183,8 +188,6 @@ def known_secrets(
     names, patterns = _secret_setting_names(Path(cache) if cache else None)
     sources: list[Mapping[str, str]] = [os.environ if env is None else env]
     if root is not None:
-        from .envfile import file_values
-
         sources.append(file_values(Path(root), sources[0]))
     found = []
     for source in sources:
@@ -216,10 +219,8 @@ def _secret_setting_names(cache: Path | None = None) -> _Names:
 
 
 def _collect_names() -> tuple[_Names, list[str]]:
-    from . import LAYERS
-    from .plugins import get_plugins
-    from .scaffold import ProjectContext
-    from .specs import AssetContext
+    from .plugin_system.manager import get_plugins
+    from .project.scaffold import ProjectContext
 
     plugins = get_plugins()
     names = {s.name for b in plugins.storage_backends().values() for s in b.settings if s.secret}
@@ -252,7 +253,6 @@ def _collect_names() -> tuple[_Names, list[str]]:
 def _stamps(files: Iterable[str]) -> dict[str, int]:
     """What the names depend on: the installed packages (their folders change when one is
     added or removed) and the plugins' modules; a missing one stamps -1."""
-    import sysconfig
 
     paths = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")} | set(files)
     stamps = {}

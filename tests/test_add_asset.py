@@ -219,10 +219,10 @@ def test_a_write_that_fails_midway_restores_every_file(tmp_path, monkeypatch):
     """The real add-asset plan (5 files), with the third move into place failing."""
     import os
 
-    from polster_core import plan as plan_module
-    from polster_core.asset_plans import add_asset_plan, load_assets
     from polster_core.plugins import Plugins
-    from polster_core.project import load_project
+    from polster_core.project import plan as plan_module
+    from polster_core.project.asset_plans import add_asset_plan, load_assets
+    from polster_core.project.model import load_project
 
     project = new_project(tmp_path)
     loaded = load_project(project)

@@ -17,7 +17,7 @@ HEAVY = ("dagster", "polars", "pyarrow", "dataframely")
 # Runs the real CLI entry point in-process, then reports which heavy modules got imported.
 PROBE = f"""
 import sys
-from polster_core.cli import main
+from polster_core.cli.app import main
 sys.argv = ["polster", *sys.argv[1:]]
 try:
     main()

@@ -197,7 +197,7 @@ def test_the_fast_path_finds_what_dataframely_filter_finds():
     import dataframely as dy
     import polars as pl
 
-    from polster_core.contracts import validate_eagerly, validate_with_filter
+    from polster_core.run.contracts import validate_eagerly, validate_with_filter
 
     class Contract(dy.Schema):
         id = dy.Int64(primary_key=True)

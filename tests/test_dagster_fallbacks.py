@@ -19,7 +19,7 @@ from polster_core.testing.projects import clean_env, run_polster
 
 ROOT = Path(__file__).resolve().parent.parent
 BOUNDARIES = {
-    ROOT / "polster_core/dagster_private",
+    ROOT / "polster_core/run/dagster_private",
     ROOT / "plugins/polster_celery/polster_celery/dagster_private.py",
 }
 # dagster-celery's modules whose names are internals (its public API: celery_executor, the CLI).
@@ -65,7 +65,7 @@ def test_private_dagster_names_are_used_only_behind_the_boundary():
     ]
     assert outside == []
     # The check reads what it should: the boundary itself is full of them.
-    assert _private_uses(ROOT / "polster_core/dagster_private/history.py")
+    assert _private_uses(ROOT / "polster_core/run/dagster_private/history.py")
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +141,8 @@ def test_all_fallbacks_forced_give_the_same_tables_and_history(made, tmp_path):
     assert "POLSTER_DAGSTER_FALLBACK=all" in stock_out
     # Without the switch, a note only where this Dagster's internals differ (dagster 1.13.0's
     # SQLite event log: the range tests run this file there too).
-    from polster_core.dagster_private import history as private_history
-    from polster_core.dagster_private import step_pool
+    from polster_core.run.dagster_private import history as private_history
+    from polster_core.run.dagster_private import step_pool
 
     assert (NOTE_HISTORY in polster_out) == (private_history._probe() is not None)
     assert (NOTE_POOL in polster_out) == (step_pool._probe() is not None)
@@ -184,7 +184,7 @@ def test_pool_fallback_runs_each_step_in_a_process_of_its_own(made, tmp_path):
 def test_dev_fallback_is_dagsters_own_entry_point():
     for env in ({}, {"POLSTER_DAGSTER_FALLBACK": "dev"}):
         result = subprocess.run(
-            [sys.executable, "-m", "polster_core.dagster_dev", "--help"],
+            [sys.executable, "-m", "polster_core.run.dagster_dev", "--help"],
             env=clean_env(**env),
             capture_output=True,
             text=True,
@@ -233,10 +233,10 @@ def test_a_backfill_with_every_fallback_forced_writes_and_records_the_same_parti
 
 
 def test_the_upgrade_guide_names_every_boundary_and_every_switch_value():
-    from polster_core.dagster_private import CONCERNS, FALLBACK_ENV
+    from polster_core.run.dagster_private import CONCERNS, FALLBACK_ENV
 
     guide = (ROOT / "docs/dagster-upgrades.md").read_text(encoding="utf-8")
-    modules = sorted((ROOT / "polster_core/dagster_private").glob("[!_]*.py"))
+    modules = sorted((ROOT / "polster_core/run/dagster_private").glob("[!_]*.py"))
     modules.append(ROOT / "plugins/polster_celery/polster_celery/dagster_private.py")
     for module in modules:
         assert module.relative_to(ROOT).as_posix() in guide, module

@@ -376,7 +376,8 @@ def test_an_install_hint_works_in_the_environment_it_is_given_in(tmp_path: Path)
     (site / "polster_src.pth").write_text(f"{REPO}\n", encoding="utf-8")  # polster, no deps
     python = str(venv / "bin" / "python")
     shown = subprocess.run(
-        [python, "-c", "from polster_core.hints import install_command as c; print(c('toolz'))"],
+        [python, "-c", "from polster_core.project.hints import install_command as c; "
+         "print(c('toolz'))"],
         cwd=tmp_path, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert shown == "uv pip install toolz --python .venv/bin/python"

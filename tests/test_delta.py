@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from polster_core import delta
 from polster_core.errors import PolsterError
+from polster_core.run import delta
 from polster_core.settings import Settings
 from polster_core.storage import Storage
 

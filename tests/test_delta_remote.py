@@ -16,8 +16,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from polster_core import delta
 from polster_core.errors import PolsterError
+from polster_core.run import delta
 from polster_core.settings import Settings
 from polster_core.storage import Storage
 
@@ -95,7 +95,7 @@ WRITER = """
 import sys, json
 import polars as pl
 from pathlib import Path
-from polster_core import delta
+from polster_core.run import delta
 from polster_core.settings import Settings
 from polster_core.storage import Storage
 env, root, worker, rounds, rows = json.loads(sys.argv[1])

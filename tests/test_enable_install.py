@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 def bare(tmp_path_factory):
     """An environment with polster (editable, from this checkout) and no plugin at all, and a
     project made with it."""
-    from polster_core.venv import find_uv
+    from polster_core.project.venv import find_uv
 
     uv = find_uv()
     if uv is None:

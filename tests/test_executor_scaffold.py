@@ -75,7 +75,7 @@ def test_a_scaffolded_executors_run_is_quiet_and_verbose_shows_dagster(pool_proj
 def test_step_processes_lose_dagster_chatter_and_warnings_and_keep_the_rest(capfd):
     """The filter on its own, with real child processes: lines in order, Dagster's DEBUG and
     INFO console lines and warnings gone, its warnings and errors and everything else kept."""
-    from polster_core.quiet_children import quiet_step_processes
+    from polster_core.run.quiet_children import quiet_step_processes
 
     child = (
         "import sys, warnings\n"

@@ -187,7 +187,7 @@ def test_a_worker_resolves_a_runs_config_once_and_again_for_another(monkeypatch)
     ran (it is validated again for every step otherwise); another config is resolved, and
     checked, anew. Only while a worker plans or runs a step: Dagster's own ``build`` before
     and after (no process-wide replacement)."""
-    from polster_core.dagster_private.step_pool import ResolvedRunConfig, resolved_once
+    from polster_core.run.dagster_private.step_pool import ResolvedRunConfig, resolved_once
 
     @dg.op(config_schema={"rows": int})
     def count(context) -> int:

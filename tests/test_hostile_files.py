@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from polster_core.plan import JOURNAL, OutsideProject, Plan
+from polster_core.project.plan import JOURNAL, OutsideProject, Plan
 from polster_core.testing.projects import (
     POLSTER,
     assert_one_line_error,

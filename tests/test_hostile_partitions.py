@@ -230,7 +230,7 @@ def test_a_range_takes_memory_for_its_ends_not_for_the_partitions_since_the_star
     import dagster as dg
 
     from polster_core.errors import PolsterError
-    from polster_core.partition_runs import run_tags
+    from polster_core.run.partition_runs import run_tags
 
     @dg.asset(partitions_def=dg.HourlyPartitionsDefinition(start_date="1000-01-01-00:00"))
     def events() -> None: ...
@@ -275,8 +275,8 @@ def _transition_days(zone: str) -> list[dt.date]:
 def test_polsters_keys_are_dagsters_keys(zone):
     import dagster as dg
 
-    from polster_core.partition_keys import FIRST_DATE, LAST_DATE, TimePartitions
-    from polster_core.partition_runs import contains, model_of
+    from polster_core.project.partition_keys import FIRST_DATE, LAST_DATE, TimePartitions
+    from polster_core.run.partition_runs import contains, model_of
 
     classes = {
         "hourly": dg.HourlyPartitionsDefinition,

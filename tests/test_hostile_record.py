@@ -70,7 +70,7 @@ TRICKY = [
 
 @pytest.fixture
 def envfile():
-    from polster_core import envfile
+    from polster_core.project import envfile
 
     return envfile
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from polster_core.lock import LOCK_FILE, project_lock
+from polster_core.project.lock import LOCK_FILE, project_lock
 from polster_core.testing.projects import (
     POLSTER,
     assert_one_line_error,
@@ -109,7 +109,7 @@ def test_a_killed_holder_releases_the_lock(tmp_path):
     holder = subprocess.Popen(
         [
             sys.executable, "-c",
-            "import sys, time; from pathlib import Path; from polster_core.lock import "
+            "import sys, time; from pathlib import Path; from polster_core.project.lock import "
             "project_lock\nwith project_lock(Path(sys.argv[1]), 'polster add-asset'):\n"
             "    print('held', flush=True); time.sleep(600)",
             str(project),

@@ -1,8 +1,8 @@
-"""The three-way line merge behind `polster upgrade` (polster_core.merge)."""
+"""The three-way line merge behind `polster upgrade` (polster_core.project.merge)."""
 
 from __future__ import annotations
 
-from polster_core.merge import has_conflict_markers, merge3
+from polster_core.project.merge import has_conflict_markers, merge3
 
 BASE = "a\nb\nc\nd\ne\n"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from polster_core.plan import Plan
+from polster_core.project.plan import Plan
 from polster_core.testing.projects import tree_hash
 
 

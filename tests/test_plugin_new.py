@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from polster_core.plugin_scaffold import KINDS
+from polster_core.project.plugin_scaffold import KINDS
 from polster_core.testing.projects import (
     BIN,
     assert_one_line_error,

@@ -172,7 +172,7 @@ def test_two_plugins_offering_one_backend_name_is_reported(tmp_path, tmp_path_fa
 def test_help_imports_no_dagster_polars_or_cloud_sdk(tmp_path):
     code = (
         "import sys\n"
-        "from polster_core.cli import app\n"
+        "from polster_core.cli.app import app\n"
         "for argv in (['--help'], ['init', '--help'], ['plugins'],"
         " ['init', 'p', '--dry-run', '--no-git', '--no-setup']):\n"
         "    try:\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from polster_core.errors import PolsterError
-from polster_core.registry import (
+from polster_core.project.registry import (
     Registry,
     add_registration,
     natural_key,

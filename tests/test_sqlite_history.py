@@ -15,9 +15,9 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.utils import make_new_run_id
 
-from polster_core import history
-from polster_core.dagster_private import history as boundary
 from polster_core.history import redact_event
+from polster_core.run import event_text
+from polster_core.run.dagster_private import history as boundary
 from polster_core.secrets import Redactor
 
 # Polster's faster history, where this Dagster's internals have the shape it uses; elsewhere
@@ -263,9 +263,9 @@ def test_events_looked_through_for_secrets_are_stored_as_dagster_stores_them(tmp
     looked_through = [redact_event(entry, redactor, keep=True) for entry in entries]
     assert looked_through[:-1] == entries[:-1]
     assert secret not in looked_through[-1].user_message
-    assert len(history._SERIALIZED) == len(entries) - 1  # all but the masked one
+    assert len(event_text._SERIALIZED) == len(entries) - 1  # all but the masked one
     store_in_both(tmp_path, looked_through, [run_id])
-    assert not history._SERIALIZED
+    assert not event_text._SERIALIZED
     stored = "".join(
         row["event"] for row in table_rows(tmp_path / "ours" / f"{run_id}.db")["event_logs"]
     )

@@ -102,7 +102,7 @@ def test_unknown_backend_is_one_clear_line(tmp_path):
 
 def test_a_known_backend_that_is_not_installed_names_the_package(tmp_path):
     # The installer that reaches this Python (uv's venv here: `uv pip install ... --python`).
-    from polster_core.hints import install_command
+    from polster_core.project.hints import install_command
 
     hint = install_command("polster-adls")
     assert "pip install polster-adls" in hint

@@ -19,13 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from polster_core.errors import PolsterError
-from polster_core.merge import BASE, END, MIDDLE, START
 from polster_core.plugins import Plugins
-from polster_core.project import load_project
-from polster_core.record import read_record
-from polster_core.render import OVERLAY_ENV
+from polster_core.project.merge import BASE, END, MIDDLE, START
+from polster_core.project.model import load_project
+from polster_core.project.record import read_record
+from polster_core.project.render import OVERLAY_ENV
+from polster_core.project.upgrade import generate, upgrade_plan
 from polster_core.testing.projects import run_polster, tree_hash
-from polster_core.upgrade import generate, upgrade_plan
 
 from .upgrade_helpers import make_overlay
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from polster_core.render import TEMPLATES
+from polster_core.project.render import TEMPLATES
 
 # (template, text in A, text in B): each B edit, one replacement per template.
 B_EDITS = [

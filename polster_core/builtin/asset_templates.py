@@ -1,9 +1,9 @@
 """Built-in asset templates: ``default``, a working starting point for each layer."""
 
-from polster_core.hookspecs import hookimpl
-from polster_core.partition_specs import NONE, Partitioning
-from polster_core.render import render
-from polster_core.specs import AssetContext, AssetTemplate
+from polster_core.plugin_system.hookspecs import hookimpl
+from polster_core.plugin_system.specs import AssetContext, AssetTemplate
+from polster_core.project.partition_specs import NONE, Partitioning
+from polster_core.project.render import render
 
 FUNCTIONS = {"bronze": "extract", "silver": "transform", "gold": "aggregate"}
 

@@ -7,9 +7,9 @@ breaks the pipeline.
 """
 
 from polster_core.builtin.asset_templates import wrapper
-from polster_core.hookspecs import hookimpl
-from polster_core.render import render
-from polster_core.specs import AssetContext, AssetTemplate, Setting
+from polster_core.plugin_system.hookspecs import hookimpl
+from polster_core.plugin_system.specs import AssetContext, AssetTemplate, Setting
+from polster_core.project.render import render
 
 
 def _core(kind: str):

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import os
 
-from ..hookspecs import hookimpl
-from ..specs import Executor
+from ..plugin_system.hookspecs import hookimpl
+from ..plugin_system.specs import Executor
 
 
 def _pool_def():
     # Polster's pool, or Dagster's own multiprocess executor where this Dagster's internals
     # differ from the pool's (dagster_private/step_pool.py).
-    from ..dagster_private.step_pool import executor_def
+    from ..run.pool_choice import executor_def
 
     return executor_def()
 

@@ -1,11 +1,11 @@
 """Built-in storage backend ``local``: parquet files under the project's ``data/``."""
 
-from polster_core.hookspecs import hookimpl
-from polster_core.specs import StorageBackend
+from polster_core.plugin_system.hookspecs import hookimpl
+from polster_core.plugin_system.specs import StorageBackend
 
 
 def _local(settings):
-    from polster_core.storage import LocalBackend
+    from polster_core.run.storage import LocalBackend
 
     return LocalBackend(settings.root / settings.get("LOCAL_DATA_DIR", "data"))
 

@@ -2,9 +2,9 @@
 
 from polster_core import LAYERS
 from polster_core.builtin.asset_templates import wrapper
-from polster_core.hookspecs import hookimpl
-from polster_core.render import project_templates, render
-from polster_core.specs import AssetContext, Setting
+from polster_core.plugin_system.hookspecs import hookimpl
+from polster_core.plugin_system.specs import AssetContext, Setting
+from polster_core.project.render import project_templates, render
 
 
 @hookimpl

@@ -18,6 +18,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..errors import PolsterError
+from ..project.names import validate_asset_name, validate_project_name
+from ..project.partition_specs import choose_partitioning
 from .tools import ToolMissing
 
 
@@ -28,9 +31,8 @@ def new_project(
 
     ``plugins`` defaults to every installed plugin (entry points loaded), as the CLI has them.
     """
-    from ..names import validate_project_name
-    from ..plugins import Plugins
-    from ..scaffold import build_context, check_target, init_plan
+    from ..plugin_system.manager import Plugins
+    from ..project.scaffold import build_context, check_target, init_plan
 
     plugins = plugins or Plugins(autoload=True)
     target = Path(parent) / validate_project_name(name)
@@ -59,11 +61,14 @@ def add_asset(
     wrapper passes the partition key and its IO manager writes one file per partition.
     Returns ``{path relative to the project: text}`` of every file written or changed.
     """
-    from ..asset_plans import add_asset_plan, check_new_asset, load_assets, resolve_dependency
-    from ..errors import PolsterError
-    from ..names import validate_asset_name
-    from ..plugins import Plugins
-    from ..project import load_project
+    from ..plugin_system.manager import Plugins
+    from ..project.asset_plans import (
+        add_asset_plan,
+        check_new_asset,
+        load_assets,
+        resolve_dependency,
+    )
+    from ..project.model import load_project
 
     plugins = plugins or Plugins(autoload=True)
     loaded = load_project(Path(project).resolve())
@@ -74,7 +79,6 @@ def add_asset(
     if spec is None or layer not in spec.layers:
         raise PolsterError(f"no asset template '{template}' for {layer} is installed")
     keys = [resolve_dependency(assets, ref, layer, name) for ref in upstream]
-    from ..partition_specs import choose_partitioning
 
     assets.load_dependencies()
     partitioning, same, _ = choose_partitioning(assets, keys, partitions, start, spec)

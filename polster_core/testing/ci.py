@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..specs import Setting
+from ..plugin_system.specs import Setting
 from .tools import ToolMissing
 
 # CI platform name -> check-jsonschema's built-in schema of its files. Any other built-in
@@ -63,7 +63,7 @@ def ci_context(
     come first, as in a real project.
     """
     from ..builtin.project_template import polster_env_vars
-    from ..scaffold import ProjectContext
+    from ..project.scaffold import ProjectContext
 
     context = ProjectContext(project_name=project_name, storage=storage, platform=platform)
     context.settings = [*polster_env_vars(context), *settings]

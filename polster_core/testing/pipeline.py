@@ -39,6 +39,10 @@ from pathlib import Path
 import polars as pl  # module level: Dagster resolves the assets' annotations here
 import pytest
 
+from polster_core.run import storage as storage_module
+from polster_core.run.settings import Settings
+from polster_core.run.storage import Storage
+
 from .projects import plugin_env, set_env
 from .storage import table
 from .writes import kill_mid_write
@@ -122,15 +126,14 @@ def run_lazy_assets(root: Path, env: dict[str, str], monkeypatch) -> dict:
     """
     import dagster as dg
 
-    from polster_core import storage as storage_module
-    from polster_core.plugins import reset_plugins
-    from polster_core.runtime import polster_resources
+    from polster_core.plugin_system.manager import reset_plugins
+    from polster_core.run.io_manager import polster_resources
 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("POLSTER_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     reset_plugins()
-    storage_module._storages.pop(root.resolve(), None)
+    storage_module.clear_storages()
     seen: dict = {}
 
     @dg.asset(name="run_bronze_lazy")
@@ -146,7 +149,7 @@ def run_lazy_assets(root: Path, env: dict[str, str], monkeypatch) -> dict:
     try:
         result = dg.materialize([bronze, silver], resources=polster_resources(root))
     finally:
-        storage_module._storages.pop(root.resolve(), None)
+        storage_module.clear_storages()
         reset_plugins()
     assert result.success
     for key in ("run_bronze_lazy", "run_silver_lazy"):
@@ -158,9 +161,7 @@ def run_lazy_assets(root: Path, env: dict[str, str], monkeypatch) -> dict:
 def storage_on(root: Path, env: dict[str, str]):
     """A :class:`polster_core.storage.Storage` of ``root`` with ``env`` as its settings,
     with the installed plugins (as a run has them)."""
-    from polster_core.plugins import Plugins
-    from polster_core.settings import Settings
-    from polster_core.storage import Storage
+    from polster_core.plugin_system.manager import Plugins
 
     return Storage(Settings(root, "demo", env), plugins=Plugins(autoload=True))
 

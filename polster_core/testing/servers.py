@@ -35,6 +35,7 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -176,7 +177,6 @@ class Azurite(Server):
 
     def sas_token(self, container: str) -> str:
         """A container SAS (read, add, create, write, delete, list) valid for an hour."""
-        from datetime import datetime, timedelta, timezone
 
         from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 

@@ -30,6 +30,9 @@ import time
 import traceback
 from typing import Any
 
+from polster_core.errors import PolsterError
+from polster_core.run.partitions import PartitionedTable
+
 SCHEMA = {"id": "Int64", "value": "Float64", "label": "String"}
 
 
@@ -61,7 +64,7 @@ def failing_frame(batches: int = 20, rows: int = 50_000, message: str = "source 
 
 def _count_filesystem_calls(backend: Any) -> list[int] | None:
     """For an ``FsspecBackend`` not yet connected: a counter of its ``filesystem()`` calls."""
-    from polster_core.remote import FsspecBackend
+    from polster_core.run.remote import FsspecBackend
 
     if not isinstance(backend, FsspecBackend) or getattr(backend, "_fs", None) is not None:
         return None
@@ -79,10 +82,8 @@ def _count_filesystem_calls(backend: Any) -> list[int] | None:
 def _write_in_process(settings: Any, jobs: list[tuple], ready: Any, results: Any) -> None:
     """A process of its own (spawned, as a run's step processes are): rebuild the storage from
     its settings, wait for the other writer, then write; report what failed to the parent."""
-    from polster_core.errors import PolsterError
-    from polster_core.partitions import PartitionedTable
-    from polster_core.plugins import Plugins
-    from polster_core.storage import Storage
+    from polster_core.plugin_system.manager import Plugins
+    from polster_core.run.storage import Storage
 
     try:
         # The installed plugins (entry points), as a run's process loads them.
@@ -158,7 +159,6 @@ class StorageContract:
     def test_partitions_are_files_of_their_own(self, make_storage, request):
         """Each partition is its own file under the table's folder: writing one never touches
         another, all of them read as one table, and deleting the table removes them all."""
-        from polster_core.partitions import PartitionedTable
 
         storage = make_storage()
         name = self._name(request)
@@ -180,8 +180,6 @@ class StorageContract:
     def test_a_failed_partition_write_leaves_the_others_and_its_previous_version(
         self, make_storage, request
     ):
-        from polster_core.errors import PolsterError
-        from polster_core.partitions import PartitionedTable
 
         storage = make_storage()
         name = self._name(request)
@@ -199,7 +197,6 @@ class StorageContract:
         assert parts.read("2026-11-02").equals(table(5))
 
     def test_a_failed_write_leaves_the_previous_version(self, make_storage, request):
-        from polster_core.errors import PolsterError
 
         storage = make_storage()
         name = self._name(request)
@@ -219,7 +216,6 @@ class StorageContract:
             assert storage.read(self.layer, name).equals(table(5)), f"after {batches} batches"
 
     def test_reading_a_missing_table_says_what_to_run(self, make_storage, request):
-        from polster_core.errors import PolsterError
 
         storage = make_storage()
         name = self._name(request)
@@ -253,7 +249,6 @@ class StorageContract:
         assert pl.read_parquet(sample).height == 7
 
         # A partition's sample mirrors the partition's file, under the same _samples folder.
-        from polster_core.partitions import PartitionedTable
 
         result = PartitionedTable(storage, self.layer, f"{name}_p").write(table(80), "2026-11-02")
         expected = storage.local.base / "_samples" / self.layer / f"{name}_p" / "date=2026-11-02"
@@ -268,7 +263,6 @@ class StorageContract:
         assert not storage.sample_path(self.layer, name).exists()
 
     def test_errors_never_show_secrets(self, make_storage, request):
-        from polster_core.errors import PolsterError
 
         storage = make_storage()
         name = self._name(request)
@@ -295,8 +289,6 @@ class StorageContract:
         of different tables and of different partitions of one table, at once, all land, and
         an ``FsspecBackend`` makes its filesystem once (once per thread if not thread-safe)."""
         import threading
-
-        from polster_core.partitions import PartitionedTable
 
         storage = make_storage()
         name = self._name(request)
@@ -351,8 +343,7 @@ class StorageContract:
 
         import pytest
 
-        from polster_core.partitions import PartitionedTable
-        from polster_core.settings import Settings
+        from polster_core.run.settings import Settings
 
         if not self.processes:
             pytest.skip("processes = False: this backend's tables are seen by one process only")

@@ -87,8 +87,8 @@ class TestAdlsPipeline(PipelineContract):
     def test_setup_installs_the_same_plugin_into_the_project_venv(self, project):
         from pathlib import Path
 
-        from polster_core.project import load_project
-        from polster_core.venv import install_command
+        from polster_core.project.model import load_project
+        from polster_core.project.venv import install_command
 
         command = install_command(load_project(project), Path("/venv/bin/python"), "uv")
         plugin_dir = Path(__file__).resolve().parents[1]

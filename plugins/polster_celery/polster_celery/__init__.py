@@ -12,14 +12,10 @@ Importing this module is cheap: dagster, celery and redis load when a run or wor
 from polster_core import hookimpl
 from polster_core.specs import Executor, Setting, compatible_requirement
 
+from .names import BACKEND_ENV, BROKER_ENV, SHARED_DISK_ENV, WAIT_ENV, WORKER_WAIT
+
 __version__ = "0.1.1"
 
-BROKER_ENV = "CELERY_BROKER_URL"
-BACKEND_ENV = "CELERY_RESULT_BACKEND"
-SHARED_DISK_ENV = "POLSTER_SHARED_DISK"
-WAIT_ENV = "POLSTER_CELERY_WORKER_WAIT"
-# Seconds a run waits for a worker to answer while its steps are queued (WAIT_ENV: 0 = forever).
-WORKER_WAIT = 30
 
 SETTINGS = (
     Setting(

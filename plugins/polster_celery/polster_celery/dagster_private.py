@@ -28,7 +28,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from polster_core.dagster_private import check, has_attributes, has_parameters
+from polster_core.run.dagster_private import check, has_attributes, has_parameters
 
 try:
     from dagster._core.definitions.executor_definition import (
@@ -72,7 +72,7 @@ STEP_ARGS = (
 def _probe() -> str | None:
     if _IMPORTED:
         return _IMPORTED
-    from polster_core.dagster_private import step_pool
+    from polster_core.run.dagster_private import step_pool
 
     if not step_pool.AVAILABLE:
         return "Polster's step pool fell back (its worker task runs steps through it)"

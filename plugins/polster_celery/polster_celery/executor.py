@@ -28,9 +28,9 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
-from . import BACKEND_ENV, BROKER_ENV, SHARED_DISK_ENV, WAIT_ENV, WORKER_WAIT
 from . import dagster_private as private
 from .dagster_private import RetryMode, get_retries_config, multiple_process_executor_requirements
+from .names import BACKEND_ENV, BROKER_ENV, SHARED_DISK_ENV, WAIT_ENV, WORKER_WAIT
 
 # Seconds the preflight waits for the broker.
 BROKER_TIMEOUT = 3.0
