@@ -7,8 +7,6 @@ polster's minor line. File-only: no Dagster, polars or cloud SDK is imported her
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import os
 import site
 import subprocess
 import sys
@@ -18,7 +16,7 @@ from pathlib import Path
 from ..errors import one_line
 from ..exceptions import PolsterError
 from ..plugin_system.specs import compatible_requirement
-from .hints import install_command
+from .hints import has_pip, install_command
 from .origin import origin
 
 
@@ -78,7 +76,7 @@ def install_plugin(dist: str, project_root: Path, echo) -> bool:
         echo(f"Installing {dist} into {python.parent.parent} ({shown})")
         if uv:
             command = [uv, "pip", "install", "--quiet", "--python", str(python), *requirement]
-        elif _has_pip(python):
+        elif has_pip(python):
             command = [str(python), "-m", "pip", "install", "--quiet", *requirement]
         else:
             raise PolsterError(
@@ -105,12 +103,3 @@ def install_plugin(dist: str, project_root: Path, echo) -> bool:
     reset_plugins()
     own = (project_root / ".venv").resolve()
     return any(python.parent.parent.resolve() == own for python in pythons)
-
-
-def _has_pip(python: Path) -> bool:
-    if python == Path(sys.executable):
-        return importlib.util.find_spec("pip") is not None
-    found = subprocess.run(
-        [str(python), "-c", "import pip"], capture_output=True, env={**os.environ}, timeout=60
-    )
-    return found.returncode == 0
