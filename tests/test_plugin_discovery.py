@@ -112,3 +112,33 @@ def test_help_loads_only_what_it_needs(tmp_path, broken_site):
     # And a command that uses the plugins still finds them all.
     listed = run_polster("plugins", cwd=tmp_path, env=env)
     assert "hello " in listed.stdout and "FAILED" in listed.stdout
+
+
+def test_bad_plugin_metadata_never_takes_the_cli_down(tmp_path, hello_site):
+    """Metadata a broken install can leave: an entry_points.txt line without '=', one that is
+    not UTF-8, no METADATA at all, a value that is no module path. Each is skipped or named
+    in one line; polster and the good plugin keep working, --help and commands alike."""
+    site = tmp_path / "site"
+
+    def dist(name: str, entry_points: bytes, metadata: bool = True) -> None:
+        info = site / f"{name.replace('-', '_')}-1.0.dist-info"  # as installers name it
+        info.mkdir(parents=True)
+        if metadata:
+            (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_bytes(entry_points)
+
+    dist("polster-noequals", b"[polster]\njust-a-name\n")
+    dist("polster-latin1", b"[polster]\nlatin = polster_caf\xe9\n")
+    dist("polster-nometa", b"[polster]\nnometa = polster_nometa_missing\n", metadata=False)
+    dist("polster-badvalue", b"[polster]\nbadvalue = not a module!\n")
+    env = clean_env(PYTHONPATH=f"{site}:{hello_site}", POLSTER_DISABLE_PLUGIN_AUTOLOAD=None)
+    listed = run_polster("plugins", cwd=tmp_path, env=env)
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+    assert "hello " in listed.stdout
+    failed = [line for line in listed.stderr.splitlines() if "failed to load" in line]
+    assert len(failed) == 2, listed.stderr
+    assert "plugin 'nometa' (?) failed to load" in failed[0] + failed[1]
+    assert "plugin 'badvalue' (polster-badvalue) failed to load" in failed[0] + failed[1]
+    shown = run_polster("--help", cwd=tmp_path, env=env)
+    assert shown.returncode == 0 and "Usage" in shown.stdout
+    assert [line for line in shown.stderr.splitlines() if "failed to load" in line] == failed
