@@ -6,10 +6,11 @@ name on the path wins), without importing ``importlib.metadata``: that import al
 zipfile, csv) was the largest part of what ``polster --help`` costs beyond typer's own start.
 Only a zip archive on ``sys.path`` is read with ``importlib.metadata``.
 
-:func:`load_entry_points` imports each plugin once per process, on its own: one that fails to
-import is named on stderr in one line and skipped, so a broken plugin never takes the CLI down
-with it. ``polster --help`` calls only this (it names a broken plugin as every command does);
-the plugin manager (:mod:`.manager`) registers what it returns.
+:func:`load_entry_points` imports each plugin on its own: one that fails to import is named on
+stderr in one line and skipped, so a broken plugin never takes the CLI down with it. Nothing
+is kept between calls: a plugin installed meanwhile (``polster enable``) or a path changed
+(tests) is seen by the next call. ``polster --help`` calls only this (it names a broken
+plugin as every command does); the plugin manager (:mod:`.manager`) registers what it returns.
 """
 
 from __future__ import annotations
@@ -85,15 +86,9 @@ def autoload() -> bool:
     return os.environ.get(DISABLE_AUTOLOAD_ENV, "") in ("", "0", "false")
 
 
-_loaded: EntryPoints | None = None
-
-
 def load_entry_points() -> EntryPoints:
-    """Import every plugin of :func:`entry_points` once per process (:func:`forget` starts
-    over); a failure is named on stderr, in one line, when it happens."""
-    global _loaded
-    if _loaded is not None:
-        return _loaded
+    """Import every plugin of :func:`entry_points` (Python's import system keeps the modules);
+    a failure is named on stderr, in one line, when it happens."""
     found = EntryPoints()
     taken = {name: "polster" for name in BUILTIN_NAMES}
     for ep in entry_points():
@@ -116,14 +111,7 @@ def load_entry_points() -> EntryPoints:
             continue
         taken[ep.name] = ep.distribution
         found.loaded.append((ep, plugin))
-    _loaded = found
     return found
-
-
-def forget() -> None:
-    """Load the plugins afresh next time (after an install, or a test changed the path)."""
-    global _loaded
-    _loaded = None
 
 
 def entry_points(group: str = ENTRY_POINT_GROUP) -> list[EntryPoint]:

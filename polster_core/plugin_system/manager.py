@@ -23,7 +23,6 @@ from .discovery import (
     DISABLE_AUTOLOAD_ENV,
     ENTRY_POINT_GROUP,
     FailedPlugin,
-    forget,
     load_entry_points,
 )
 from .discovery import autoload as autoload_enabled
@@ -209,7 +208,6 @@ def reset_plugins() -> None:
     """Forget the loaded plugins (tests use this after changing the environment)."""
     global _plugins
     _plugins = None
-    forget()
 
 
 hookimpl = hookspecs.hookimpl
