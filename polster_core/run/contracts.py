@@ -42,6 +42,7 @@ from typing import Any
 
 from ..exceptions import PolsterError
 from ..project.names import RUN_ASSET_KEY
+from .contract_rules import broken_rules
 from .partitions import PartitionedTable
 
 POLICIES = ("fail", "quarantine", "warn")
@@ -169,9 +170,9 @@ def _rule_expressions(schema: Any) -> dict[str, Any] | None:
 
 
 def validate_eagerly(schema: Any, frame: Any, policy: str, run_id: str) -> Outcome | None:
-    """The same result as dataframely's ``filter``, faster on the usual case: one pass of
-    aggregates (the key's uniqueness as a count of distinct values) says whether any row
-    breaks a rule; only then are the rows evaluated rule by rule. None for a LazyFrame (its
+    """The same result as dataframely's ``filter``, faster on the usual case: whether any row
+    breaks each rule is found cheaply (``contract_rules.broken_rules``); only the rules
+    broken are then evaluated row by row. None for a LazyFrame (its
     plan would run twice) or when the rule table is not available."""
     import polars as pl
     from dataframely.exc import SchemaError
@@ -189,15 +190,7 @@ def validate_eagerly(schema: Any, frame: Any, policy: str, run_id: str) -> Outco
     columns = schema.column_names()
     keys = schema.primary_key()
     rows = frame.height
-    broken_any = [
-        (pl.len() - pl.struct(keys).n_unique()).alias(name)
-        if name == "primary_key" and len(keys) > 1
-        else (pl.len() - pl.col(keys[0]).n_unique()).alias(name)
-        if name == "primary_key"
-        else expr.fill_null(True).not_().sum().alias(name)
-        for name, expr in rules.items()
-    ]
-    found = frame.select(broken_any).row(0, named=True) if rules else {}
+    found = broken_rules(schema, frame, rules)
     kept = frame if policy == "warn" or frame.columns == columns else frame.select(columns)
     if not any(found.values()):
         outcome = Outcome(frame=kept, rows=rows)
