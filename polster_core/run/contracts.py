@@ -10,7 +10,7 @@ The IO manager calls :func:`enforce` before it writes the asset's table (and
 ``core.storage.write``, in a core file run on its own, :func:`enforce_in_script`):
 
 - ``fail``: nothing is written; the run fails with one line naming the first rules broken
-  and how many rows broke each.
+  and how many rows broke each (each rule's asset check is still recorded: contract_report).
 - ``quarantine``: the valid rows are written; the failing rows go to
   ``{layer}/{name}__rejected`` (one file per partition for a partitioned asset) with the rules
   each broke (``failed_rules``) and the run id (``run_id``), readable with ``storage.read``.
@@ -42,6 +42,7 @@ from typing import Any
 
 from ..exceptions import PolsterError
 from ..project.names import RUN_ASSET_KEY
+from .contract_report import report_broken_rules
 from .contract_rules import broken_rules
 from .partitions import PartitionedTable
 
@@ -354,6 +355,8 @@ def apply(
         where = f"{table}" + (f" (partition {key})" if key is not None else "")
         problem = outcome.schema_error or summary(outcome.counts)
         if contract.policy == "fail" or (outcome.schema_error and contract.policy != "warn"):
+            if not outcome.schema_error:  # the rules' asset checks, as the UI shows them
+                _report_rules(context, contract, outcomes, table)
             raise PolsterError(
                 f"{where} breaks its contract ({contract.module}.Contract, policy "
                 f"{contract.policy}): {problem}; nothing was written"
@@ -362,6 +365,16 @@ def apply(
     if contract.policy == "quarantine":
         _quarantine(storage, layer, name, outcomes, partitioned)
     return outcomes
+
+
+def _report_rules(context: Any, contract: Declared, outcomes: dict, table: str) -> None:
+    counts: dict[str, int] = {}
+    for outcome in outcomes.values():
+        for rule, n in outcome.counts.items():
+            counts[rule] = counts.get(rule, 0) + n
+    results = [(check_name(r), r, counts.get(r, 0)) for r in rule_names(contract.schema)]
+    if context is not None:
+        report_broken_rules(context, results, contract.module, table)
 
 
 def enforce_in_script(storage: Any, frame: Any, layer: str, name: str, partition: Any) -> Any:
