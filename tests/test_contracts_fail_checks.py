@@ -55,3 +55,23 @@ def test_a_failed_write_still_shows_each_rule_as_an_asset_check(tmp_path):
         "contract_primary_key": [True, 0, run, error],
         "contract_email_regex": [True, 0, run, error],
     }
+
+
+def test_a_quarantine_table_linked_out_of_the_project_is_refused(tmp_path):
+    """`{name}__rejected` a link to a user's file outside the project: the write stops in one
+    line before anything is written, and the user's file is as it was."""
+    from polster_core.testing.projects import assert_one_line_error
+
+    project = new_project(tmp_path)
+    assert run_python(project, "src/core/bronze_example.py").returncode == 0
+    set_contract(project, "quarantine")
+    victim = tmp_path / "victim.parquet"
+    victim.write_bytes(b"my notes")
+    silver = project / "data" / "silver"
+    silver.mkdir(parents=True)
+    (silver / "example__rejected.parquet").symlink_to(victim)
+    refused = run_python(project, "src/core/silver_example.py")
+    assert_one_line_error(refused, "example__rejected.parquet leads out of the data folder")
+    assert victim.read_bytes() == b"my notes"
+    assert sorted(p.name for p in silver.iterdir()) == ["example__rejected.parquet"]
+    assert (silver / "example__rejected.parquet").is_symlink()

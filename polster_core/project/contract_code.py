@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from ..exceptions import PolsterError
 
+# What happens to the rows that break a contract (``CONTRACT_POLICY``): see run/contracts.py.
+POLICIES = ("fail", "quarantine", "warn")
 IMPORT = "import dataframely as dy\n"
 MARKER = "class Contract(dy.Schema):"
 # Names a dataframely schema uses itself: a column by that name needs an alias.

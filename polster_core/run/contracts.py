@@ -38,15 +38,16 @@ import importlib
 import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..exceptions import PolsterError
+from ..project.contract_code import POLICIES
 from ..project.names import RUN_ASSET_KEY
 from .contract_report import report_broken_rules
 from .contract_rules import broken_rules
 from .partitions import PartitionedTable
 
-POLICIES = ("fail", "quarantine", "warn")
 DEFAULT_POLICY = "fail"
 REJECTED_SUFFIX = "__rejected"
 FAILED_RULES = "failed_rules"
@@ -115,9 +116,11 @@ def declared_in(module: Any) -> Declared | None:
     if not schema.column_names():
         return None  # declared, not filled in yet: nothing to check
     policy = getattr(module, "CONTRACT_POLICY", DEFAULT_POLICY)
-    if policy not in POLICIES:
+    if not isinstance(policy, str) or policy not in POLICIES:
+        shown = repr(policy) if isinstance(policy, str) else type(policy).__name__
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
         raise ValueError(
-            f"{where}: CONTRACT_POLICY is {policy!r}: set it to one of {', '.join(POLICIES)}"
+            f"{where}: CONTRACT_POLICY is {shown}: set it to one of {', '.join(POLICIES)}"
         )
     return Declared(schema=schema, policy=policy, module=where)
 
@@ -345,6 +348,8 @@ def apply(
     quarantine the failing rows; returns the outcomes. Raises ``PolsterError`` (one line,
     nothing written) for ``fail``, or a column missing or of the wrong type."""
 
+    if contract.policy == "quarantine":  # before any line: the run stops here
+        refuse_link_out(storage, layer, f"{name}{REJECTED_SUFFIX}")
     outcomes = {
         key: validate(contract.schema, frame, contract.policy, run_id)
         for key, frame in frames.items()
@@ -427,6 +432,24 @@ def _quarantine(storage: Any, layer: str, name: str, outcomes: dict, partitioned
     table = PartitionedTable(storage, layer, rejected_name)
     for key, outcome in outcomes.items():
         table.write(outcome.rejected, key)
+
+
+def refuse_link_out(storage: Any, layer: str, name: str) -> None:
+    """Raise PolsterError (one line, before anything is written) when the local file or
+    folder of table ``layer``/``name`` is a link (or under one) leading out of the data
+    folder: a quarantine is written inside the project only."""
+    for backend in {id(b): b for b in (storage.backend, getattr(storage, "local", None))}.values():
+        base = getattr(backend, "base", None)
+        if getattr(backend, "name", None) != "local" or base is None:
+            continue
+        inside = Path(base).resolve()
+        for path in (Path(backend.path(layer, name)), Path(base) / layer / name):
+            if not path.resolve().is_relative_to(inside):
+                raise PolsterError(
+                    f"{path} leads out of the data folder (to {path.resolve()}): remove the "
+                    f"link; {layer}/{name} is written inside the project only; nothing was "
+                    "written"
+                )
 
 
 def column_schema(schema: Any) -> Any:
