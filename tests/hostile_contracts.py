@@ -69,7 +69,7 @@ def victim(folder: Path) -> Path:
     return path
 
 
-def rejected_link(to_folder: bool = False, dangling: bool = False):
+def rejected_link(to_folder: bool = False, dangling: bool = False, loop: bool = False):
     """``data/silver/example__rejected.parquet`` (or the partition folder
     ``example__rejected``) a link to a user's file (folder) outside the project."""
 
@@ -77,7 +77,9 @@ def rejected_link(to_folder: bool = False, dangling: bool = False):
         contract('"quarantine"')(folder, stack)
         data = project_of(folder) / "data" / "silver"
         data.mkdir(parents=True, exist_ok=True)
-        if to_folder:
+        if loop:
+            (data / "example__rejected.parquet").symlink_to("example__rejected.parquet")
+        elif to_folder:
             outside = folder / "outside"
             outside.mkdir()
             (outside / "keep.txt").write_bytes(VICTIM)
@@ -202,6 +204,7 @@ def cases() -> list[Case]:
         ("a link to a user's file", rejected_link()),
         ("a dangling link out", rejected_link(dangling=True)),
         ("a partition folder linked out", rejected_link(to_folder=True)),
+        ("a link to itself", rejected_link(loop=True)),
     ]:
         for how, argv in [("run", RUN), ("script", SCRIPT)]:
             found.append(

@@ -444,11 +444,15 @@ def refuse_link_out(storage: Any, layer: str, name: str) -> None:
             continue
         inside = Path(base).resolve()
         for path in (Path(backend.path(layer, name)), Path(base) / layer / name):
-            if not path.resolve().is_relative_to(inside):
+            try:
+                target = str(path.resolve())
+                out = not path.resolve().is_relative_to(inside)
+            except (OSError, RuntimeError):  # a loop of links: it leads nowhere inside
+                target, out = "a loop of links", True
+            if out:
                 raise PolsterError(
-                    f"{path} leads out of the data folder (to {path.resolve()}): remove the "
-                    f"link; {layer}/{name} is written inside the project only; nothing was "
-                    "written"
+                    f"{path} leads out of the data folder (to {target}): remove the link; "
+                    f"{layer}/{name} is written inside the project only; nothing was written"
                 )
 
 
