@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from polster_core.testing.projects import clean_env, run_python
 
 from .assets_helpers import new_project
@@ -34,10 +36,11 @@ print(json.dumps({"run": run.run_id, "status": str(run.status), "checks": found,
 """
 
 
-def test_a_failed_write_still_shows_each_rule_as_an_asset_check(tmp_path):
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["in-process", "workers"])
+def test_a_failed_write_still_shows_each_rule_as_an_asset_check(tmp_path, workers):
     project = new_project(tmp_path)
     set_contract(project, "fail")
-    result = run_python(project, "run_polster.py")
+    result = run_python(project, "run_polster.py", *workers)
     assert result.returncode == 1, result.stdout + result.stderr
     failed = [line for line in result.stdout.splitlines() if "FAIL  run_silver_example" in line]
     assert len(failed) == 1 and f"amount|max: {BROKEN} rows; nothing was written" in failed[0]
