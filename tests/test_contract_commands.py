@@ -102,3 +102,18 @@ def test_check_reports_a_contract_column_the_transform_no_longer_produces(tmp_pa
     as_json = run_polster("check", "--no-load", "--json", cwd=project)
     rules = {p["rule"] for p in json.loads(as_json.stdout)["problems"]}
     assert rules == {"contract"}
+
+
+def test_check_reports_a_contract_policy_polster_does_not_know(tmp_path):
+    from .test_contracts import set_contract
+
+    project = new_project(tmp_path)
+    set_contract(project, "sometimes")
+    before = tree_hash(project)
+    result = run_polster("check", "--no-load", cwd=project)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = [line for line in result.stdout.splitlines() if "CONTRACT_POLICY" in line]
+    assert len(lines) == 1, result.stdout + result.stderr
+    assert "src/core/silver_example.py:" in lines[0]
+    assert "CONTRACT_POLICY is 'sometimes': set it to one of fail, quarantine, warn" in lines[0]
+    assert tree_hash(project) == before

@@ -107,3 +107,31 @@ def test_fail_names_the_partition_and_writes_nothing(events):
     ) in run.stdout
     assert not (events / "data" / "silver" / "clean_events").exists()
     assert not (events / "data" / "silver" / "clean_events__rejected").exists()
+
+
+def test_infer_reads_every_partition_and_keeps_the_asset_s_own_columns(events):
+    """`polster contract infer` on a partitioned table: every stored partition is read (and
+    named), the key is unique within each partition (day N holds ids 0..N-1, repeated across
+    days), and the hive column `date` of the folders is no contract column (the asset's
+    frames do not have it): the inferred contract holds on the next run of every day."""
+    from polster_core.testing.projects import run_polster
+
+    from .assets_helpers import assert_ruff_clean
+
+    core = events / "src" / "core" / "silver_clean_events.py"
+    first = run_python(events, "run_polster.py", "--from", DAYS[0], "--to", DAYS[-1])
+    assert first.returncode == 0, first.stdout + first.stderr
+    inferred = run_polster("contract", "infer", "silver", "clean_events", cwd=events)
+    assert inferred.returncode == 0, inferred.stdout + inferred.stderr
+    assert f"Read silver/clean_events: 5 partitions, {DAYS[0]} to {DAYS[-1]}." in inferred.stdout
+    assert "key candidate: id (unique within each partition)" in inferred.stdout
+    text = core.read_text()
+    contract = text[text.index("class Contract(dy.Schema):") :]
+    declared = [line.split("=")[0].strip() for line in contract.splitlines() if " = dy." in line]
+    assert declared == ["id", "name", "day"]
+    assert "    id = dy.Int64(primary_key=True)\n" in contract
+    assert_ruff_clean(events)
+
+    again = run_python(events, "run_polster.py", "--from", DAYS[0], "--to", DAYS[-1])
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "breaks its contract" not in again.stdout + again.stderr

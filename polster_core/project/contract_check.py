@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from .contract_code import POLICIES
 from .graph import Problem
 
 # Calls that return the frame's columns unchanged.
@@ -35,13 +36,14 @@ def contract_problems(root: Path) -> list:
             tree = ast.parse(path.read_text(encoding="utf-8"))
         except (SyntaxError, UnicodeDecodeError, OSError):
             continue  # reported elsewhere (the definitions do not load)
+        rel = path.relative_to(root).as_posix()
+        problems += policy_problems(tree, rel)
         contract = contract_columns(tree)
         if not contract:
             continue
         produced, line = produced_columns(tree)
         if produced is None:
             continue
-        rel = path.relative_to(root).as_posix()
         for column, at in contract.items():
             if column not in produced:
                 shown = ", ".join(produced) or "no column"
@@ -54,6 +56,30 @@ def contract_problems(root: Path) -> list:
                     )
                 )
     return problems
+
+
+def policy_problems(tree: ast.Module, rel: str) -> list:
+    """A ``CONTRACT_POLICY = ...`` of the module whose value is a constant Polster does not
+    know (any other value is checked when the table is written)."""
+    found = []
+    for node in tree.body:
+        if not (
+            isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Constant)
+        ):
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        named = any(isinstance(t, ast.Name) and t.id == "CONTRACT_POLICY" for t in targets)
+        if named and node.value.value not in POLICIES:
+            shown = repr(node.value.value)
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            found.append(
+                Problem(
+                    f"{rel}:{node.lineno}",
+                    f"CONTRACT_POLICY is {shown}: set it to one of {', '.join(POLICIES)}",
+                    "contract",
+                )
+            )
+    return found
 
 
 def contract_columns(tree: ast.Module) -> dict[str, int]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from ..exceptions import PolsterError
 
+# What happens to the rows that break a contract (``CONTRACT_POLICY``): see run/contracts.py.
+POLICIES = ("fail", "quarantine", "warn")
 IMPORT = "import dataframely as dy\n"
 MARKER = "class Contract(dy.Schema):"
 # Names a dataframely schema uses itself: a column by that name needs an alias.
@@ -107,22 +109,28 @@ def dataframely_type(dtype) -> str:
     return "dy.Any"  # lists, structs, ...: any type; make it precise by hand
 
 
-def infer_columns(frame) -> list[InferredColumn]:
+def infer_columns(frame, within: str | None = None) -> list[InferredColumn]:
     """Each column's type and nullability as found in ``frame`` (a LazyFrame), and the first
-    column that is never null and unique (an ``id`` column first) as the key candidate."""
+    column that is never null and unique (an ``id`` column first) as the key candidate.
+
+    ``within`` names a column of ``frame`` that says which partition each row came from: it
+    is no contract column, and a key need only be unique within each partition (as a
+    partitioned asset's writes are validated)."""
     import polars as pl
 
     schema = frame.collect_schema()
-    names = list(schema.names())
+    names = [c for c in schema.names() if c != within]
+    keyable = [(i, c) for i, c in enumerate(names) if _keyable(schema[c])]
     stats = frame.select(
         pl.len().alias("\0rows"),
         *[pl.col(c).null_count().alias(f"\0null{i}") for i, c in enumerate(names)],
-        *[
-            pl.col(c).n_unique().alias(f"\0uniq{i}")
-            for i, c in enumerate(names)
-            if _keyable(schema[c])
-        ],
     ).collect()
+    unique = [pl.col(c).n_unique().eq(pl.len()).alias(f"\0uniq{i}") for i, c in keyable]
+    if within is None or not unique:
+        unique_stats = frame.select(unique).collect() if unique else pl.DataFrame()
+    else:
+        unique_stats = frame.group_by(within).agg(unique).select(pl.exclude(within).all())
+        unique_stats = unique_stats.collect()
     rows = stats["\0rows"][0]
     columns = []
     for i, column in enumerate(names):
@@ -137,8 +145,8 @@ def infer_columns(frame) -> list[InferredColumn]:
         for i, c in enumerate(columns)
         if rows
         and not c.nullable
-        and f"\0uniq{i}" in stats.columns
-        and stats[f"\0uniq{i}"][0] == rows
+        and f"\0uniq{i}" in unique_stats.columns
+        and unique_stats[f"\0uniq{i}"][0]
     ]
     candidates.sort(key=lambda c: not re.search(r"(^|_)id$", c.name.lower()))
     if candidates:

@@ -10,7 +10,7 @@ The IO manager calls :func:`enforce` before it writes the asset's table (and
 ``core.storage.write``, in a core file run on its own, :func:`enforce_in_script`):
 
 - ``fail``: nothing is written; the run fails with one line naming the first rules broken
-  and how many rows broke each.
+  and how many rows broke each (each rule's asset check is still recorded: contract_report).
 - ``quarantine``: the valid rows are written; the failing rows go to
   ``{layer}/{name}__rejected`` (one file per partition for a partitioned asset) with the rules
   each broke (``failed_rules``) and the run id (``run_id``), readable with ``storage.read``.
@@ -38,13 +38,16 @@ import importlib
 import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..exceptions import PolsterError
+from ..project.contract_code import POLICIES
 from ..project.names import RUN_ASSET_KEY
+from .contract_report import report_broken_rules
+from .contract_rules import broken_rules
 from .partitions import PartitionedTable
 
-POLICIES = ("fail", "quarantine", "warn")
 DEFAULT_POLICY = "fail"
 REJECTED_SUFFIX = "__rejected"
 FAILED_RULES = "failed_rules"
@@ -113,9 +116,11 @@ def declared_in(module: Any) -> Declared | None:
     if not schema.column_names():
         return None  # declared, not filled in yet: nothing to check
     policy = getattr(module, "CONTRACT_POLICY", DEFAULT_POLICY)
-    if policy not in POLICIES:
+    if not isinstance(policy, str) or policy not in POLICIES:
+        shown = repr(policy) if isinstance(policy, str) else type(policy).__name__
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
         raise ValueError(
-            f"{where}: CONTRACT_POLICY is {policy!r}: set it to one of {', '.join(POLICIES)}"
+            f"{where}: CONTRACT_POLICY is {shown}: set it to one of {', '.join(POLICIES)}"
         )
     return Declared(schema=schema, policy=policy, module=where)
 
@@ -169,9 +174,9 @@ def _rule_expressions(schema: Any) -> dict[str, Any] | None:
 
 
 def validate_eagerly(schema: Any, frame: Any, policy: str, run_id: str) -> Outcome | None:
-    """The same result as dataframely's ``filter``, faster on the usual case: one pass of
-    aggregates (the key's uniqueness as a count of distinct values) says whether any row
-    breaks a rule; only then are the rows evaluated rule by rule. None for a LazyFrame (its
+    """The same result as dataframely's ``filter``, faster on the usual case: whether any row
+    breaks each rule is found cheaply (``contract_rules.broken_rules``); only the rules
+    broken are then evaluated row by row. None for a LazyFrame (its
     plan would run twice) or when the rule table is not available."""
     import polars as pl
     from dataframely.exc import SchemaError
@@ -189,15 +194,7 @@ def validate_eagerly(schema: Any, frame: Any, policy: str, run_id: str) -> Outco
     columns = schema.column_names()
     keys = schema.primary_key()
     rows = frame.height
-    broken_any = [
-        (pl.len() - pl.struct(keys).n_unique()).alias(name)
-        if name == "primary_key" and len(keys) > 1
-        else (pl.len() - pl.col(keys[0]).n_unique()).alias(name)
-        if name == "primary_key"
-        else expr.fill_null(True).not_().sum().alias(name)
-        for name, expr in rules.items()
-    ]
-    found = frame.select(broken_any).row(0, named=True) if rules else {}
+    found = broken_rules(schema, frame, rules)
     kept = frame if policy == "warn" or frame.columns == columns else frame.select(columns)
     if not any(found.values()):
         outcome = Outcome(frame=kept, rows=rows)
@@ -351,6 +348,8 @@ def apply(
     quarantine the failing rows; returns the outcomes. Raises ``PolsterError`` (one line,
     nothing written) for ``fail``, or a column missing or of the wrong type."""
 
+    if contract.policy == "quarantine":  # before any line: the run stops here
+        refuse_link_out(storage, layer, f"{name}{REJECTED_SUFFIX}")
     outcomes = {
         key: validate(contract.schema, frame, contract.policy, run_id)
         for key, frame in frames.items()
@@ -361,6 +360,8 @@ def apply(
         where = f"{table}" + (f" (partition {key})" if key is not None else "")
         problem = outcome.schema_error or summary(outcome.counts)
         if contract.policy == "fail" or (outcome.schema_error and contract.policy != "warn"):
+            if not outcome.schema_error:  # the rules' asset checks, as the UI shows them
+                _report_rules(context, contract, outcomes, table)
             raise PolsterError(
                 f"{where} breaks its contract ({contract.module}.Contract, policy "
                 f"{contract.policy}): {problem}; nothing was written"
@@ -369,6 +370,16 @@ def apply(
     if contract.policy == "quarantine":
         _quarantine(storage, layer, name, outcomes, partitioned)
     return outcomes
+
+
+def _report_rules(context: Any, contract: Declared, outcomes: dict, table: str) -> None:
+    counts: dict[str, int] = {}
+    for outcome in outcomes.values():
+        for rule, n in outcome.counts.items():
+            counts[rule] = counts.get(rule, 0) + n
+    results = [(check_name(r), r, counts.get(r, 0)) for r in rule_names(contract.schema)]
+    if context is not None:
+        report_broken_rules(context, results, contract.module, table)
 
 
 def enforce_in_script(storage: Any, frame: Any, layer: str, name: str, partition: Any) -> Any:
@@ -421,6 +432,28 @@ def _quarantine(storage: Any, layer: str, name: str, outcomes: dict, partitioned
     table = PartitionedTable(storage, layer, rejected_name)
     for key, outcome in outcomes.items():
         table.write(outcome.rejected, key)
+
+
+def refuse_link_out(storage: Any, layer: str, name: str) -> None:
+    """Raise PolsterError (one line, before anything is written) when the local file or
+    folder of table ``layer``/``name`` is a link (or under one) leading out of the data
+    folder: a quarantine is written inside the project only."""
+    for backend in {id(b): b for b in (storage.backend, getattr(storage, "local", None))}.values():
+        base = getattr(backend, "base", None)
+        if getattr(backend, "name", None) != "local" or base is None:
+            continue
+        inside = Path(base).resolve()
+        for path in (Path(backend.path(layer, name)), Path(base) / layer / name):
+            try:
+                target = str(path.resolve())
+                out = not path.resolve().is_relative_to(inside)
+            except (OSError, RuntimeError):  # a loop of links: it leads nowhere inside
+                target, out = "a loop of links", True
+            if out:
+                raise PolsterError(
+                    f"{path} leads out of the data folder (to {target}): remove the link; "
+                    f"{layer}/{name} is written inside the project only; nothing was written"
+                )
 
 
 def column_schema(schema: Any) -> Any:
