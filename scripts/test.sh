@@ -5,8 +5,8 @@
 # on the Dagster daemon's backfill and sensor ticks behind the UI) run in a second pytest
 # beside the others: the same tests, about a third less wall time. Its output follows the
 # main run's; the script fails if either fails. With paths (or -k ...), one plain pytest.
-# After the waiting tests, the same lane runs the core run tests on both ends of the Dagster
-# range (scripts/test-dagster-range.sh: a venv each, a few minutes; POLSTER_SKIP_RANGE=1 skips).
+# After the waiting tests, the same lane runs the core tests on both ends of every declared
+# dependency range (scripts/test-ranges.sh: a venv each, a few minutes; POLSTER_SKIP_RANGE=1 skips).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/dev-env.sh >/dev/null
@@ -24,8 +24,8 @@ log=$(mktemp)
   lane=0
   "${PYTEST[@]}" "$@" "${WAITING[@]}" || lane=$?
   if [ "${POLSTER_SKIP_RANGE:-}" != 1 ]; then
-    echo "== the core run tests on both ends of the Dagster range (scripts/test-dagster-range.sh):"
-    bash scripts/test-dagster-range.sh || lane=$(( lane ? lane : $? ))
+    echo "== the core tests on both ends of every dependency range (scripts/test-ranges.sh):"
+    bash scripts/test-ranges.sh || lane=$(( lane ? lane : $? ))
   fi
   exit "$lane"
 ) >"$log" 2>&1 &
@@ -40,6 +40,6 @@ done
 status=0
 "${PYTEST[@]}" "$@" "${rest[@]}" || status=$?
 wait "$waiting" || status=$(( status ? status : $? ))
-echo "== the waiting tests (${WAITING[*]}), then the Dagster range:"
+echo "== the waiting tests (${WAITING[*]}), then both ends of the ranges:"
 cat "$log"
 exit "$status"
