@@ -111,7 +111,7 @@ class NewPlugin:
 def with_ranges(requirements: tuple[str, ...]) -> list[str]:
     """``requirements`` with each bare name given polster's own range for it, from its
     ``runtime`` extra (what every generated project depends on): ``polars`` ->
-    ``polars>=1.35``. One home for those ranges, so that a new plugin asks for the Dagster and
+    ``polars>=1.38``. One home for those ranges, so that a new plugin asks for the Dagster and
     polars the projects it runs in have. A name polster does not declare stays bare."""
     # lazy: scaffold (importlib.metadata) and pyproject_edit (tomllib) are not for CLI start
     from .pyproject_edit import requirement_name
