@@ -381,3 +381,35 @@ def test_sigterm_during_purge_data_puts_the_data_back(tmp_path):
     assert process.returncode == 130, out + err
     assert tree_hash(project) == before
     assert leftovers(project) == []
+
+
+@pytest.mark.parametrize("linked", ["the table's file", "the layer's folder"])
+def test_a_table_linked_out_of_the_data_folder_is_refused_and_nothing_outside_changes(
+    tmp_path, linked
+):
+    """A link inside ``data/`` (a teammate's, or left by a script) leading out of the project:
+    the write is refused in one line and the file or folder outside is left as it was. (The
+    data folder itself may be anywhere: LOCAL_DATA_DIR.)"""
+    project = new_project(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "example.parquet").write_bytes(b"a user's file, not Polster's")
+    silver = project / "data" / "silver"
+    if linked == "the table's file":
+        silver.mkdir(parents=True, exist_ok=True)
+        (silver / "example.parquet").symlink_to(outside / "example.parquet")
+    else:
+        shutil.rmtree(silver, ignore_errors=True)
+        silver.parent.mkdir(parents=True, exist_ok=True)
+        silver.symlink_to(outside, target_is_directory=True)
+    before = tree_hash(outside)
+    result = subprocess.run(
+        [str(Path(POLSTER).parent / "python"), "run_polster.py"],
+        cwd=project,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert_one_line_error(result, "leads out of the data folder", "nothing was written")
+    assert tree_hash(outside) == before

@@ -38,7 +38,6 @@ import importlib
 import re
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..exceptions import PolsterError
@@ -437,23 +436,11 @@ def _quarantine(storage: Any, layer: str, name: str, outcomes: dict, partitioned
 def refuse_link_out(storage: Any, layer: str, name: str) -> None:
     """Raise PolsterError (one line, before anything is written) when the local file or
     folder of table ``layer``/``name`` is a link (or under one) leading out of the data
-    folder: a quarantine is written inside the project only."""
+    folder (:meth:`LocalBackend.refuse_link_out`, which every local write checks too): checked
+    before the valid rows are written, so that a refused quarantine writes nothing."""
     for backend in {id(b): b for b in (storage.backend, getattr(storage, "local", None))}.values():
-        base = getattr(backend, "base", None)
-        if getattr(backend, "name", None) != "local" or base is None:
-            continue
-        inside = Path(base).resolve()
-        for path in (Path(backend.path(layer, name)), Path(base) / layer / name):
-            try:
-                target = str(path.resolve())
-                out = not path.resolve().is_relative_to(inside)
-            except (OSError, RuntimeError):  # a loop of links: it leads nowhere inside
-                target, out = "a loop of links", True
-            if out:
-                raise PolsterError(
-                    f"{path} leads out of the data folder (to {target}): remove the link; "
-                    f"{layer}/{name} is written inside the project only; nothing was written"
-                )
+        if getattr(backend, "name", None) == "local" and hasattr(backend, "refuse_link_out"):
+            backend.refuse_link_out(layer, name)
 
 
 def column_schema(schema: Any) -> Any:

@@ -42,9 +42,27 @@ class LocalBackend:
     def exists(self, layer: str, name: str) -> bool:
         return self.path(layer, name).is_file()
 
+    def refuse_link_out(self, layer: str, name: str) -> None:
+        """Raise PolsterError (one line) when table ``layer``/``name``'s file or folder is a
+        link, or under one, leading out of the data folder: a table is written inside it only.
+        (The data folder itself may be anywhere: LOCAL_DATA_DIR, or ``data`` a link.)"""
+        inside = self.base.resolve()
+        for path in (self.path(layer, name), self.base / layer / name):
+            try:
+                target = str(path.resolve())
+                out = not path.resolve().is_relative_to(inside)
+            except (OSError, RuntimeError):  # a loop of links: it leads nowhere inside
+                target, out = "a loop of links", True
+            if out:
+                raise PolsterError(
+                    f"{path} leads out of the data folder (to {target}): remove the link; "
+                    f"{layer}/{name} is written inside the project only; nothing was written"
+                )
+
     def write(self, frame: Any, layer: str, name: str) -> None:
         import polars as pl
 
+        self.refuse_link_out(layer, name)
         target = self.path(layer, name)
         for folder in (self.base, target.parent):
             if folder.exists() and not folder.is_dir():
