@@ -75,6 +75,22 @@ def writer() -> Any:
     )
 
 
+def compact_writer() -> Any:
+    """The parquet of compacted files, which are read for long: zstd level 3 without
+    dictionary pages. On columns of unique values (keys, names) dictionary pages made
+    compacted files 3x the size of polars' own parquet of the same rows, and slower to read;
+    without them they read as fast as polars' file (bench/NOTES.md, 2026-12-08). Merges keep
+    :func:`writer`'s, with which their rewrites of a large table's files stay smallest."""
+    from deltalake import ColumnProperties, WriterProperties
+
+    return WriterProperties(
+        compression="ZSTD",
+        compression_level=3,
+        max_row_group_size=ROW_GROUP_ROWS,
+        default_column_properties=ColumnProperties(dictionary_enabled=False),
+    )
+
+
 def lost_to_another_writer(exc: Exception) -> bool:
     """Whether a write failed only because another writer committed the same version first
     (or created the table first)."""

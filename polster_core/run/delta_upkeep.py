@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import PolsterError
-from .delta_commit import writer
+from .delta_commit import compact_writer
 from .delta_settings import DeltaSettings
 from .delta_table import Location, location, open_table
 from .local_backend import LocalBackend
@@ -26,9 +26,15 @@ from .local_backend import LocalBackend
 PACKING = 3
 
 
+# A file is small under this share of the target size: the writer's files of a large table
+# come out a little under the target, and must not count.
+SMALL_SHARE = 4
+
+
 def small_files(table: Any, target_bytes: int) -> int:
-    """The most files under ``target_bytes`` in one partition of the table's current version
-    (files of different partitions are never compacted together)."""
+    """The most small files (under a quarter of ``target_bytes``) in one partition of the
+    table's current version (files of different partitions are never compacted together)."""
+    target_bytes //= SMALL_SHARE
     actions = table.get_add_actions(flatten=True)
     sizes = actions.column("size_bytes").to_pylist()
     parts = [n for n in actions.schema.names if n.startswith("partition.")]
@@ -53,7 +59,7 @@ def auto_compact(table: Any, settings: DeltaSettings) -> int:
     try:
         metrics = table.optimize.compact(
             target_size=settings.target_file_bytes,  # each run rewrites at most about this
-            writer_properties=writer(),
+            writer_properties=compact_writer(),
             # A concurrent commit wins: this run's rows are committed already.
             commit_properties=CommitProperties(max_commit_retries=0),
         )
@@ -83,7 +89,7 @@ def upkeep(
     if table is None:
         raise PolsterError(f"no Delta table {label} at {loc.shown}")
     metrics = table.optimize.compact(
-        target_size=settings.target_file_bytes * PACKING, writer_properties=writer()
+        target_size=settings.target_file_bytes * PACKING, writer_properties=compact_writer()
     )
     doomed = table.vacuum(
         retention_hours=retention_hours, dry_run=True, enforce_retention_duration=False
