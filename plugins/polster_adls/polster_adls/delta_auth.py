@@ -5,12 +5,12 @@ Which credential, in the order of azure.identity's ``DefaultAzureCredential`` (t
 Polster's parquet reads and writes use), each as delta-rs's own storage options where it has
 them, so delta-rs fetches and refreshes its tokens itself:
 
-1. ``client secret``: ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_SECRET``, ``AZURE_TENANT_ID`` (and
-   ``AZURE_AUTHORITY_HOST``) -> ``azure_client_id``, ``azure_client_secret``,
-   ``azure_tenant_id`` (``azure_authority_host``);
+1. ``client secret``: ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_SECRET``, ``AZURE_TENANT_ID`` ->
+   ``azure_client_id``, ``azure_client_secret``, ``azure_tenant_id``;
 2. ``workload identity``: ``AZURE_FEDERATED_TOKEN_FILE`` with ``AZURE_CLIENT_ID`` and
    ``AZURE_TENANT_ID`` -> ``azure_federated_token_file``, ``azure_client_id``,
    ``azure_tenant_id``;
+   (both with ``AZURE_AUTHORITY_HOST`` -> ``azure_authority_host`` where it is set);
 3. anything else the chain finds (managed identity, ``az login``, azd, PowerShell): a token
    from ``DefaultAzureCredential`` -> ``bearer_token``, fetched again (from its cache) each time
    a table is opened.
@@ -51,22 +51,16 @@ def delta_credentials(
     """delta-rs's storage options for the chain's credential. ``token()`` gives a bearer token
     for the last kind (default: azure.identity's ``DefaultAzureCredential``)."""
     kind = credential_kind(env)
+    if kind == "default credential":
+        return {"bearer_token": (token or default_token)()}
+    found = {"azure_client_id": env["AZURE_CLIENT_ID"], "azure_tenant_id": env["AZURE_TENANT_ID"]}
     if kind == "client secret":
-        found = {
-            "azure_client_id": env["AZURE_CLIENT_ID"],
-            "azure_client_secret": env["AZURE_CLIENT_SECRET"],
-            "azure_tenant_id": env["AZURE_TENANT_ID"],
-        }
-        if env.get("AZURE_AUTHORITY_HOST"):
-            found["azure_authority_host"] = env["AZURE_AUTHORITY_HOST"]
-        return found
-    if kind == "workload identity":
-        return {
-            "azure_federated_token_file": env["AZURE_FEDERATED_TOKEN_FILE"],
-            "azure_client_id": env["AZURE_CLIENT_ID"],
-            "azure_tenant_id": env["AZURE_TENANT_ID"],
-        }
-    return {"bearer_token": (token or default_token)()}
+        found["azure_client_secret"] = env["AZURE_CLIENT_SECRET"]
+    else:
+        found["azure_federated_token_file"] = env["AZURE_FEDERATED_TOKEN_FILE"]
+    if env.get("AZURE_AUTHORITY_HOST"):  # a sovereign cloud's Entra ID
+        found["azure_authority_host"] = env["AZURE_AUTHORITY_HOST"]
+    return found
 
 
 def default_token() -> str:
