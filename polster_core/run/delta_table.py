@@ -36,6 +36,7 @@ def location(storage: Any, layer: str, name: str) -> Location:
     backend = storage.backend
     if isinstance(backend, LocalBackend):
         path = backend.base / layer / name
+        inside(path, backend.base)
         return Location(str(path), str(path))
     if not hosts_delta(backend):
         raise PolsterError(
@@ -48,6 +49,26 @@ def location(storage: Any, layer: str, name: str) -> Location:
     shown = _strip_parquet(backend.uri(layer, name))
     options = {str(k): str(v) for k, v in (backend.delta_storage_options() or {}).items()}
     return Location(uri, shown, options)
+
+
+def inside(path: Path, base: Path) -> None:
+    """Refuse a local table whose folder or ``_delta_log`` leads out of the storage folder (a
+    symlink a teammate committed): delta-rs would write its log, and a vacuum delete, there."""
+    root = base.resolve()
+    for part in (path, path / "_delta_log"):
+        if not (part.is_symlink() or part.exists()):
+            continue
+        target = part.resolve()
+        if target != root and root not in target.parents:
+            raise PolsterError(
+                f"{part} leads out of the project's data folder (to {target}): Polster never "
+                "writes or deletes there; replace the link with the table's own folder"
+            )
+        if part.is_symlink() and part.name == "_delta_log" and path.resolve() not in target.parents:
+            raise PolsterError(
+                f"{part} is a link to another folder ({target}): a table's log must be its "
+                "own; replace the link with the folder"
+            )
 
 
 def _strip_parquet(uri: str) -> str:
@@ -68,7 +89,11 @@ def is_delta_table(storage: Any, layer: str, name: str) -> bool:
     host one). Local tables are checked without importing deltalake."""
     backend = storage.backend
     if isinstance(backend, LocalBackend):
-        return (backend.base / layer / name / "_delta_log").is_dir()
+        log = backend.base / layer / name / "_delta_log"
+        if not (log.is_symlink() or log.exists()):
+            return False
+        inside(log.parent, backend.base)
+        return log.is_dir()
     if not hosts_delta(backend):
         return False
     return exists(location(storage, layer, name))
