@@ -3,9 +3,9 @@ its ``pyproject.toml`` (once per change of the file):
 
 - ``delta_target_file_mb`` (default 4): the size of the data files a table is written and
   compacted in (the table's ``delta.targetFileSize``);
-- ``delta_compact_small_files`` (default 16; 0 turns it off): after a commit, a table with more
-  small files (under the target size) than this in one partition is compacted in the same
-  run, so reads stay fast without ``polster upkeep``;
+- ``delta_compact_small_files`` (default 8; 0 turns it off): after a commit, a table with more
+  small files (under a quarter of the target size) than this in one partition is compacted in
+  the same run, so reads stay fast without ``polster upkeep``;
 - ``delta_retention_hours`` (default 168, Delta's 7 days): what ``polster upkeep`` keeps.
 """
 
@@ -25,7 +25,7 @@ MIB = 1024 * 1024
 @dataclass(frozen=True)
 class DeltaSettings:
     target_file_mb: int = 4
-    compact_small_files: int = 16
+    compact_small_files: int = 8
     retention_hours: int = DEFAULT_RETENTION_HOURS
 
     @property
