@@ -55,9 +55,17 @@ def assert_ruff_clean(project: Path, where: str = ".") -> None:
 
 
 def run_in_terminal(
-    args: list[str], cwd: Path, answers: list[str], env: dict | None = None, timeout: float = 60
+    args: list[str],
+    cwd: Path,
+    answers: list[str],
+    env: dict | None = None,
+    timeout: float = 60,
+    program: list[str] | None = None,
+    answer_in_terminal: bool = True,
 ) -> tuple[int, str]:
-    """Run `polster ARGS` with a pseudo-terminal as stdin/stdout, answering each prompt.
+    """Run ``PROGRAM ARGS`` (default: ``polster ARGS``) with a pseudo-terminal as its stdout
+    and stderr, and as its stdin too unless ``answer_in_terminal`` is False (then stdin is
+    empty), answering each prompt: (exit code, what the terminal showed).
 
     An answer is sent when the output so far ends with a prompt (`: ` or `]: `), so the
     command sees a real terminal and answers arrive one question at a time.
@@ -66,10 +74,10 @@ def run_in_terminal(
 
     master, slave = pty.openpty()
     process = subprocess.Popen(
-        [POLSTER, *args],
+        [*(program or [POLSTER]), *args],
         cwd=cwd,
         env=env or clean_env(),
-        stdin=slave,
+        stdin=slave if answer_in_terminal else subprocess.DEVNULL,
         stdout=slave,
         stderr=slave,
         close_fds=True,
@@ -84,7 +92,7 @@ def run_in_terminal(
             ready, _, _ = select.select([master], [], [], 0.1)
             if ready:
                 try:
-                    chunk = os.read(master, 4096)
+                    chunk = os.read(master, 65536)
                 except OSError:  # the child closed the terminal
                     break
                 if not chunk:

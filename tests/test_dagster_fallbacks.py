@@ -65,7 +65,7 @@ def test_private_dagster_names_are_used_only_behind_the_boundary():
     ]
     assert outside == []
     # The check reads what it should: the boundary itself is full of them.
-    assert _private_uses(ROOT / "polster_core/run/dagster_private/history.py")
+    assert _private_uses(ROOT / "polster_core/run/dagster_private/history_names.py")
 
 
 @pytest.fixture(scope="module")

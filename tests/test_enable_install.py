@@ -79,3 +79,22 @@ def test_enable_installs_a_missing_plugin_then_adds_it(bare):
         [polster, "plugins"], cwd=project, env=_env(), capture_output=True, text=True
     )
     assert "polster-adls" in listed.stdout
+
+
+@pytest.mark.parametrize("installed", [False, True])
+def test_the_plans_say_run_setup_only_when_the_plugin_is_not_installed_yet(tmp_path, installed):
+    """enable's storage and executor plans leave out "run `polster setup`" when the plugin
+    was just installed into .venv too: the note is never made (not made, then hidden)."""
+    from polster_core.cli.enable import executor_plan, storage_plan
+    from polster_core.plugin_system.manager import Plugins
+    from polster_core.project.model import load_project
+    from polster_core.testing.projects import init_project
+
+    project = load_project(init_project(tmp_path))
+    plugins = Plugins(autoload=True)
+    _, storage_notes = storage_plan(project, plugins, "s3", installed=installed)
+    _, executor_notes = executor_plan(project, plugins, "celery", installed=installed)
+    for notes in (storage_notes, executor_notes):
+        said = " ".join(notes)
+        assert "now" in said  # the notes are there: what changed, what to do next
+        assert ("polster setup" in said) is not installed, notes

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from importlib.metadata import requires
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,11 @@ from polster_core.testing.projects import (
 )
 
 from .helpers import REPO
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 RUFF = str(BIN / "ruff")
 LONG = "a" * 20  # the longest name: every generated line is as long as it gets
@@ -49,6 +55,28 @@ def test_each_kind_writes_a_ruff_clean_distribution(tmp_path, kind):
                 [RUFF, *command, "--no-cache", "."], cwd=target, capture_output=True, text=True
             )
             assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_the_pyproject_roots_its_tests_and_takes_polsters_own_ranges(tmp_path):
+    """A new plugin's pytest settings live in its pyproject (its tests do not depend on where
+    pytest guesses the rootdir), and the Dagster and polars it asks for are the ranges polster
+    itself declares for every project (its runtime extra), not copies that drift."""
+    runtime = {
+        re.split(r"[<>=!~; ]", r)[0]: r.split(";")[0].strip()
+        for r in requires("polster") or []
+        if "runtime" in r.partition(";")[2]
+    }
+    assert {"dagster", "polars"} <= set(runtime), runtime
+    for kind in ("executor", "storage"):
+        assert new(tmp_path, kind, f"my{kind}").returncode == 0
+        data = tomllib.loads((tmp_path / f"polster-my{kind}" / "pyproject.toml").read_text())
+        assert data["tool"]["pytest"]["ini_options"]["testpaths"] == ["tests"]
+        wanted = data["project"]["dependencies"] + data["project"]["optional-dependencies"]["test"]
+        for name in ("dagster", "dagster-webserver", "polars", "pyarrow"):
+            asked = [r for r in wanted if re.split(r"[<>=!~ ]", r)[0] == name]
+            assert asked in ([], [runtime[name]]), (kind, name, wanted)
+    executor = (tmp_path / "polster-myexecutor" / "pyproject.toml").read_text()
+    assert f'"{runtime["dagster"]}"' in executor and f'"{runtime["polars"]}"' in executor
 
 
 def test_dry_run_lists_the_files_and_writes_nothing(tmp_path):

@@ -3,18 +3,14 @@ backfill the partitions computed and the time left; a bar on a terminal, plain l
 
 from __future__ import annotations
 
-import os
 import re
-import select
-import subprocess
 import sys
-import time
 
 import pytest
 
 from polster_core.testing.projects import clean_env, run_python
 
-from .assets_helpers import add, new_project
+from .assets_helpers import add, new_project, run_in_terminal
 
 DAYS = ("--from", "2026-11-01", "--to", "2026-11-30")
 
@@ -78,42 +74,17 @@ def test_workers_report_the_backfill_too(backfill):
 
 def _in_terminal(project, *args: str, timeout: float = 180) -> str:
     """``python ARGS`` in ``project`` with a pseudo-terminal as its stdout and stderr."""
-    import pty
-
-    master, slave = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=project,
+    code, out = run_in_terminal(
+        list(args),
+        project,
+        [],
         env=clean_env(PYTHONPATH=str(project / "src")),
-        stdin=subprocess.DEVNULL,
-        stdout=slave,
-        stderr=slave,
-        close_fds=True,
+        timeout=timeout,
+        program=[sys.executable],
+        answer_in_terminal=False,
     )
-    os.close(slave)
-    output = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                output += chunk
-            elif process.poll() is not None:
-                break
-        process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        os.close(master)
-    assert process.returncode == 0, output.decode(errors="replace")
-    return output.decode(errors="replace").replace("\r\n", "\n")
+    assert code == 0, out
+    return out
 
 
 def test_polster_progress_chooses_the_style(backfill):

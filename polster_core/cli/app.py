@@ -10,7 +10,6 @@ import signal
 import sys
 from pathlib import Path
 
-import click
 import typer
 import typer.core
 from typer.core import TyperCommand, TyperGroup
@@ -24,7 +23,7 @@ from . import listing as _listing
 from . import plugin as _plugin
 from . import upgrade as _upgrade
 from . import upkeep as _upkeep
-from .common import may_prompt
+from .common import choose, may_prompt
 from .init_steps import (
     check_remote_options,
     finish_init,
@@ -34,13 +33,15 @@ from .init_steps import (
 
 
 class PolsterGroup(TyperGroup):
-    """``polster --help`` loads the plugins first, so that one that fails to import is named
-    on stderr (one line), as every other command names it."""
+    """``polster --help`` imports the third-party plugins first, so that one that fails to
+    import is named on stderr (one line), as every other command names it. It needs nothing
+    else of them: the plugin manager (pluggy, the built-ins, the registries) is not built."""
 
     def format_help(self, ctx, formatter):
-        from ..plugin_system.manager import get_plugins
+        from ..plugin_system.discovery import autoload, load_entry_points
 
-        get_plugins()
+        if autoload():
+            load_entry_points()
         super().format_help(ctx, formatter)
 
 
@@ -151,7 +152,7 @@ def init(
 
     interactive = may_prompt(no_input)
     if name is None and interactive:
-        name = click.prompt("Project name", default="my-project")
+        name = typer.prompt("Project name", default="my-project")
     name = validate_project_name(name)
     parent = (path or Path.cwd()).expanduser()
     if not parent.is_dir():
@@ -169,12 +170,10 @@ def init(
     if storage is None:
         storage = "local"
         if interactive and len(backends) > 1:
-            storage = click.prompt("Storage backend", default="local", type=click.Choice(backends))
+            storage = choose("Storage backend", backends, default="local")
     platforms = plugins.unique_names(plugins.ci_platforms())
     if platform is None and interactive and platforms:
-        platform = click.prompt(
-            "CI/CD platform", default="none", type=click.Choice(["none", *platforms])
-        )
+        platform = choose("CI/CD platform", ["none", *platforms], default="none")
     if platform in (None, "", "none"):
         platform = ""
     else:
@@ -182,7 +181,7 @@ def init(
     if git is None:
         default_git = git_available() and not inside_git_repo(parent)
         git = (
-            click.confirm("Initialise a git repository?", default=default_git)
+            typer.confirm("Initialise a git repository?", default=default_git)
             if interactive
             else default_git
         )
@@ -340,7 +339,7 @@ def main() -> None:
         finally:
             release_held()
     except KeyboardInterrupt:
-        click.echo("Aborted.", err=True)
+        typer.echo("Aborted.", err=True)
         code = 130
     except Exception as exc:
         code = _refused(exc)
@@ -372,7 +371,7 @@ def _refused(exc: Exception) -> int:
             exc.show()
         return exc.exit_code
     if "Abort" in kinds:
-        click.echo("Aborted.", err=True)
+        typer.echo("Aborted.", err=True)
         return 130 if isinstance(exc.__cause__, KeyboardInterrupt) else 1
     if "ClickException" in kinds:
         message = exc.format_message().rstrip(".")
@@ -386,7 +385,7 @@ def _refused(exc: Exception) -> int:
             raise exc
         code = getattr(exc, "exit_code", 1)  # PolsterError subclasses say their own
         prefix = getattr(exc, "prefix", prefix)
-    click.secho(f"{prefix}{one_line(message)}", err=True, fg="red")
+    typer.secho(f"{prefix}{one_line(message)}", err=True, fg="red")
     return code
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
 import typer
 from typer.core import TyperCommand
 
 from .. import LAYERS
 from ..exceptions import PolsterError
-from .common import may_prompt, say_relock
+from .common import choose, may_prompt, say_relock
 
 
 class TemplateChoicesCommand(TyperCommand):
@@ -150,7 +149,7 @@ def add_asset(
     if layer is None:
         if not interactive:
             raise PolsterError("--layer is required: pass --layer bronze, silver or gold")
-        layer = click.prompt("Layer", default="bronze", type=click.Choice(LAYERS))
+        layer = choose("Layer", LAYERS, default="bronze")
     layer = validate_layer(layer)
 
     if name is None and interactive:
@@ -169,7 +168,7 @@ def add_asset(
         typer.echo(f"Templates for {layer}:")
         for option in serving:
             typer.echo(f"  {option:<10} {templates[option].description}")
-        template = click.prompt("Template", default="default", type=click.Choice(serving))
+        template = choose("Template", serving, default="default")
     spec = _template(templates, (template or "default").strip().lower(), layer, serving)
 
     allowed = allowed_layers(layer, allow)
@@ -274,8 +273,8 @@ def _partitions_prompt(question: str, default: str) -> str:
     from ..project.partition_specs import KINDS, NONE
 
     if question == "Partitions":
-        return click.prompt(question, default=default, type=click.Choice([*KINDS, NONE]))
-    return click.prompt(question, default=default)
+        return choose(question, [*KINDS, NONE], default=default)
+    return typer.prompt(question, default=default)
 
 
 def _new_name(assets, layer: str, name: str) -> str:
@@ -308,7 +307,7 @@ def _ask(text: str, convert, default):
     """Prompt until ``convert`` accepts the answer; its error is shown and the question asked
     again."""
     while True:
-        value = click.prompt(text, default=default, show_default=bool(default))
+        value = typer.prompt(text, default=default, show_default=bool(default))
         try:
             return convert(value)
         except PolsterError as exc:
@@ -398,7 +397,7 @@ def remove_asset(
         present = [lay for lay in LAYERS if assets.in_layers((lay,))]
         if not present:
             raise PolsterError("this project has no assets to remove")
-        layer = click.prompt("Layer", default=present[0], type=click.Choice(present))
+        layer = choose("Layer", present, default=present[0])
         asked = True
     layer = validate_layer(layer)
     if name is None:
@@ -408,7 +407,7 @@ def remove_asset(
         if not choices:
             raise PolsterError(f"there are no {layer} assets to remove")
         typer.echo(f"{layer.capitalize()} assets: {', '.join(choices)}")
-        name = click.prompt("Asset to remove", type=click.Choice(choices))
+        name = choose("Asset to remove", choices)
         asked = True
     name = (name or "").strip()
     problem = asset_name_problem(name)
@@ -420,7 +419,7 @@ def remove_asset(
     if asked and (result.data_files or remote) and not purge_data:
         shown = [_shown(project.root, p) for p in result.data_files]
         shown += [f"its table on {result.backend}"] if remote else []
-        if click.confirm(f"Also delete its stored data ({', '.join(shown)})?", default=False):
+        if typer.confirm(f"Also delete its stored data ({', '.join(shown)})?", default=False):
             purge_data = True
             result = remove_asset_plan(project, assets, layer, name, True, force)
     from ..project.record import follow
@@ -444,7 +443,7 @@ def remove_asset(
         _remove_notes(project, result, purge_data, stored)
         typer.echo("Nothing was written (--dry-run).")
         return
-    if asked and not click.confirm(f"Remove {key}?", default=False):
+    if asked and not typer.confirm(f"Remove {key}?", default=False):
         typer.echo("Nothing was removed.")
         raise typer.Exit(1)
     if stored is not None:  # first: if the store fails, the asset stays and a rerun finishes

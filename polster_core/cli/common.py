@@ -10,6 +10,16 @@ def may_prompt(no_input: bool) -> bool:
     return not no_input and sys.stdin.isatty()
 
 
+def choose(text: str, choices, default: str | None = None) -> str:
+    """Prompt for one of ``choices``; a wrong answer asks again (click's ``Choice``)."""
+    # A prompt needs click's Choice, which typer (0.29 on) does not export; importing click,
+    # a second copy beside typer's own, would cost every start of the CLI.
+    # lazy: only prompts need click
+    import click
+
+    return click.prompt(text, default=default, type=click.Choice(list(choices)))
+
+
 def say_relock(root, plan) -> None:
     """Bring uv.lock in step with a plan that changed pyproject.toml (``venv.relock``), and say
     so: the last line of add-asset, enable and upgrade, a warning on stderr when it could not."""

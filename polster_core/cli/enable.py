@@ -54,13 +54,13 @@ def enable(
         installed = install_plugin(_known_dists()[key], project.root, typer.echo)
         plugins = get_plugins()
     if key in plugins.storage_backends():
-        plan, notes = storage_plan(project, plugins, key)
+        plan, notes = storage_plan(project, plugins, key, installed)
         answer = {"storage": plugins.storage_backend(key).name}
     elif key in plugins.ci_platforms():
         plan, notes = platform_plan(project, plugins, key, force)
         answer = {"platform": plugins.ci_platform(key).name}
     elif key in plugins.executors() and plugins.executor(key).requirement:
-        plan, notes = executor_plan(project, plugins, key)
+        plan, notes = executor_plan(project, plugins, key, installed)
         answer = {}
     else:
         known = {**KNOWN_PLUGINS["storage"], **KNOWN_PLUGINS["platform"]}
@@ -109,8 +109,6 @@ def enable(
         return
     plan.apply()
     for note in notes:
-        if installed and note.startswith("Run `polster setup` to install"):
-            continue  # done already, in .venv too
         typer.echo(note)
     say_relock(project.root, plan)
 
@@ -141,9 +139,10 @@ def _context(project, plugins, storage: str, platform: str, executor: str | None
     return build_context(project.name, plugins, storage, platform, executor=executor)
 
 
-def executor_plan(project, plugins, name: str):
+def executor_plan(project, plugins, name: str, installed: bool = False):
     """Add executor ``name``'s plugin: dependency, ``[tool.polster] executor``, its settings in
-    ``.env`` and ``.env.example`` (secret values empty) and the README's settings table."""
+    ``.env`` and ``.env.example`` (secret values empty) and the README's settings table.
+    ``installed``: the plugin was just installed into ``.venv`` too (no `polster setup` to do)."""
     from ..project.scaffold import STORAGE_END, STORAGE_START, setting_note, storage_section
 
     executor = plugins.executor(name)
@@ -174,7 +173,9 @@ def executor_plan(project, plugins, name: str):
         elif text != old:
             plan.update("README.md", text)
     # What to do first fits the executor: settings to fill in, workers to start (issue 28).
-    steps = (["fill in .env"] if executor.settings else []) + ["run `polster setup`"]
+    steps = (["fill in .env"] if executor.settings else []) + (
+        [] if installed else ["run `polster setup`"]
+    )
     if executor.worker is not None:
         steps.append(
             f"start workers with `python run_polster.py --worker --executor {executor.name}`"
@@ -187,8 +188,9 @@ def executor_plan(project, plugins, name: str):
     return plan, notes
 
 
-def storage_plan(project, plugins, name: str):
-    """Switch the project to backend ``name``: dependency, settings, README table."""
+def storage_plan(project, plugins, name: str, installed: bool = False):
+    """Switch the project to backend ``name``: dependency, settings, README table.
+    ``installed``: the plugin was just installed into ``.venv`` too (no `polster setup` to do)."""
     from ..plugin_system.specs import describe_needed, needed_settings
     from ..project.scaffold import (
         STORAGE_END,
@@ -233,7 +235,7 @@ def storage_plan(project, plugins, name: str):
             f"Fill in .env: {', '.join(needed)} (the others are optional; "
             "secret values stay in .env only)."
         )
-    if backend.requirement:
+    if backend.requirement and not installed:
         notes.append(f"Run `polster setup` to install {backend.requirement} into .venv.")
     return plan, notes
 

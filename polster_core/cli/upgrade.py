@@ -8,7 +8,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
 import typer
 
 from ..exceptions import PolsterError
@@ -129,7 +128,7 @@ def _ask(rel: str, yours: str | None, new: str) -> bool:
     )
     for line in diff:
         typer.echo(line.rstrip("\n"))
-    return click.confirm(f"Take polster's version of {rel}?", default=False)
+    return typer.confirm(f"Take polster's version of {rel}?", default=False)
 
 
 def register(app: typer.Typer) -> None:

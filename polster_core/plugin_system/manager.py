@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import os
-import sys
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
 
 import pluggy
@@ -21,18 +18,17 @@ from .. import __version__
 from ..exceptions import PolsterError
 from ..project.hints import install_command
 from . import hookspecs
+from .discovery import (
+    DEFAULT_PLUGINS,
+    DISABLE_AUTOLOAD_ENV,
+    ENTRY_POINT_GROUP,
+    FailedPlugin,
+    load_entry_points,
+)
+from .discovery import autoload as autoload_enabled
 from .specs import AssetTemplate, CIPlatform, Executor, StorageBackend
 
-DEFAULT_PLUGINS = (
-    "polster_core.builtin.local_storage",
-    "polster_core.builtin.asset_templates",
-    "polster_core.builtin.bronze_templates",
-    "polster_core.builtin.project_template",
-    "polster_core.builtin.executors",
-)
-
-ENTRY_POINT_GROUP = "polster"
-DISABLE_AUTOLOAD_ENV = "POLSTER_DISABLE_PLUGIN_AUTOLOAD"
+__all__ = ["DEFAULT_PLUGINS", "DISABLE_AUTOLOAD_ENV", "ENTRY_POINT_GROUP", "FailedPlugin"]
 
 # Plugins we publish, so an error can say what to install.
 KNOWN_PLUGINS = {
@@ -57,13 +53,6 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
 
 
-@dataclass
-class FailedPlugin:
-    name: str
-    distribution: str
-    error: str
-
-
 class Plugins:
     """The loaded plugins and the registries built from their hooks."""
 
@@ -83,9 +72,14 @@ class Plugins:
             short = module_name.rsplit(".", 1)[-1]
             self._register(module, short, __version__, "builtin", "polster", module_name)
         if autoload is None:
-            autoload = os.environ.get(DISABLE_AUTOLOAD_ENV, "") in ("", "0", "false")
+            autoload = autoload_enabled()
         if autoload:
-            self._load_entry_points()
+            found = load_entry_points()
+            for ep, plugin in found.loaded:
+                dist = ep.distribution
+                self._register(plugin, ep.name, ep.version, "entry point", dist, ep.value)
+            self.failed += found.failed
+            self.problems += found.problems
         self.pm.check_pending()
         self._registries: dict[str, Any] = {}
 
@@ -93,29 +87,6 @@ class Plugins:
         self.pm.register(plugin, name=name)
         hooks = sorted(impl_name for impl_name in dir(plugin) if impl_name.startswith("polster_"))
         self.info[name] = PluginInfo(name, version, source, dist, module_name, hooks)
-
-    def _load_entry_points(self):
-
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            dist_name = ep.dist.name if ep.dist else "?"
-            dist_version = ep.dist.version if ep.dist else "?"
-            if ep.name in self.info:
-                self.problems.append(
-                    f"plugin name '{ep.name}' of {dist_name} is already taken by "
-                    f"{self.info[ep.name].distribution}: {dist_name} was not loaded"
-                )
-                continue
-            try:
-                plugin = ep.load()
-                self._register(plugin, ep.name, dist_version, "entry point", dist_name, ep.value)
-            except Exception as exc:  # a broken plugin must not break the CLI
-                error = f"{type(exc).__name__}: {exc}"
-                self.failed.append(FailedPlugin(ep.name, dist_name, error))
-                print(
-                    f"polster: plugin '{ep.name}' ({dist_name}) failed to load and was skipped: "
-                    f"{error}",
-                    file=sys.stderr,
-                )
 
     # Registries ---------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,9 +24,23 @@ def install_command(dist: str) -> str:
     if "uv" in parts and "tools" in parts:
         return f"uv tool install polster --with {dist}"
     python = _shown(sys.executable)
-    if importlib.util.find_spec("pip") is not None:
+    if has_pip():
         return f"{python} -m pip install {dist}"
     return f"uv pip install {dist} --python {python}"
+
+
+def has_pip(python: Path | None = None) -> bool:
+    """Whether ``python`` (default: the one running now) can run ``python -m pip``: a ``.venv``
+    made by uv cannot."""
+    if python is None or python == Path(sys.executable):
+        return importlib.util.find_spec("pip") is not None
+    try:
+        found = subprocess.run(
+            [str(python), "-c", "import pip"], capture_output=True, env={**os.environ}, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return found.returncode == 0
 
 
 def _shown(path: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 import stat
 import sys
 import time
@@ -159,6 +158,8 @@ def project_lock(
             if settled:
                 sys.stderr.write(f"polster: {settled}\n")
         since = time.strftime("%H:%M:%S")
+        import socket  # lazy: only a command that takes the lock needs the host's name
+
         record = f"`{command}` (pid {os.getpid()} on {socket.gethostname()}, since {since})"
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)

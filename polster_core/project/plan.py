@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import sys
@@ -154,7 +153,7 @@ class Plan:
         if not self.ops:
             return
         confine(root, JOURNAL)
-        token = secrets.token_hex(4)
+        token = os.urandom(4).hex()  # as secrets.token_hex(4), without loading hashlib
         entries = []
         for op, rel in zip(self.ops, rels, strict=True):
             folder, name = rel.rpartition("/")[0], rel.rpartition("/")[2]

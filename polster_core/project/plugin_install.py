@@ -7,20 +7,17 @@ polster's minor line. File-only: no Dagster, polars or cloud SDK is imported her
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import json
-import os
 import site
 import subprocess
 import sys
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from ..errors import one_line
 from ..exceptions import PolsterError
 from ..plugin_system.specs import compatible_requirement
-from .hints import install_command
+from .hints import has_pip, install_command
+from .origin import origin
 
 
 def is_installed(dist: str) -> bool:
@@ -34,29 +31,23 @@ def is_installed(dist: str) -> bool:
 
 def plugin_source(dist: str) -> list[str]:
     """How to install plugin ``dist`` (e.g. ``polster-adls``) from where polster came from."""
-
     package = dist.replace("-", "_")
-    try:
-        polster = distribution("polster")
-    except PackageNotFoundError:  # polster itself runs from source, not installed
+    polster = origin("polster")
+    if polster is None:  # polster itself runs from source, not installed
         return [dist]
-    text = polster.read_text("direct_url.json")
-    info = json.loads(text) if text else {}
-    url = info.get("url", "")
-    parsed = urlparse(url)
-    local = Path(unquote(parsed.path)) if parsed.scheme == "file" else None
-    if "dir_info" in info and local is not None:
+    local = Path(polster.local) if polster.local else None
+    if polster.kind == "dir" and local is not None:
         folder = local / "plugins" / package
         if (folder / "pyproject.toml").is_file():
-            return ["-e", str(folder)] if info["dir_info"].get("editable") else [str(folder)]
-    elif "archive_info" in info and local is not None:
+            return ["-e", str(folder)] if polster.editable else [str(folder)]
+    elif polster.kind == "archive" and local is not None:
         wheels = sorted(local.parent.glob(f"{package}-*.whl"))
         if wheels:
             return [str(wheels[-1])]
-    elif "vcs_info" in info:
-        vcs = info["vcs_info"]
-        commit = vcs.get("commit_id", "")
-        return [f"{dist} @ {vcs['vcs']}+{url}@{commit}#subdirectory=plugins/{package}"]
+    elif polster.kind == "vcs":
+        return [
+            f"{dist} @ {polster.vcs}+{polster.url}@{polster.commit}#subdirectory=plugins/{package}"
+        ]
     return [compatible_requirement(dist, polster.version)]
 
 
@@ -85,7 +76,7 @@ def install_plugin(dist: str, project_root: Path, echo) -> bool:
         echo(f"Installing {dist} into {python.parent.parent} ({shown})")
         if uv:
             command = [uv, "pip", "install", "--quiet", "--python", str(python), *requirement]
-        elif _has_pip(python):
+        elif has_pip(python):
             command = [str(python), "-m", "pip", "install", "--quiet", *requirement]
         else:
             raise PolsterError(
@@ -112,12 +103,3 @@ def install_plugin(dist: str, project_root: Path, echo) -> bool:
     reset_plugins()
     own = (project_root / ".venv").resolve()
     return any(python.parent.parent.resolve() == own for python in pythons)
-
-
-def _has_pip(python: Path) -> bool:
-    if python == Path(sys.executable):
-        return importlib.util.find_spec("pip") is not None
-    found = subprocess.run(
-        [str(python), "-c", "import pip"], capture_output=True, env={**os.environ}, timeout=60
-    )
-    return found.returncode == 0

@@ -32,7 +32,8 @@ class PluginKind:
     hook: str  # the registration hook the plugin implements
     registry: str  # the Plugins method listing what is registered of this kind
     known: str = ""  # key of plugins.KNOWN_PLUGINS: names of plugins Polster publishes
-    # The plugin's own dependencies, and the extra ones its tests need (its `test` extra).
+    # The plugin's own dependencies, and the extra ones its tests need (its `test` extra). A
+    # bare name takes polster's own range for it (:func:`with_ranges`).
     requirements: tuple[str, ...] = ()
     test_requirements: tuple[str, ...] = ()
     # How to try it in a project once installed ({name} is filled in).
@@ -48,7 +49,7 @@ KINDS = {
             "polster_storage_backends",
             "storage_backends",
             known="storage",
-            requirements=("fsspec>=2023.1", "polars>=1.30"),
+            requirements=("fsspec>=2023.1", "polars"),
             try_it=("polster init demo --storage {name} --no-setup",),
         ),
         PluginKind(
@@ -65,7 +66,7 @@ KINDS = {
             "asset template",
             "polster_asset_templates",
             "asset_templates",
-            test_requirements=("polars>=1.30", "python-dotenv>=1.0", "ruff>=0.6"),
+            test_requirements=("polars", "python-dotenv", "ruff>=0.6"),
             try_it=(
                 "polster init demo --no-setup",
                 "cd demo && polster add-asset --layer bronze --name orders --template {name}",
@@ -77,14 +78,14 @@ KINDS = {
             "polster_executors",
             "executors",
             known="executor",
-            requirements=("dagster>=1.13,<1.14",),
+            requirements=("dagster",),
             # What a generated project's pipeline needs to run in the plugin's tests.
             test_requirements=(
-                "dagster-webserver>=1.13,<1.14",
-                "polars>=1.30",
-                "pyarrow>=15",
-                "python-dotenv>=1.0",
-                "requests>=2.31",
+                "dagster-webserver",
+                "polars",
+                "pyarrow",
+                "python-dotenv",
+                "requests",
             ),
             try_it=(
                 "polster init demo",
@@ -105,6 +106,19 @@ class NewPlugin:
     module: str
     target: Path
     plan: Plan
+
+
+def with_ranges(requirements: tuple[str, ...]) -> list[str]:
+    """``requirements`` with each bare name given polster's own range for it, from its
+    ``runtime`` extra (what every generated project depends on): ``polars`` ->
+    ``polars>=1.35``. One home for those ranges, so that a new plugin asks for the Dagster and
+    polars the projects it runs in have. A name polster does not declare stays bare."""
+    # lazy: scaffold (importlib.metadata) and pyproject_edit (tomllib) are not for CLI start
+    from .pyproject_edit import requirement_name
+    from .scaffold import runtime_requirements
+
+    ranges = {requirement_name(r): r for r in runtime_requirements()}
+    return [ranges.get(r, r) if r == requirement_name(r) else r for r in requirements]
 
 
 def plugin_kind(kind: str) -> PluginKind:
@@ -205,8 +219,8 @@ def new_plugin_plan(kind_name: str, name: str, parent: Path, plugins) -> NewPlug
         "env_prefix": name.upper().replace("-", "_"),
         "class_name": "".join(part.capitalize() for part in re.split(r"[-_]", name)),
         "polster_version": __version__,
-        "requirements": kind.requirements,
-        "test_requirements": kind.test_requirements,
+        "requirements": with_ranges(kind.requirements),
+        "test_requirements": with_ranges(kind.test_requirements),
         "try_it": [line.format(name=name) for line in kind.try_it],
     }
     plan = Plan(target)

@@ -3,7 +3,6 @@ polster (and plugins) that the user is running, from wherever they came from (PE
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -12,11 +11,11 @@ import sys
 import time
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from ..exceptions import PolsterError, one_line
 from .lock import SETUP_LOCK_FILE, project_lock
 from .model import Project
+from .origin import origin
 
 
 def venv_python(venv: Path) -> Path:
@@ -38,26 +37,16 @@ def source_requirement(dist_name: str) -> list[str]:
     From its local directory (editable if it was) or wheel when it was installed from a path,
     from its VCS URL, or ``name==version`` from the index.
     """
-
-    try:
-        dist = distribution(dist_name)
-    except PackageNotFoundError:
+    found = origin(dist_name)
+    if found is None:
         return [dist_name]
-    text = dist.read_text("direct_url.json")
-    if not text:
-        return [f"{dist_name}=={dist.version}"]
-    info = json.loads(text)
-    url = info.get("url", "")
-    parsed = urlparse(url)
-    local = unquote(parsed.path) if parsed.scheme == "file" else None
-    if "dir_info" in info and local:
-        return ["-e", local] if info["dir_info"].get("editable") else [local]
-    if "archive_info" in info:
-        return [local or url]
-    if "vcs_info" in info:
-        vcs = info["vcs_info"]
-        return [f"{dist_name} @ {vcs['vcs']}+{url}@{vcs.get('commit_id', '')}"]
-    return [f"{dist_name}=={dist.version}"]
+    if found.kind == "dir" and found.local:
+        return ["-e", found.local] if found.editable else [found.local]
+    if found.kind == "archive":
+        return [found.local or found.url]
+    if found.kind == "vcs":
+        return [f"{dist_name} @ {found.vcs}+{found.url}@{found.commit}"]
+    return [f"{dist_name}=={found.version}"]
 
 
 def _requirement_name(requirement: str) -> str:

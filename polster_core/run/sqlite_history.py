@@ -46,9 +46,10 @@ from sqlalchemy import exc as db_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool, StaticPool
 
-# Dagster's private names, imported and checked by the history boundary, which imports this
-# module only when they have the shape used here (see docs/dagster-upgrades.md).
-from .dagster_private.history import (
+# Dagster's private names, from the history boundary's interface; its check
+# (dagster_private/history.py) imports this module only when they have the shape used here
+# (see docs/dagster-upgrades.md).
+from .dagster_private.history_names import (
     ASSET_CHECK_EVENTS,
     ASSET_EVENTS,
     ASSET_KEY_INDEX_COLS,
