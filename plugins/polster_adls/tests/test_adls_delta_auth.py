@@ -1,13 +1,21 @@
 """Delta tables on ADLS without a key, SAS token or connection string (issue 29): Azure's
-default credential chain handed to delta-rs as delta-rs takes it. Each kind's options are
-checked as delta-rs uses them: a real delta-rs write against Azurite, whose token request goes
-to a token endpoint of the test's own on 127.0.0.1 (never to Azure, never to the instance
-metadata address)."""
+default credential chain handed to delta-rs as delta-rs takes it. Each kind's options write a
+real Delta table with delta-rs on Azurite in its OAuth mode (HTTPS, bearer tokens); a service
+principal's token request goes to a token endpoint of the test's own on 127.0.0.1 (never to
+Azure, never to the instance metadata address)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
 import threading
+import time
+import warnings
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -19,6 +27,7 @@ from polster_adls.delta_auth import credential_kind, delta_credentials
 
 from polster_core.errors import PolsterError
 from polster_core.settings import Settings
+from polster_core.testing import servers
 
 SECRET = "client-secret-for-tests-only"
 
@@ -83,63 +92,147 @@ def test_no_credential_at_all_is_one_line(monkeypatch):
     assert "\n" not in text and "az login" in text
 
 
+def jwt(now: float | None = None) -> str:
+    """A token of the shape Azure AD issues for storage (Azurite's OAuth mode checks its
+    audience, issuer and times, not its signature)."""
+
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    now = int(now or time.time())
+    claims = {
+        "aud": "https://storage.azure.com",
+        "iss": "https://sts.windows.net/tenant/",
+        "nbf": now - 60,
+        "iat": now - 60,
+        "exp": now + 3600,
+    }
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.c2ln"
+
+
 class TokenEndpoint(BaseHTTPRequestHandler):
-    """Azure AD's token endpoint, as delta-rs calls it: records each request."""
+    """Azure AD's token endpoint, as delta-rs calls it: records each request, issues a token."""
 
     seen: list = []
 
     def do_POST(self):  # noqa: N802 (http.server's name)
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
         TokenEndpoint.seen.append((self.path, parse_qs(body)))
-        answer = json.dumps(
-            {"access_token": "issued-token", "expires_in": 3600, "token_type": "Bearer"}
-        ).encode()
+        answer = json.dumps({"access_token": jwt(), "expires_in": 3600, "token_type": "Bearer"})
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
-        self.wfile.write(answer)
+        self.wfile.write(answer.encode())
 
     def log_message(self, *args):
         pass
 
 
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (Azurite's OAuth mode needs HTTPS, and delta-rs
+    then takes tokens only from an HTTPS authority)."""
+    if shutil.which("openssl") is None:
+        servers.missing("openssl", "install it (Debian's openssl)")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
 @pytest.fixture
-def token_endpoint():
+def token_endpoint(tls):
     server = HTTPServer(("127.0.0.1", 0), TokenEndpoint)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*tls)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     TokenEndpoint.seen = []
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield f"https://127.0.0.1:{server.server_port}"
     server.shutdown()
     server.server_close()
 
 
-@pytest.mark.parametrize("kind", ["client secret", "workload identity"])
-def test_delta_rs_takes_the_options_and_asks_for_a_token(
-    kind, token_endpoint, azurite, tmp_path: Path
-):
-    """delta-rs reads each kind's options and asks the authority for a storage token with them
-    (Azurite takes OAuth tokens only over HTTPS, so the write itself is then refused there)."""
-    from deltalake import write_deltalake
+@pytest.fixture(scope="module")
+def azurite_oauth(tmp_path_factory, tls):
+    """Azurite taking OAuth bearer tokens (its ``--oauth basic``, over HTTPS), with a container
+    ``tables``; stopped by its PID."""
+    command = servers.azurite_command()
+    if command is None:
+        servers.missing("Azurite", "run `bash scripts/dev-env.sh` (it installs the npm package)")
+    folder = tmp_path_factory.mktemp("azurite-oauth")
+    cert, key = tls
+    port = servers.free_port()
+    process = subprocess.Popen(
+        [command, "--blobHost", servers.HOST, "--blobPort", str(port), "--location",
+         str(folder), "--skipApiVersionCheck", "--disableTelemetry", "--silent",
+         "--oauth", "basic", "--cert", str(cert), "--key", str(key)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        servers.wait_for_port(port, process)
+        from azure.storage.blob import BlobServiceClient
 
+        endpoint = f"https://127.0.0.1:{port}/devstoreaccount1"
+        account = {"account_name": "devstoreaccount1", "account_key": AZURITE_KEY}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # urllib3's warning of the unverified certificate
+            BlobServiceClient(
+                account_url=endpoint, credential=account, connection_verify=False
+            ).create_container("tables")
+        yield endpoint
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+def write_three_versions(options: dict[str, str], table: str) -> None:
+    from deltalake import DeltaTable, write_deltalake
+
+    uri = f"abfs://tables/{table}"
+    # The self-signed certificate of the test's Azurite (delta-rs's own client option).
+    options = {**options, "allow_invalid_certificates": "true", "max_retries": "0"}
+    for i in range(3):
+        write_deltalake(uri, pa.table({"x": [i]}), mode="append", storage_options=options)
+    read = DeltaTable(uri, storage_options=options)
+    assert read.version() == 2
+    assert sorted(read.to_pyarrow_table()["x"].to_pylist()) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("kind", ["client secret", "workload identity"])
+def test_a_service_principal_writes_with_delta_rs_own_token(
+    kind, token_endpoint, azurite_oauth, tmp_path: Path
+):
+    """The backend's options for a service principal: delta-rs asks the authority (the test's
+    own, on 127.0.0.1) for a storage token and writes with it."""
     token_file = tmp_path / "token"
     token_file.write_text("federated-token")
-    env = {"AZURE_CLIENT_ID": "app", "AZURE_TENANT_ID": "tenant"}
+    env = {
+        "ADLS_ENDPOINT_URL": azurite_oauth,
+        "AZURE_CLIENT_ID": "app",
+        "AZURE_TENANT_ID": "tenant",
+        "AZURE_AUTHORITY_HOST": token_endpoint,
+    }
     if kind == "client secret":
         env["AZURE_CLIENT_SECRET"] = SECRET
     else:
         env["AZURE_FEDERATED_TOKEN_FILE"] = str(token_file)
-    options = {
-        **delta_credentials({**env, "AZURE_AUTHORITY_HOST": token_endpoint}),
-        "account_name": "devstoreaccount1",
-        "azure_storage_endpoint": f"http://127.0.0.1:{azurite.port}/devstoreaccount1",
-        "azure_allow_http": "true",
-        "max_retries": "0",
-    }
+    options = backend(**env).delta_storage_options()
+    options["account_name"] = "devstoreaccount1"
     assert options["azure_authority_host"] == token_endpoint  # never Azure's own
-    with pytest.raises(Exception):  # noqa: B017 (Azurite refuses a bearer token over HTTP)
-        write_deltalake("abfs://tables/t", pa.table({"x": [1]}), storage_options=options)
+    write_three_versions(options, kind.replace(" ", "_"))
     path, form = TokenEndpoint.seen[0]
     assert path == "/tenant/oauth2/v2.0/token"
     assert form["client_id"] == ["app"]
@@ -148,3 +241,15 @@ def test_delta_rs_takes_the_options_and_asks_for_a_token(
         assert form["client_secret"] == [SECRET]
     else:
         assert form["client_assertion"] == ["federated-token"]
+
+
+def test_a_default_credential_token_writes(azurite_oauth):
+    """Managed identity, `az login` and the rest of the chain: their token as delta-rs's
+    bearer_token (here one of the test's own: the chain's credentials need Azure)."""
+    options = {
+        **delta_credentials({}, token=jwt),
+        "account_name": "devstoreaccount1",
+        "azure_storage_endpoint": azurite_oauth,
+    }
+    assert set(options) == {"bearer_token", "account_name", "azure_storage_endpoint"}
+    write_three_versions(options, "bearer")
