@@ -79,10 +79,22 @@ def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def project(args, work: Path) -> Storage:
+    """A storage in a project folder whose pyproject.toml holds the Delta settings asked for."""
+    work.mkdir(parents=True, exist_ok=True)
+    lines = ["[tool.polster]"]
+    if args.file_mb:
+        lines.append(f"delta_target_file_mb = {args.file_mb}")
+    if args.compact_files is not None:
+        lines.append(f"delta_compact_small_files = {args.compact_files}")
+    (work / "pyproject.toml").write_text("\n".join(lines) + "\n")
+    return Storage(Settings(work, "bench", {}))
+
+
 def upsert(args, work: Path) -> dict:
     from deltalake import DeltaTable
 
-    storage = Storage(Settings(work, "bench", {}))
+    storage = project(args, work)
     rows = args.rows
     base = table(rows)
     batch = changes(rows, args.fraction, args.spread)
@@ -93,7 +105,7 @@ def upsert(args, work: Path) -> dict:
     print(
         f"upsert: {len(batch):,} changed rows ({args.fraction:.0%}, {args.spread}) into "
         f"{rows:,} rows ({len(list(seed_dir.glob('*.parquet')))} files of "
-        f"{delta.TARGET_FILE_BYTES // 2**20} MiB)"
+        f"{args.file_mb or delta.TARGET_FILE_BYTES // 2**20} MiB)"
     )
     spec = delta.TableSpec("merge", ("customer_id",))
     figures: dict[str, list[float]] = {"polster": [], "deltalake": [], "full": []}
@@ -148,15 +160,16 @@ def upsert(args, work: Path) -> dict:
 
 
 def daily(args, work: Path) -> dict:
-    storage = Storage(Settings(work, "bench", {}))
+    storage = project(args, work)
     days, per_day = args.days, args.daily_rows
     spec = delta.TableSpec("append")
     incremental = 0.0
     full = 0.0
+    compactions = 0
     for day in range(days):
         batch = table(per_day, start=day * per_day, seed=day)
         started = time.perf_counter()
-        delta.write(storage, batch, "silver", "daily", spec)
+        compactions += bool(delta.write(storage, batch, "silver", "daily", spec).compacted)
         incremental += time.perf_counter() - started
         started = time.perf_counter()
         previous = storage.read("silver", "daily_full") if day else None
@@ -169,11 +182,12 @@ def daily(args, work: Path) -> dict:
     print(f"daily load: {days} days of {per_day:,} rows ({total:,} rows at the end)")
     print(
         f"  wall time            incremental {incremental:7.2f} s   full refresh {full:7.2f} s   "
-        f"full / incremental = {full / incremental:.1f}x"
+        f"full / incremental = {full / incremental:.1f}x ({compactions} automatic compactions)"
     )
     print(
         f"  table size           delta {folder_bytes(delta_dir) / 1e6:7.1f} MB "
-        f"({len(list(delta_dir.glob('*.parquet')))} files)   parquet "
+        f"({len(delta.open_table(delta.location(storage, 'silver', 'daily')).file_uris())} "
+        "files in the current version)   parquet "
         f"{parquet.stat().st_size / 1e6:7.1f} MB"
     )
 
@@ -205,6 +219,7 @@ def daily(args, work: Path) -> dict:
         "full_over_incremental": full / incremental,
         "read_over_parquet": before / plain,
         "read_over_parquet_after_upkeep": after / plain,
+        "automatic_compactions": compactions,
     }
 
 
@@ -221,10 +236,14 @@ def main() -> None:
     parser.add_argument(
         "--file-mb", type=int, default=None, help="data file size (default: Polster's)"
     )
+    parser.add_argument(
+        "--compact-files",
+        type=int,
+        default=None,
+        help="compact after a commit past this many small files (0: never; default: Polster's)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures here (bench/run_all.py)")
     args = parser.parse_args()
-    if args.file_mb:
-        delta.TARGET_FILE_BYTES = args.file_mb * 1024 * 1024
     with tempfile.TemporaryDirectory(prefix="bench-incremental-") as folder:
         work = Path(folder)
         report = {}

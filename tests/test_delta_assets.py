@@ -125,6 +125,7 @@ def test_list_and_check_show_strategy_and_key(shop: Path) -> None:
         "incremental": "merge",
         "unique_key": ["customer_id"],
         "on_schema_change": "fail",
+        "hard_deletes": "ignore",
     }
     checked = polster_ok(shop, "check", "--no-load")
     assert "Delta tables: run_silver_customers (merge on customer_id)" in checked

@@ -106,6 +106,13 @@ def add_asset(
         metavar="fail|append_new_columns",
         help="With --incremental: what a new column in the rows does (default: fail).",
     ),
+    hard_deletes: str | None = typer.Option(
+        None,
+        "--hard-deletes",
+        metavar="ignore|invalidate|new_record",
+        help="With --incremental snapshot: what becomes of a key missing from the rows (dbt's "
+        "hard_deletes; default ignore; only when each run returns the whole source).",
+    ),
     contract: bool = typer.Option(
         False, "--contract", help="Declare a data contract in its core file (dataframely)."
     ),
@@ -203,7 +210,7 @@ def add_asset(
 
     table = choose_table(
         project, plugins, incremental, unique_key, table_format, on_schema_change,
-        partitioning.partitioned, _ask if interactive else None,
+        partitioning.partitioned, _ask if interactive else None, hard_deletes=hard_deletes,
     )  # fmt: skip
     result = add_asset_plan(
         project, assets, layer, name, spec, upstream, partitioning, same, table=table

@@ -14,6 +14,7 @@ from ..project.layout import wrapper_path
 from ..project.names import split_asset_key
 from ..project.table_spec import (
     FORMATS,
+    HARD_DELETES,
     KEYED,
     SCHEMA_POLICIES,
     STRATEGIES,
@@ -33,6 +34,7 @@ def choose_table(
     on_schema_change: str | None,
     partitioned: bool,
     ask=None,
+    hard_deletes: str | None = None,
 ) -> TableSpec | None:
     """The new asset's table spec (None: a parquet table), or a one-line refusal.
 
@@ -63,6 +65,13 @@ def choose_table(
         raise PolsterError(
             f"--on-schema-change {on_schema_change!r}: use {' or '.join(SCHEMA_POLICIES)}"
         )
+    deletes = (hard_deletes or "ignore").strip().lower()
+    if deletes not in HARD_DELETES:
+        raise PolsterError(f"--hard-deletes {hard_deletes!r}: use {', '.join(HARD_DELETES)}")
+    if hard_deletes and strategy != "snapshot":
+        raise PolsterError(
+            "--hard-deletes is for --incremental snapshot only: add it, or drop the option"
+        )
     fmt = "delta" if strategy else (fmt or default_format)
     if fmt != "delta":
         if unique_key or on_schema_change:
@@ -83,7 +92,9 @@ def choose_table(
             lambda value: _keys(value, strategy),
             default=None,
         )
-    spec = TableSpec(strategy=strategy, unique_key=keys, on_schema_change=policy)
+    spec = TableSpec(
+        strategy=strategy, unique_key=keys, on_schema_change=policy, hard_deletes=deletes
+    )
     _check_backend(project, plugins)
     return spec
 
@@ -138,6 +149,7 @@ def table_json(spec: Any) -> dict:
         "incremental": spec.strategy or None,
         "unique_key": list(spec.unique_key),
         "on_schema_change": spec.on_schema_change,
+        "hard_deletes": spec.hard_deletes,
     }
 
 
@@ -151,7 +163,8 @@ def table_problems(found: dict[str, Any]) -> list:
                 Problem(
                     wrapper_path(layer, name),
                     f"its Delta table metadata is wrong ({spec.split(':')[0]}): fix "
-                    "polster/incremental, polster/unique_key or polster/on_schema_change",
+                    "polster/incremental, polster/unique_key, polster/on_schema_change or "
+                    "polster/hard_deletes",
                     "table",
                 )
             )

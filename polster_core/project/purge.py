@@ -125,8 +125,21 @@ def table_units(files: list[Path], layer: str, name: str) -> list[Path]:
                 unit = parent  # a file inside the table's folder: the folder goes whole
                 break
         if unit not in found:
+            _not_linked(unit)
             found.append(unit)
     return found
+
+
+def _not_linked(unit: Path) -> None:
+    """Refuse a table folder that is, or whose Delta log is, a symlink (a teammate's commit):
+    what it leads to is not the project's to delete."""
+    for part in (unit, unit / "_delta_log"):
+        if part.is_symlink():
+            raise PolsterError(
+                f"{part} is a symlink (to {part.resolve()}): --purge-data deletes only the "
+                "project's own files; remove the link yourself, then run this again; nothing "
+                "was removed"
+            )
 
 
 @dataclass

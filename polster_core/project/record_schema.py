@@ -236,7 +236,7 @@ def _relative_path(value: str) -> str | None:
 
 def _table_rules(asset: dict, where: str) -> None:
     """An incremental asset's fields (issue 29) agree with each other and its partitions."""
-    fields = ("incremental", "unique_key", "on_schema_change")
+    fields = ("incremental", "unique_key", "on_schema_change", "hard_deletes")
     if asset.get("format", "parquet") != "delta":
         extra = [f for f in fields if f in asset]
         if extra:
@@ -246,6 +246,7 @@ def _table_rules(asset: dict, where: str) -> None:
         asset.get("incremental", ""),
         tuple(asset.get("unique_key", ())),
         asset.get("on_schema_change", "fail"),
+        asset.get("hard_deletes", "ignore"),
     )
     if problem:
         raise Invalid(f"{where}: {problem.split(':')[0]}")
@@ -323,6 +324,7 @@ ASSET = Fields(
         "incremental": Choice(("merge", "append", "delete+insert", "snapshot")),
         "unique_key": ListOf(Text(_column)),
         "on_schema_change": Choice(("fail", "append_new_columns")),
+        "hard_deletes": Choice(("ignore", "invalidate", "new_record")),
     },
     required=("layer", "name", "template"),
     rule=_asset_rules,

@@ -17,6 +17,9 @@ SCHEMA_POLICIES = ("fail", "append_new_columns")
 FORMATS = ("parquet", "delta")
 KEYED = ("merge", "delete+insert", "snapshot")  # the strategies that need a unique key
 SNAPSHOT_COLUMNS = ("valid_from", "valid_to", "is_current")
+# dbt's hard_deletes for snapshots: what becomes of a current row whose key left the source.
+HARD_DELETES = ("ignore", "invalidate", "new_record")
+DELETED_COLUMN = "is_deleted"  # added by hard_deletes = new_record (dbt's dbt_is_deleted)
 DEFAULT_RETENTION_HOURS = 168  # Delta's own default: 7 days
 
 # The keys of an asset's definition metadata (shown in the Dagster UI, read by the IO manager
@@ -25,6 +28,7 @@ FORMAT_KEY = "polster/format"
 STRATEGY_KEY = "polster/incremental"
 UNIQUE_KEY = "polster/unique_key"
 SCHEMA_KEY = "polster/on_schema_change"
+HARD_DELETES_KEY = "polster/hard_deletes"
 COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
@@ -35,9 +39,12 @@ class TableSpec:
     strategy: str = ""  # "" : a plain Delta table, replaced on each run
     unique_key: tuple[str, ...] = ()
     on_schema_change: str = "fail"
+    hard_deletes: str = "ignore"  # snapshots only
 
     def __post_init__(self) -> None:
-        problem = spec_problem(self.strategy, self.unique_key, self.on_schema_change)
+        problem = spec_problem(
+            self.strategy, self.unique_key, self.on_schema_change, self.hard_deletes
+        )
         if problem:
             raise PolsterError(problem)
 
@@ -47,7 +54,8 @@ class TableSpec:
         if not self.strategy:
             return "delta"
         key = f" on {', '.join(self.unique_key)}" if self.unique_key else ""
-        return f"{self.strategy}{key}"
+        deletes = f", hard deletes {self.hard_deletes}" if self.hard_deletes != "ignore" else ""
+        return f"{self.strategy}{key}{deletes}"
 
     def metadata(self) -> dict[str, str]:
         data = {FORMAT_KEY: "delta"}
@@ -56,6 +64,8 @@ class TableSpec:
         if self.unique_key:
             data[UNIQUE_KEY] = ",".join(self.unique_key)
         data[SCHEMA_KEY] = self.on_schema_change
+        if self.hard_deletes != "ignore":
+            data[HARD_DELETES_KEY] = self.hard_deletes
         return data
 
     def record(self) -> dict[str, Any]:
@@ -67,11 +77,17 @@ class TableSpec:
             data["unique_key"] = list(self.unique_key)
         if self.on_schema_change != "fail":
             data["on_schema_change"] = self.on_schema_change
+        if self.hard_deletes != "ignore":
+            data["hard_deletes"] = self.hard_deletes
         return data
 
 
-def spec_problem(strategy: str, unique_key: tuple[str, ...], on_schema_change: str) -> str | None:
+def spec_problem(
+    strategy: str, unique_key: tuple[str, ...], on_schema_change: str, hard_deletes: str = "ignore"
+) -> str | None:
     """Why these settings make no table, or None."""
+    if not all(isinstance(v, str) for v in (strategy, on_schema_change, hard_deletes, *unique_key)):
+        return "the incremental strategy, unique key, on_schema_change and hard_deletes are text"
     if strategy and strategy not in STRATEGIES:
         return f"unknown incremental strategy '{strategy}': use {', '.join(STRATEGIES)}"
     if on_schema_change not in SCHEMA_POLICIES:
@@ -87,7 +103,11 @@ def spec_problem(strategy: str, unique_key: tuple[str, ...], on_schema_change: s
         return "the append strategy takes no unique key: drop --unique-key"
     if not strategy and unique_key:
         return "--unique-key needs --incremental merge, delete+insert or snapshot"
-    clash = [c for c in unique_key if c in SNAPSHOT_COLUMNS]
+    if hard_deletes not in HARD_DELETES:
+        return f"unknown hard_deletes '{hard_deletes}': use {', '.join(HARD_DELETES)}"
+    if hard_deletes != "ignore" and strategy != "snapshot":
+        return "--hard-deletes is for the snapshot strategy only: drop it"
+    clash = [c for c in unique_key if c in (*SNAPSHOT_COLUMNS, DELETED_COLUMN)]
     if strategy == "snapshot" and clash:
         return f"'{clash[0]}' is a column the snapshot strategy adds: use another unique key"
     return None
@@ -111,6 +131,7 @@ def spec_from_metadata(metadata: Any) -> TableSpec | None:
         strategy=_plain(metadata.get(STRATEGY_KEY)) or "",
         unique_key=parse_unique_key(_plain(metadata.get(UNIQUE_KEY))),
         on_schema_change=_plain(metadata.get(SCHEMA_KEY)) or "fail",
+        hard_deletes=_plain(metadata.get(HARD_DELETES_KEY)) or "ignore",
     )
 
 
@@ -126,6 +147,7 @@ def spec_from_record(asset: dict) -> TableSpec | None:
         strategy=asset.get("incremental", ""),
         unique_key=tuple(asset.get("unique_key", ())),
         on_schema_change=asset.get("on_schema_change", "fail"),
+        hard_deletes=asset.get("hard_deletes", "ignore"),
     )
 
 

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 from polster_core.errors import PolsterError
 from polster_core.remote import FSSPEC, POLARS, FsspecBackend
 
+from .delta_auth import azure_env, delta_credentials
+
 CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 
 
@@ -48,6 +50,8 @@ class AdlsConfig:
     connection_string: str = field(default="", repr=False)
     endpoint: str = ""
     max_retries: int | None = None
+    # Azure's default chain's variables (AZURE_CLIENT_ID, ...), for delta-rs: delta_auth.py.
+    azure_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @classmethod
     def from_settings(cls, settings) -> AdlsConfig:
@@ -74,6 +78,7 @@ class AdlsConfig:
             connection_string=settings.get("ADLS_CONNECTION_STRING").strip(),
             endpoint=endpoint.rstrip("/"),
             max_retries=settings.integer("ADLS_MAX_RETRIES", 0) if retries else None,
+            azure_env=azure_env(settings),
         )
         if not config.connection_string and not config.account_name:
             raise PolsterError(
@@ -249,22 +254,18 @@ class AdlsBackend(FsspecBackend):
 
     def delta_storage_options(self) -> dict[str, str]:
         """delta-rs's storage options (Polster's Delta tables, issue 29): the account, its key
-        or SAS token, and the endpoint, as polars gets them. Azure's blob store commits each
+        or SAS token, and the endpoint, as polars gets them; without a key, Azure's default
+        credential chain as delta-rs takes it (delta_auth.py). Azure's blob store commits each
         log entry atomically (create-if-absent), so concurrent commits need no lock."""
         options = self.polars_options()
-        if options.get("credential_provider") is not None:
-            from polster_core.errors import PolsterError
-
-            raise PolsterError(
-                "Delta tables on adls need ADLS_ACCOUNT_KEY, ADLS_SAS_TOKEN or "
-                "ADLS_CONNECTION_STRING (delta-rs does not take Azure's default credential "
-                "from Polster): set one in .env"
-            )
-        return {
+        found = {
             key: str(value)
             for key, value in options["storage_options"].items()
             if key != "max_retries"
         }
+        if options.get("credential_provider") is not None:
+            found.update(delta_credentials(dict(self.config.azure_env)))
+        return found
 
     def blob_service(self) -> Any:
         """A (sync) azure-storage-blob client with the same credentials as adlfs."""
