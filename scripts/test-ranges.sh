@@ -45,6 +45,8 @@ FLOOR_TESTS=(
   tests/test_upgrade.py
   tests/test_partitions_remote.py
   tests/test_delta.py
+  tests/test_delta_compaction.py
+  tests/test_delta_assets.py
   tests/test_contracts.py
 )
 CELERY_TESTS=(
