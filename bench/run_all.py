@@ -3,11 +3,11 @@
     .venv/bin/python bench/run_all.py              # everything, about 45-60 minutes
     .venv/bin/python bench/run_all.py --quick      # small sizes, to try the script (not published)
 
-Needs the `bench` dependency group (`uv pip install --python .venv/bin/python --group bench`:
-matplotlib for the chart; `scripts/dev-env.sh` installs the rest) and, for
-the storage benchmark, Azurite (`npm install --prefix .ci --no-save azurite@3`) and moto (in the
-dev group); the scale-out benchmark adds Celery with two workers when `redis-server` is there
-(`bash scripts/tools.sh`). Each benchmark is its own script, run here one after another in a
+Needs the `bench` dependency group (matplotlib for the chart, pyinstrument for bench_phases.py;
+installed here when missing, with `uv pip install --group bench`; `scripts/dev-env.sh` installs
+the rest) and, for the storage benchmark, Azurite and moto (`bash scripts/tools.sh`; moto is in
+the dev group); the scale-out benchmark adds Celery with two workers when `redis-server` is
+there. Each benchmark is its own script, run here one after another in a
 fresh process with `--json`; each figure in BENCHMARKS.md is a ratio against a baseline measured
 in the same script run (alternating with it, so machine noise hits both alike), from medians of
 at least 5 runs, with the absolute times beside it.
@@ -725,6 +725,18 @@ def contract_rows(result: Result | None) -> list[tuple[str, str, str, str, str]]
     return rows
 
 
+def bench_group() -> None:
+    """Install the ``bench`` dependency group into this Python when a module of it is missing."""
+    import importlib.util
+
+    if all(importlib.util.find_spec(m) for m in ("matplotlib", "pyinstrument")):
+        return
+    uv = shutil.which("uv", path=str(Path(PY).parent)) or shutil.which("uv")
+    command = [uv or "uv", "pip", "install", "--quiet", "--python", PY, "--group", "bench"]
+    print(f"installing the bench dependency group: {shlex.join(command)}", flush=True)
+    subprocess.run(command, cwd=REPO, check=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, to try the script")
@@ -739,6 +751,7 @@ def main() -> int:
     unknown = [n for n in names if n not in SCRIPTS]
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(SCRIPTS)}")
+    bench_group()
     command = relative_command([PY, str(Path(__file__).resolve()), *sys.argv[1:]])
     started = dt.datetime.now(dt.timezone.utc)
     commit = git_state()  # the code measured (a commit made during the run is not it)
