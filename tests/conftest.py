@@ -10,7 +10,7 @@ import pytest
 
 from polster_core.testing.projects import run_polster
 
-from .helpers import tmpfs
+from .helpers import install_target, tmpfs
 
 
 @pytest.fixture
@@ -29,3 +29,15 @@ def tiny_disk(tmp_path):
     """A 4 MB tmpfs of its own (root mounts it; anywhere else the test cannot run)."""
     with tmpfs(tmp_path / "disk") as disk:
         yield disk
+
+
+@pytest.fixture(scope="session")
+def hello_site(tmp_path_factory) -> Path:
+    """A folder with the test plugin polster_hello installed (put it on PYTHONPATH)."""
+    return install_target(tmp_path_factory, "polster_hello")
+
+
+@pytest.fixture(scope="session")
+def broken_site(tmp_path_factory) -> Path:
+    """polster_hello and polster_broken, a plugin whose import fails."""
+    return install_target(tmp_path_factory, "polster_broken", "polster_hello")

@@ -11,7 +11,10 @@ import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
+from polster_core.testing.projects import BIN, clean_env
 from polster_core.testing.tools import ToolMissing
+
+HERE = Path(__file__).parent
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,3 +49,19 @@ def fill(disk: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def install_target(tmp_path_factory, *names: str) -> Path:
+    """Install test plugin packages with uv into a directory of their own (not the venv)."""
+    target = tmp_path_factory.mktemp("site")
+    uv = str(BIN / "uv")
+    sources = [str(HERE / "plugins" / name) for name in names]
+    subprocess.run(
+        [uv, "pip", "install", "--quiet", "--no-deps", "--target", str(target), *sources],
+        check=True,
+    )
+    return target
+
+
+def with_plugins(site: Path) -> dict:
+    return clean_env(PYTHONPATH=str(site), POLSTER_DISABLE_PLUGIN_AUTOLOAD=None)

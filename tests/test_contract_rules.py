@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from .test_contracts import assert_same_as_dataframely_filter
+
 ROWS = 30_000  # above contract_rules.SAMPLE_ROWS: the distinct-value path is taken
 
 
@@ -67,24 +69,8 @@ def frames():
 
 @pytest.mark.parametrize("case", range(len(frames())), ids=[c[0] for c in frames()])
 def test_the_cheap_checks_find_what_dataframely_filter_finds(case):
-    from polster_core.run.contracts import validate_eagerly, validate_with_filter
-
     _, schema, frame = frames()[case]
-    for policy in ("fail", "quarantine", "warn"):
-        fast = validate_eagerly(schema, frame, policy, "run")
-        slow = validate_with_filter(schema, frame, policy, "run")
-        assert fast is not None
-        assert (fast.rows, fast.failing_rows, fast.counts) == (
-            slow.rows,
-            slow.failing_rows,
-            slow.counts,
-        )
-        assert fast.frame.equals(slow.frame)
-        if policy == "quarantine":
-            key = schema.column_names()
-            assert fast.rejected.sort(key, nulls_last=True).equals(
-                slow.rejected.sort(key, nulls_last=True)
-            )
+    assert_same_as_dataframely_filter(schema, frame)
 
 
 def test_the_cases_take_the_cheap_paths_and_find_the_broken_rules():

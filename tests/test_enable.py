@@ -15,7 +15,7 @@ from polster_core.testing.projects import (
     tree_hash,
 )
 
-from .test_plugins import install_target
+from .helpers import install_target
 
 
 @pytest.fixture(scope="module")

@@ -10,21 +10,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from polster_core.testing.projects import clean_env, run_polster
 
-from .test_plugins import install_target, with_plugins
-
-
-@pytest.fixture(scope="module")
-def hello_site(tmp_path_factory) -> Path:
-    return install_target(tmp_path_factory, "polster_hello")
-
-
-@pytest.fixture(scope="module")
-def broken_site(tmp_path_factory) -> Path:
-    return install_target(tmp_path_factory, "polster_broken", "polster_hello")
+from .helpers import with_plugins
 
 
 def found_by_both(env: dict, cwd: Path) -> tuple[list, list]:

@@ -7,37 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from polster_core.testing.projects import assert_one_line_error, clean_env, run_polster
 
-from polster_core.testing.projects import BIN, assert_one_line_error, clean_env, run_polster
+from .helpers import with_plugins
 
 HERE = Path(__file__).parent
-
-
-def install_target(tmp_path_factory, *names: str) -> Path:
-    """Install test plugin packages with uv into a directory of their own (not the venv)."""
-    target = tmp_path_factory.mktemp("site")
-    uv = str(BIN / "uv")
-    sources = [str(HERE / "plugins" / name) for name in names]
-    subprocess.run(
-        [uv, "pip", "install", "--quiet", "--no-deps", "--target", str(target), *sources],
-        check=True,
-    )
-    return target
-
-
-@pytest.fixture(scope="module")
-def hello_site(tmp_path_factory) -> Path:
-    return install_target(tmp_path_factory, "polster_hello")
-
-
-@pytest.fixture(scope="module")
-def broken_site(tmp_path_factory) -> Path:
-    return install_target(tmp_path_factory, "polster_broken", "polster_hello")
-
-
-def with_plugins(site: Path) -> dict:
-    return clean_env(PYTHONPATH=str(site), POLSTER_DISABLE_PLUGIN_AUTOLOAD=None)
 
 
 def test_builtin_plugins_are_listed_with_their_hooks(tmp_path):

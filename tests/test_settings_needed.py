@@ -18,7 +18,7 @@ from polster_core.specs import Setting, StorageBackend, missing_settings, needed
 from polster_core.storage import LocalBackend, Storage
 from polster_core.testing.projects import clean_env, run_polster
 
-from .test_plugins import install_target
+from .helpers import install_target
 
 VAULT = (
     Setting("VAULT_URL", "Address of the vault", required=True),

@@ -21,7 +21,7 @@ from polster_core.storage import Storage
 from polster_core.testing import StorageContract, table
 from polster_core.testing.projects import clean_env, run_polster
 
-from .test_plugins import install_target
+from .helpers import install_target
 
 
 @pytest.fixture(scope="module")

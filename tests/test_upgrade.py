@@ -17,7 +17,7 @@ from polster_core.testing.projects import (
 )
 
 from .assets_helpers import assert_ruff_clean
-from .test_plugins import install_target
+from .helpers import install_target
 from .upgrade_helpers import B_LINES, edit, make_overlay
 
 RECORD = ".polster/generated.json"
