@@ -14,7 +14,7 @@ from typing import Any
 
 from ..exceptions import PolsterError
 from ..project.table_spec import no_delta_line, wrapper_spec
-from .local_backend import LocalBackend
+from .local_backend import LocalBackend, leads_out
 
 
 @dataclass
@@ -54,19 +54,21 @@ def location(storage: Any, layer: str, name: str) -> Location:
 def inside(path: Path, base: Path) -> None:
     """Refuse a local table whose folder or ``_delta_log`` leads out of the storage folder (a
     symlink a teammate committed): delta-rs would write its log, and a vacuum delete, there."""
-    root = base.resolve()
     for part in (path, path / "_delta_log"):
         if not (part.is_symlink() or part.exists()):
             continue
-        target = part.resolve()
-        if target != root and root not in target.parents:
+        target = leads_out(part, base)
+        if target is not None:
             raise PolsterError(
                 f"{part} leads out of the project's data folder (to {target}): Polster never "
                 "writes or deletes there; replace the link with the table's own folder"
             )
-        if part.is_symlink() and part.name == "_delta_log" and path.resolve() not in target.parents:
+        if part.is_symlink() and part.name == "_delta_log":
+            real = part.resolve()
+            if path.resolve() in real.parents:
+                continue
             raise PolsterError(
-                f"{part} is a link to another folder ({target}): a table's log must be its "
+                f"{part} is a link to another folder ({real}): a table's log must be its "
                 "own; replace the link with the folder"
             )
 

@@ -46,14 +46,9 @@ class LocalBackend:
         """Raise PolsterError (one line) when table ``layer``/``name``'s file or folder is a
         link, or under one, leading out of the data folder: a table is written inside it only.
         (The data folder itself may be anywhere: LOCAL_DATA_DIR, or ``data`` a link.)"""
-        inside = self.base.resolve()
         for path in (self.path(layer, name), self.base / layer / name):
-            try:
-                target = str(path.resolve())
-                out = not path.resolve().is_relative_to(inside)
-            except (OSError, RuntimeError):  # a loop of links: it leads nowhere inside
-                target, out = "a loop of links", True
-            if out:
+            target = leads_out(path, self.base)
+            if target is not None:
                 raise PolsterError(
                     f"{path} leads out of the data folder (to {target}): remove the link; "
                     f"{layer}/{name} is written inside the project only; nothing was written"
@@ -110,6 +105,16 @@ class LocalBackend:
                 f"(python src/core/{layer}_{name}.py or python run_polster.py)"
             )
         return path
+
+
+def leads_out(path: Path, base: Path) -> str | None:
+    """Where ``path`` really leads when that is outside ``base`` (resolved: a link, or a
+    folder above it that is one), "a loop of links" for a loop; None when it stays inside."""
+    try:
+        target = path.resolve()
+        return None if target.is_relative_to(base.resolve()) else str(target)
+    except (OSError, RuntimeError):  # a loop of links: it leads nowhere inside
+        return "a loop of links"
 
 
 # Temporary files name their writer: ``.{name}.{pid}-{host}.{random}{suffix}``, so that a later
